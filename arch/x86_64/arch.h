@@ -1,0 +1,45 @@
+/*
+ * arch.h — the machine-dependent pieces the scheduler needs: a saved
+ * execution context and the switch between two of them.
+ *
+ * A goroutine that gave up the CPU voluntarily (arch_switch) is described by
+ * one word, its stack pointer.  Everything else the ABI requires a callee to
+ * preserve sits on its stack, at that pointer, in the layout of struct
+ * arch_switch_frame.  Tracebacks (in-process and gdump) read that frame to
+ * start unwinding; keep the two in sync with switch.S.
+ */
+#ifndef GORO_ARCH_H
+#define GORO_ARCH_H
+
+#include <stdint.h>
+
+struct arch_ctx {
+	void *sp;  /* saved stack pointer; points at a struct arch_switch_frame */
+};
+
+/* What arch_switch leaves on the stack of the context it saved. */
+struct arch_switch_frame {
+	uint32_t mxcsr;
+	uint16_t x87_cw;
+	uint16_t pad;
+	uint64_t r15, r14, r13, r12, rbx, rbp;
+	uint64_t rip;  /* return address into the caller of arch_switch */
+};
+
+/* Save the callee-saved registers, RSP, MXCSR and the x87 control word into
+ * *from, load *to and return into it.  No system call. */
+void arch_switch(struct arch_ctx *from, struct arch_ctx *to);
+
+/* Prepare *ctx so that switching to it calls fn(arg) on the stack whose
+ * highest address is stack_top, through goro_start (the bottom frame of every
+ * goroutine: unwinding stops there).  goro_start first calls
+ * sched_goroutine_started(), then fn(arg), then sched_goroutine_returned(). */
+void arch_ctx_init(struct arch_ctx *ctx, void *stack_top,
+		   void (*fn)(void *), void *arg);
+
+/* The bottom frame of every goroutine (switch.S). */
+void goro_start(void);
+
+#define ARCH_RED_ZONE 128
+
+#endif

@@ -1,0 +1,136 @@
+/*
+ * config.c — reading and checking the GORO_* environment variables.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+#define DEFAULT_QUANTUM_NS (1000 * 1000)  /* see tools/bench: preempt suite */
+
+struct rt_config config;
+
+int parse_duration_ns(const char *s, int64_t *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (end == s || errno || v < 0)
+		return -EINVAL;
+	double scale;
+	if (!strcmp(end, "ns"))
+		scale = 1;
+	else if (!strcmp(end, "us") || !strcmp(end, "µs"))
+		scale = 1e3;
+	else if (!strcmp(end, "ms"))
+		scale = 1e6;
+	else if (!strcmp(end, "s"))
+		scale = 1e9;
+	else
+		return -EINVAL;
+	double ns = v * scale;
+	if (ns > 1e18)
+		return -EINVAL;
+	*out = (int64_t)ns;
+	return 0;
+}
+
+int parse_size_bytes(const char *s, size_t *out)
+{
+	char *end;
+	if (!isdigit((unsigned char)s[0]))
+		return -EINVAL;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (end == s || errno)
+		return -EINVAL;
+	unsigned long long scale = 1;
+	if (*end) {
+		switch (toupper((unsigned char)*end)) {
+		case 'K': scale = 1ULL << 10; break;
+		case 'M': scale = 1ULL << 20; break;
+		case 'G': scale = 1ULL << 30; break;
+		default: return -EINVAL;
+		}
+		end++;
+		if (*end == 'i' || *end == 'I')
+			end++;
+		if (*end == 'B' || *end == 'b')
+			end++;
+		if (*end)
+			return -EINVAL;
+	}
+	if (v > (1ULL << 40) / scale)
+		return -EINVAL;
+	*out = (size_t)(v * scale);
+	return 0;
+}
+
+static int bad(const char *name, const char *value, const char *accepts)
+{
+	fprintf(stderr, "goro: %s=\"%s\" is not valid: expected %s\n", name,
+		value, accepts);
+	return -EINVAL;
+}
+
+int config_load(void)
+{
+	const char *v;
+	memset(&config, 0, sizeof(config));
+	config.quantum_ns = DEFAULT_QUANTUM_NS;
+	config.async_preempt = true;
+	config.traceback = TRACEBACK_SINGLE;
+
+	if ((v = getenv("GORO_MAXPROCS")) && *v) {
+		char *end;
+		long n = strtol(v, &end, 10);
+		if (*end || n < 1 || n > 1024)
+			return bad("GORO_MAXPROCS", v, "an integer from 1 to 1024");
+		config.maxprocs = (int)n;
+	}
+	if ((v = getenv("GORO_QUANTUM")) && *v) {
+		if (parse_duration_ns(v, &config.quantum_ns) ||
+		    config.quantum_ns < 10000)
+			return bad("GORO_QUANTUM", v,
+				   "a duration of at least 10us, such as 10ms or 100us");
+	}
+	if ((v = getenv("GORO_ASYNCPREEMPT")) && *v) {
+		if (!strcmp(v, "0"))
+			config.async_preempt = false;
+		else if (!strcmp(v, "1"))
+			config.async_preempt = true;
+		else
+			return bad("GORO_ASYNCPREEMPT", v, "0 or 1");
+	}
+	if ((v = getenv("GORO_STACK_MAX")) && *v) {
+		if (parse_size_bytes(v, &config.stack_max) ||
+		    config.stack_max < 16384)
+			return bad("GORO_STACK_MAX", v,
+				   "a size of at least 16k, such as 256k or 8M");
+	}
+	if ((v = getenv("GORO_TRACEBACK")) && *v) {
+		if (!strcmp(v, "none") || !strcmp(v, "0"))
+			config.traceback = TRACEBACK_NONE;
+		else if (!strcmp(v, "single"))
+			config.traceback = TRACEBACK_SINGLE;
+		else if (!strcmp(v, "all") || !strcmp(v, "1") ||
+			 !strcmp(v, "system"))
+			config.traceback = TRACEBACK_ALL;
+		else if (!strcmp(v, "crash"))
+			config.traceback = TRACEBACK_CRASH;
+		else
+			return bad("GORO_TRACEBACK", v, "none, single, all or crash");
+	}
+	if ((v = getenv("GORO_STACK_GUARD")) && *v) {
+		if (!strcmp(v, "mprotect"))
+			config.stack_guard = STACK_GUARD_MPROTECT;
+		else if (!strcmp(v, "auto") || !strcmp(v, "madvise"))
+			config.stack_guard = STACK_GUARD_AUTO;
+		else
+			return bad("GORO_STACK_GUARD", v, "auto or mprotect");
+	}
+	return 0;
+}

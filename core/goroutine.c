@@ -1,0 +1,293 @@
+/*
+ * goroutine.c — the life of a G record, and the public calls about the
+ * calling goroutine (spawn, yield, exit, id, name).
+ *
+ * Gs are never freed while goro_main runs: a dead G goes to its P's free
+ * list (overflowing to a global one) and is reused by the next spawn, and
+ * its stack goes to the P's stack cache.  A spawn-and-exit storm therefore
+ * allocates nothing after warm-up.  Goroutine ids come from a global
+ * counter in batches of GOID_BATCH per P, so spawning on several Ps does
+ * not bounce one cache line.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "goroutine.h"
+#include "runq.h"
+#include "sched.h"
+#include <goro.h>
+
+#define RELAXED memory_order_relaxed
+#define GFREE_LOCAL_MAX 64
+#define GOID_BATCH 16
+#define STACK_MIN_REQUEST (16 * 1024)
+#define STACK_MAX_REQUEST (1UL << 30)
+
+struct g_table allgs;
+
+static struct {
+	struct rlock lock;
+	struct g *list;
+	int32_t count;
+} gfree_global;
+
+static int allgs_add(struct g *g)
+{
+	rlock_lock(&allgs.lock);
+	size_t n = atomic_load_explicit(&allgs.count, RELAXED);
+	if (n == allgs.capacity) {
+		size_t cap = allgs.capacity ? allgs.capacity * 2 : 1024;
+		struct g **items = rt_realloc(allgs.items,
+					      allgs.capacity * sizeof(*items),
+					      cap * sizeof(*items));
+		if (!items) {
+			rlock_unlock(&allgs.lock);
+			return -ENOMEM;
+		}
+		allgs.items = items;
+		allgs.capacity = cap;
+	}
+	allgs.items[n] = g;
+	atomic_store_explicit(&allgs.count, n + 1, memory_order_release);
+	rlock_unlock(&allgs.lock);
+	return 0;
+}
+
+static struct g *gfree_get(struct p *p)
+{
+	if (!p->gfree && gfree_global.count > 0) {
+		rlock_lock(&gfree_global.lock);
+		while (gfree_global.list && p->gfree_count < GFREE_LOCAL_MAX / 2) {
+			struct g *g = gfree_global.list;
+			gfree_global.list = g->schedlink;
+			gfree_global.count--;
+			g->schedlink = p->gfree;
+			p->gfree = g;
+			p->gfree_count++;
+		}
+		rlock_unlock(&gfree_global.lock);
+	}
+	struct g *g = p->gfree;
+	if (g) {
+		p->gfree = g->schedlink;
+		p->gfree_count--;
+	}
+	return g;
+}
+
+struct g *g_alloc(struct p *p)
+{
+	struct g *g = gfree_get(p);
+	if (g) {
+		memset(g, 0, sizeof(*g));
+	} else {
+		g = rt_alloc(sizeof(*g));
+		if (!g)
+			return NULL;
+		if (allgs_add(g)) {
+			rt_free(g, sizeof(*g));
+			return NULL;
+		}
+	}
+	if (p->goid_cache == p->goid_cache_end) {
+		p->goid_cache = atomic_fetch_add_explicit(&sched.goid_next,
+							  GOID_BATCH, RELAXED);
+		p->goid_cache_end = p->goid_cache + GOID_BATCH;
+	}
+	g->id = p->goid_cache++;
+	g->generation = sched.generation;
+	return g;
+}
+
+void g_mark_dead(struct g *g)
+{
+	atomic_store_explicit(&g->status, G_DEAD, memory_order_release);
+	atomic_fetch_sub_explicit(&sched.gcount, 1, RELAXED);
+}
+
+void g_recycle(struct p *p, struct g *g)
+{
+	stack_release(&p->stack_cache, &g->stack);
+	g->schedlink = p->gfree;
+	p->gfree = g;
+	if (++p->gfree_count < GFREE_LOCAL_MAX)
+		return;
+	/* Keep half; the rest goes where other Ps can reuse it. */
+	rlock_lock(&gfree_global.lock);
+	while (p->gfree_count > GFREE_LOCAL_MAX / 2) {
+		struct g *x = p->gfree;
+		p->gfree = x->schedlink;
+		p->gfree_count--;
+		x->schedlink = gfree_global.list;
+		gfree_global.list = x;
+		gfree_global.count++;
+	}
+	rlock_unlock(&gfree_global.lock);
+}
+
+void g_free_all(void)
+{
+	struct stack_cache scratch = {0};
+	size_t n = atomic_load_explicit(&allgs.count, RELAXED);
+	for (size_t i = 0; i < n; i++) {
+		struct g *g = allgs.items[i];
+		if (g->stack.slot) {
+			stack_release(&scratch, &g->stack);
+			if (scratch.count == STACK_CACHE_MAX)
+				stack_cache_drain(&scratch);
+		}
+		rt_free(g, sizeof(*g));
+	}
+	stack_cache_drain(&scratch);
+	rt_free(allgs.items, allgs.capacity * sizeof(*allgs.items));
+	allgs.items = NULL;
+	allgs.capacity = 0;
+	atomic_store_explicit(&allgs.count, 0, RELAXED);
+	gfree_global.list = NULL;
+	gfree_global.count = 0;
+}
+
+static void copy_name(char *dst, const char *src)
+{
+	size_t n = src ? strnlen(src, G_NAME_MAX - 1) : 0;
+	memcpy(dst, src ? src : "", n);
+	dst[n] = '\0';
+}
+
+int64_t g_spawn(void (*fn)(void *), void *arg, const char *name,
+		size_t stack_max, uintptr_t create_pc)
+{
+	struct m *m = m_current();
+	struct p *p = m->p;
+	struct g *g = g_alloc(p);
+	if (!g)
+		return -ENOMEM;
+	g->fn = fn;
+	g->arg = arg;
+	g->stack_max = stack_max;
+	g->parent_id = m->curg ? m->curg->id : 0;
+	g->create_pc = create_pc;
+	copy_name(g->name, name);
+	int64_t id = g->id;
+	atomic_fetch_add_explicit(&sched.gcount, 1, RELAXED);
+	atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
+	/* As in Go, a new goroutine runs next on this P. */
+	runq_put(p, g, true);
+	sched_wakep();
+	return id;
+}
+
+const char *wait_reason_name(enum wait_reason r)
+{
+	static const char *const names[WAIT_REASON_COUNT] = {
+		[WAIT_NONE] = "waiting",
+		[WAIT_CHAN_RECV] = "chan receive",
+		[WAIT_CHAN_SEND] = "chan send",
+		[WAIT_SELECT] = "select",
+		[WAIT_SELECT_NO_CASES] = "select (no cases)",
+		[WAIT_SLEEP] = "sleep",
+		[WAIT_IO] = "IO wait",
+		[WAIT_MUTEX] = "sync.Mutex.Lock",
+		[WAIT_WAITGROUP] = "sync.WaitGroup.Wait",
+		[WAIT_COND] = "sync.Cond.Wait",
+		[WAIT_PREEMPTED] = "preempted",
+		[WAIT_LOCKED_THREAD] = "locked to thread",
+	};
+	return (unsigned)r < WAIT_REASON_COUNT && names[r] ? names[r] : "waiting";
+}
+
+void g_free_list_flush(struct p *p)
+{
+	rlock_lock(&gfree_global.lock);
+	while (p->gfree) {
+		struct g *x = p->gfree;
+		p->gfree = x->schedlink;
+		x->schedlink = gfree_global.list;
+		gfree_global.list = x;
+		gfree_global.count++;
+	}
+	p->gfree_count = 0;
+	rlock_unlock(&gfree_global.lock);
+}
+
+/* ---- public calls ------------------------------------------------------- */
+
+int64_t goro_go_attr(const goro_attr_t *attr, void (*fn)(void *), void *arg)
+{
+	RT_REQUIRE_G(-EPERM);
+	if (!fn)
+		return -EINVAL;
+	size_t stack_max = attr ? attr->stack_max : 0;
+	if (stack_max &&
+	    (stack_max < STACK_MIN_REQUEST || stack_max > STACK_MAX_REQUEST))
+		return -EINVAL;
+	struct g *self = g_current();
+	int64_t id = g_spawn(fn, arg, attr ? attr->name : NULL, stack_max,
+			     (uintptr_t)__builtin_return_address(0));
+	sched_check_preempt(self);
+	return id;
+}
+
+int64_t goro_go(void (*fn)(void *), void *arg)
+{
+	RT_REQUIRE_G(-EPERM);
+	if (!fn)
+		return -EINVAL;
+	struct g *self = g_current();
+	int64_t id = g_spawn(fn, arg, NULL, 0,
+			     (uintptr_t)__builtin_return_address(0));
+	sched_check_preempt(self);
+	return id;
+}
+
+void goro_yield(void)
+{
+	RT_REQUIRE_G();
+	sched_gosched();
+}
+
+void goro_exit(void)
+{
+	RT_REQUIRE_G();
+	sched_goroutine_exit();
+}
+
+int64_t goro_self(void)
+{
+	RT_REQUIRE_G(-EPERM);
+	return g_current()->id;
+}
+
+size_t goro_count(void)
+{
+	RT_REQUIRE_G(0);
+	return (size_t)atomic_load_explicit(&sched.gcount, RELAXED);
+}
+
+void goro_set_name(const char *name)
+{
+	RT_REQUIRE_G();
+	copy_name(g_current()->name, name);
+}
+
+void goro_preempt_disable(void)
+{
+	RT_REQUIRE_G();
+	g_current()->preempt_disable++;
+}
+
+void goro_preempt_enable(void)
+{
+	RT_REQUIRE_G();
+	struct g *g = g_current();
+	if (g->preempt_disable == 0) {
+		fprintf(stderr, "goro: goro_preempt_enable() without a matching "
+				"goro_preempt_disable() in goroutine %lld\n",
+			(long long)g->id);
+		return;
+	}
+	if (--g->preempt_disable == 0)
+		sched_check_preempt(g);
+}

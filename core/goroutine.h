@@ -1,0 +1,37 @@
+/*
+ * goroutine.h — G records: allocation, reuse, and the table of all of them
+ * (what dumps and gdump walk).
+ */
+#ifndef GORO_GOROUTINE_H
+#define GORO_GOROUTINE_H
+
+#include "runtime.h"
+
+/*
+ * Every G ever allocated in this goro_main run, dead ones included (they
+ * are reused, never freed until the run ends).  The layout is read by
+ * tools/gdump from outside the process: readers take `lock` or, from
+ * another process, copy `count` then that many pointers.
+ */
+struct g_table {
+	struct rlock lock;
+	struct g **items;
+	_Atomic size_t count;
+	size_t capacity;
+};
+extern struct g_table allgs;
+
+/* A fresh or recycled G with a new id, status G_IDLE, no stack. */
+struct g *g_alloc(struct p *p);
+/* Dead goroutine: stack back to p's cache, G to p's free list. */
+void g_recycle(struct p *p, struct g *g);
+void g_mark_dead(struct g *g);
+/* Move p's free Gs to the global free list (p is being retired). */
+void g_free_list_flush(struct p *p);
+/* Free every G, their stacks and all free lists (end of goro_main). */
+void g_free_all(void);
+/* Spawn with everything resolved; returns the id or a negative errno. */
+int64_t g_spawn(void (*fn)(void *), void *arg, const char *name,
+		size_t stack_max, uintptr_t create_pc);
+
+#endif

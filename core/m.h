@@ -1,0 +1,36 @@
+/*
+ * m.h — OS threads (Ms): creating them, parking idle ones, handing them
+ * Ps; and the idle-P list.
+ */
+#ifndef GORO_M_H
+#define GORO_M_H
+
+#include "runtime.h"
+
+/* Run p (or an idle P when NULL) on an idle M, or a new one.  With
+ * spinning, the caller has already counted the M in sched.nmspinning. */
+void m_start(struct p *p, bool spinning);
+
+/* Park m until another M hands it a P (m->p set on return) or ns elapse
+ * (ns < 0: no limit; m->p may then be NULL). */
+void m_stop(struct m *m, int64_t ns);
+/* With sched.exiting set: wake every idle M so that it leaves. */
+void m_wake_all_idle(void);
+/* A timer due at `when` was added: make sure some idle M wakes by then. */
+void m_poke_idle_for_deadline(int64_t when);
+
+/* Set up the calling thread as m (TLS, errno location, signal stack). */
+void m_attach_thread(struct m *m);
+void m_detach_thread(struct m *m);
+struct m *m_alloc(void);
+/* Wait for every M but the caller to leave, then free them all. */
+void m_join_all(struct m *self);
+
+void p_acquire(struct m *m, struct p *p);
+void p_release(struct m *m);
+
+/* Idle P list; callers hold sched.lock. */
+void pidle_put(struct p *p);
+struct p *pidle_get(void);
+
+#endif

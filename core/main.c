@@ -1,0 +1,132 @@
+/*
+ * main.c — goro_main: the lifetime of the runtime.
+ *
+ * The calling thread becomes M0 and the function runs as goroutine 1.
+ * When it returns, the Go rule applies: the program is over.  Other
+ * goroutines are abandoned where they stand; every M leaves at its next
+ * scheduling point (an M blocked in the kernel is waited for), M0 comes back
+ * here, and everything the run allocated is freed, so that goro_main can be
+ * called again.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "config.h"
+#include "goroutine.h"
+#include "m.h"
+#include "procs.h"
+#include "runq.h"
+#include "sched.h"
+#include "timer.h"
+#include <goro.h>
+
+#define RELAXED memory_order_relaxed
+
+struct main_call {
+	int (*fn)(int, char **);
+	int argc;
+	char **argv;
+};
+
+static void runtime_exit_begin(int code)
+{
+	sched.exit_code = code;
+	atomic_store_explicit(&sched.exiting, true, memory_order_release);
+	/* Running goroutines leave at their next scheduling point. */
+	rlock_lock(&sched.lock);
+	int32_t n = atomic_load_explicit(&sched.gomaxprocs, RELAXED);
+	for (int32_t i = 0; i < n; i++) {
+		struct p *p = sched.allp[i];
+		if (p->m && p->m->curg)
+			atomic_store_explicit(&p->m->curg->preempt, true, RELAXED);
+	}
+	rlock_unlock(&sched.lock);
+	m_wake_all_idle();
+}
+
+static void main_goroutine(void *arg)
+{
+	struct main_call *call = arg;
+	int code = call->fn(call->argc, call->argv);
+	runtime_exit_begin(code);
+}
+
+static void runtime_reset(void)
+{
+	sched.runq_head = sched.runq_tail = NULL;
+	atomic_store_explicit(&sched.runq_size, 0, RELAXED);
+	sched.pidle = NULL;
+	atomic_store_explicit(&sched.npidle, 0, RELAXED);
+	sched.midle = NULL;
+	sched.nmidle = 0;
+	atomic_store_explicit(&sched.nmspinning, 0, RELAXED);
+	atomic_store_explicit(&sched.stw_waiting, false, RELAXED);
+	atomic_store_explicit(&sched.exiting, false, RELAXED);
+	atomic_store_explicit(&sched.gcount, 0, RELAXED);
+	atomic_store_explicit(&sched.goid_next, 1, RELAXED);
+	sched.exit_code = 0;
+	sched.generation++;
+}
+
+int goro_main(int (*fn)(int, char **), int argc, char **argv)
+{
+	if (!fn)
+		return -EINVAL;
+	if (m_current()) {
+		fprintf(stderr, "goro: goro_main() called from inside goro_main\n");
+		return -EBUSY;
+	}
+	bool was_running = false;
+	if (!atomic_compare_exchange_strong(&sched.running, &was_running, true)) {
+		fprintf(stderr, "goro: goro_main() is already running in "
+				"another thread\n");
+		return -EBUSY;
+	}
+	int err = config_load();
+	if (err) {
+		atomic_store(&sched.running, false);
+		return err;
+	}
+	if (config.stack_max)
+		stack_default_max = config.stack_max;
+
+	runtime_reset();
+	int nprocs = config.maxprocs ? config.maxprocs : procs_available_cpus();
+	struct m *m0 = m_alloc();
+	if (!m0 || (err = procs_init(nprocs)) != 0) {
+		procs_free_all();
+		rt_free(m0, sizeof(*m0));
+		atomic_store(&sched.running, false);
+		return -ENOMEM;
+	}
+	m0->is_m0 = true;
+	sched.allm = m0;
+	sched.mcount = 1;
+	m_attach_thread(m0);
+	int saved_errno = errno;
+
+	rlock_lock(&sched.lock);
+	p_acquire(m0, pidle_get());
+	rlock_unlock(&sched.lock);
+
+	struct main_call call = { fn, argc, argv };
+	int64_t id = g_spawn(main_goroutine, &call, "main", 0,
+			     (uintptr_t)__builtin_return_address(0));
+	if (id < 0)
+		rt_fatal("cannot create the main goroutine: %s", strerror((int)-id));
+
+	sched_m_loop(m0);
+
+	/* Goroutine 1 returned.  Wait for the other Ms, then free it all. */
+	m_join_all(m0);
+	m_detach_thread(m0);
+	g_free_all();
+	procs_free_all();
+	rt_free(m0, sizeof(*m0));
+	int code = sched.exit_code;
+	errno = saved_errno;
+	atomic_store(&sched.running, false);
+	return code;
+}

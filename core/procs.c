@@ -1,0 +1,250 @@
+/*
+ * procs.c — GOMAXPROCS: counting CPUs, creating and retiring Ps, and the
+ * stop-the-world that makes changing their number safe.
+ *
+ * Stop-the-world, as Go does it: raise sched.stw_waiting, take every idle P,
+ * ask every running goroutine to yield; each M, at its next scheduling
+ * point, sees the flag, parks its P as stopped and sleeps.  The last one
+ * wakes the goroutine that asked.  It then has the only running P and can
+ * move goroutines, timers and free lists between Ps without any race.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "goroutine.h"
+#include "m.h"
+#include "procs.h"
+#include "runq.h"
+#include "sched.h"
+#include "timer.h"
+#include <goro.h>
+
+#define RELAXED memory_order_relaxed
+#define STW_RETRY_NS (100 * 1000)
+
+/* Serializes stop-the-world initiators. */
+static struct rlock world_lock = RLOCK_INIT;
+
+/* cgroup v2 "cpu.max": "<quota> <period>" or "max <period>". */
+static int cgroup_cpu_limit(void)
+{
+	char path[512] = "/sys/fs/cgroup";
+	FILE *f = fopen("/proc/self/cgroup", "r");
+	if (f) {
+		char line[400];
+		while (fgets(line, sizeof(line), f)) {
+			if (strncmp(line, "0::", 3) == 0) {
+				line[strcspn(line, "\n")] = '\0';
+				snprintf(path, sizeof(path), "/sys/fs/cgroup%s",
+					 line + 3);
+				break;
+			}
+		}
+		fclose(f);
+	}
+	strncat(path, "/cpu.max", sizeof(path) - strlen(path) - 1);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	char quota[32];
+	long period = 0;
+	int limit = 0;
+	if (fscanf(f, "%31s %ld", quota, &period) == 2 &&
+	    strcmp(quota, "max") != 0 && period > 0) {
+		long q = atol(quota);
+		limit = (int)((q + period - 1) / period);
+		if (limit < 1)
+			limit = 1;
+	}
+	fclose(f);
+	return limit;
+}
+
+int procs_available_cpus(void)
+{
+	cpu_set_t set;
+	int n = 1;
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		n = CPU_COUNT(&set);
+	int limit = cgroup_cpu_limit();
+	if (limit > 0 && limit < n)
+		n = limit;
+	if (n > GORO_MAXPROCS_LIMIT)
+		n = GORO_MAXPROCS_LIMIT;
+	return n < 1 ? 1 : n;
+}
+
+uint32_t procs_coprime(int32_t n, uint32_t r)
+{
+	if (n < 2)
+		return 1;
+	for (uint32_t s = r % (uint32_t)n; ; s = (s + 1) % (uint32_t)n) {
+		uint32_t a = s, b = (uint32_t)n;
+		while (b) {
+			uint32_t t = a % b;
+			a = b;
+			b = t;
+		}
+		if (a == 1 && s != 0)
+			return s;
+	}
+}
+
+static struct p *p_new(int32_t id)
+{
+	struct p *p = rt_alloc(sizeof(*p));
+	if (!p)
+		return NULL;
+	p->id = id;
+	if (timers_init(p)) {
+		rt_free(p, sizeof(*p));
+		return NULL;
+	}
+	return p;
+}
+
+int procs_init(int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (!sched.allp[i] && !(sched.allp[i] = p_new(i)))
+			return -ENOMEM;
+	}
+	for (int i = n - 1; i >= 0; i--)
+		pidle_put(sched.allp[i]);
+	atomic_store_explicit(&sched.gomaxprocs, n, RELAXED);
+	return 0;
+}
+
+void procs_free_all(void)
+{
+	for (int i = 0; i < GORO_MAXPROCS_LIMIT; i++) {
+		struct p *p = sched.allp[i];
+		if (!p)
+			continue;
+		stack_cache_drain(&p->stack_cache);
+		timers_free(p);
+		rt_free(p, sizeof(*p));
+		sched.allp[i] = NULL;
+	}
+}
+
+void stop_the_world(void)
+{
+	/* Another goroutine may be stopping the world: yield (which stops
+	 * our P for it) until it is done. */
+	while (!rlock_trylock(&world_lock))
+		sched_preempt_self(false);
+
+	struct m *m = m_current();
+	rlock_lock(&sched.lock);
+	atomic_store_explicit(&sched.stw_waiting, true, RELAXED);
+	int32_t n = atomic_load_explicit(&sched.gomaxprocs, RELAXED);
+	sched.stw_remaining = n - 1;
+	atomic_store_explicit(&m->p->status, P_STOPPED, RELAXED);
+	struct p *p;
+	while ((p = pidle_get())) {
+		atomic_store_explicit(&p->status, P_STOPPED, RELAXED);
+		sched.stw_remaining--;
+	}
+	note_clear(&sched.stw_note);
+	rlock_unlock(&sched.lock);
+
+	for (;;) {
+		rlock_lock(&sched.lock);
+		for (int32_t i = 0; i < n; i++) {
+			p = sched.allp[i];
+			uint32_t st = P_SYSCALL;
+			/* A P whose M is blocked in the kernel is ours at once. */
+			if (atomic_compare_exchange_strong_explicit(
+				    &p->status, &st, P_STOPPED, RELAXED, RELAXED)) {
+				sched.stw_remaining--;
+				continue;
+			}
+			if (st == P_RUNNING && p->m && p->m->curg)
+				atomic_store_explicit(&p->m->curg->preempt, true,
+						      RELAXED);
+		}
+		bool done = sched.stw_remaining == 0;
+		rlock_unlock(&sched.lock);
+		if (done || note_sleep_for(&sched.stw_note, STW_RETRY_NS))
+			break;
+	}
+}
+
+void start_the_world(void)
+{
+	struct m *m = m_current();
+	struct p *to_start[GORO_MAXPROCS_LIMIT];
+	int count = 0;
+	rlock_lock(&sched.lock);
+	atomic_store_explicit(&sched.stw_waiting, false, RELAXED);
+	int32_t n = atomic_load_explicit(&sched.gomaxprocs, RELAXED);
+	for (int32_t i = 0; i < n; i++) {
+		struct p *p = sched.allp[i];
+		if (p == m->p)
+			continue;
+		if (runq_empty(p))
+			pidle_put(p);
+		else
+			to_start[count++] = p;
+	}
+	atomic_store_explicit(&m->p->status, P_RUNNING, RELAXED);
+	rlock_unlock(&sched.lock);
+	for (int i = 0; i < count; i++)
+		m_start(to_start[i], false);
+	sched_wakep();
+	rlock_unlock(&world_lock);
+}
+
+/* With the world stopped: make Ps 0..n-1 the live set. */
+static int procs_resize(int32_t n)
+{
+	struct m *m = m_current();
+	int32_t old = atomic_load_explicit(&sched.gomaxprocs, RELAXED);
+	for (int32_t i = old; i < n; i++) {
+		if (!sched.allp[i] && !(sched.allp[i] = p_new(i)))
+			return -ENOMEM;
+		atomic_store_explicit(&sched.allp[i]->status, P_STOPPED, RELAXED);
+	}
+	/* The caller keeps running: if its P goes away, it takes P 0. */
+	if (m->p->id >= n) {
+		struct p *mine = m->p;
+		struct p *p0 = sched.allp[0];
+		p_acquire(m, p0);
+		atomic_store_explicit(&p0->status, P_STOPPED, RELAXED);
+		mine->m = NULL;
+	}
+	for (int32_t i = n; i < old; i++) {
+		struct p *p = sched.allp[i];
+		struct g *g;
+		bool inherit;
+		rlock_lock(&sched.lock);
+		while ((g = runq_get(p, &inherit)))
+			global_runq_put(g);
+		rlock_unlock(&sched.lock);
+		timers_move(p, m->p);
+		g_free_list_flush(p);
+		stack_cache_drain(&p->stack_cache);
+		atomic_store_explicit(&p->status, P_DEAD, RELAXED);
+	}
+	atomic_store_explicit(&sched.gomaxprocs, n, RELAXED);
+	return 0;
+}
+
+int goro_maxprocs(int n)
+{
+	RT_REQUIRE_G(-EPERM);
+	int old = atomic_load_explicit(&sched.gomaxprocs, RELAXED);
+	if (n > GORO_MAXPROCS_LIMIT)
+		return -EINVAL;
+	if (n < 1 || n == old)
+		return old;
+	stop_the_world();
+	int err = procs_resize(n);
+	start_the_world();
+	return err ? err : old;
+}

@@ -1,0 +1,218 @@
+/*
+ * runq.c — the run queues (Go's runqput/runqget/runqsteal/globrunq*).
+ *
+ * A P's local queue is a ring of RUNQ_SIZE slots.  Only the owning P
+ * writes `tail`; the owner and any number of thieves advance `head` with a
+ * CAS.  Thieves copy slots before their CAS succeeds, so slots are atomics
+ * read relaxed: a copy that loses the race is simply thrown away.  The
+ * release store of `tail` publishes a slot to thieves; the release CAS of
+ * `head` hands a slot back to the producer.
+ *
+ * When the local queue is full, half of it goes to the global queue in one
+ * locked operation, so the cost of the lock is paid once per 128 spawns.
+ */
+#include <unistd.h>
+
+#include "runq.h"
+
+#define RELAXED memory_order_relaxed
+#define ACQUIRE memory_order_acquire
+#define RELEASE memory_order_release
+
+static bool runq_put_slow(struct p *p, struct g *g, uint32_t head,
+			  uint32_t tail)
+{
+	struct g *batch[RUNQ_SIZE / 2 + 1];
+	uint32_t n = (tail - head) / 2;
+	for (uint32_t i = 0; i < n; i++)
+		batch[i] = atomic_load_explicit(&p->runq[(head + i) % RUNQ_SIZE],
+						RELAXED);
+	if (!atomic_compare_exchange_strong_explicit(&p->runq_head, &head,
+						     head + n, RELEASE, RELAXED))
+		return false;
+	batch[n] = g;
+	for (uint32_t i = 0; i < n; i++)
+		batch[i]->schedlink = batch[i + 1];
+	rlock_lock(&sched.lock);
+	global_runq_put_batch(batch[0], batch[n], (int32_t)n + 1);
+	rlock_unlock(&sched.lock);
+	return true;
+}
+
+void runq_put(struct p *p, struct g *g, bool next)
+{
+	if (next) {
+		struct g *old = atomic_load_explicit(&p->runnext, RELAXED);
+		while (!atomic_compare_exchange_weak_explicit(&p->runnext, &old, g,
+							      RELEASE, RELAXED))
+			;
+		if (!old)
+			return;
+		g = old;  /* the bumped goroutine goes to the tail */
+	}
+	for (;;) {
+		uint32_t head = atomic_load_explicit(&p->runq_head, ACQUIRE);
+		uint32_t tail = atomic_load_explicit(&p->runq_tail, RELAXED);
+		if (tail - head < RUNQ_SIZE) {
+			atomic_store_explicit(&p->runq[tail % RUNQ_SIZE], g, RELAXED);
+			atomic_store_explicit(&p->runq_tail, tail + 1, RELEASE);
+			return;
+		}
+		if (runq_put_slow(p, g, head, tail))
+			return;
+	}
+}
+
+struct g *runq_get(struct p *p, bool *inherit)
+{
+	struct g *next = atomic_load_explicit(&p->runnext, RELAXED);
+	if (next && atomic_compare_exchange_strong_explicit(
+			    &p->runnext, &next, NULL, ACQUIRE, RELAXED)) {
+		*inherit = true;
+		return next;
+	}
+	*inherit = false;
+	for (;;) {
+		uint32_t head = atomic_load_explicit(&p->runq_head, ACQUIRE);
+		uint32_t tail = atomic_load_explicit(&p->runq_tail, RELAXED);
+		if (tail == head)
+			return NULL;
+		struct g *g = atomic_load_explicit(&p->runq[head % RUNQ_SIZE],
+						   RELAXED);
+		if (atomic_compare_exchange_weak_explicit(&p->runq_head, &head,
+							  head + 1, RELEASE,
+							  RELAXED))
+			return g;
+	}
+}
+
+bool runq_empty(struct p *p)
+{
+	/* tail is re-read to get a consistent snapshot with runnext. */
+	for (;;) {
+		uint32_t head = atomic_load_explicit(&p->runq_head, ACQUIRE);
+		uint32_t tail = atomic_load_explicit(&p->runq_tail, ACQUIRE);
+		struct g *next = atomic_load_explicit(&p->runnext, ACQUIRE);
+		if (tail == atomic_load_explicit(&p->runq_tail, ACQUIRE))
+			return head == tail && next == NULL;
+	}
+}
+
+uint32_t runq_len(struct p *p)
+{
+	uint32_t head = atomic_load_explicit(&p->runq_head, ACQUIRE);
+	uint32_t tail = atomic_load_explicit(&p->runq_tail, ACQUIRE);
+	return tail - head;
+}
+
+/* Copy half of victim's queue into batch[batch_head...]; returns how many. */
+static uint32_t runq_grab(struct p *victim, struct g *_Atomic *batch,
+			  uint32_t batch_head, bool steal_next)
+{
+	for (;;) {
+		uint32_t head = atomic_load_explicit(&victim->runq_head, ACQUIRE);
+		uint32_t tail = atomic_load_explicit(&victim->runq_tail, ACQUIRE);
+		uint32_t n = tail - head;
+		n -= n / 2;
+		if (n == 0) {
+			if (!steal_next)
+				return 0;
+			struct g *next = atomic_load_explicit(&victim->runnext,
+							      RELAXED);
+			if (!next)
+				return 0;
+			/* The victim is probably about to run its runnext:
+			 * stealing it now would just bounce it between Ps.
+			 * Give the owner a moment (Go waits 3 µs). */
+			if (atomic_load_explicit(&victim->status, RELAXED) ==
+			    P_RUNNING) {
+				usleep(3);
+			}
+			if (!atomic_compare_exchange_strong_explicit(
+				    &victim->runnext, &next, NULL, ACQUIRE,
+				    RELAXED))
+				continue;
+			atomic_store_explicit(&batch[batch_head % RUNQ_SIZE], next,
+					      RELAXED);
+			return 1;
+		}
+		if (n > RUNQ_SIZE / 2)
+			continue;  /* head and tail read inconsistently */
+		for (uint32_t i = 0; i < n; i++) {
+			struct g *g = atomic_load_explicit(
+				&victim->runq[(head + i) % RUNQ_SIZE], RELAXED);
+			atomic_store_explicit(&batch[(batch_head + i) % RUNQ_SIZE],
+					      g, RELAXED);
+		}
+		if (atomic_compare_exchange_strong_explicit(
+			    &victim->runq_head, &head, head + n, RELEASE, RELAXED))
+			return n;
+	}
+}
+
+struct g *runq_steal(struct p *p, struct p *victim, bool steal_next)
+{
+	uint32_t tail = atomic_load_explicit(&p->runq_tail, RELAXED);
+	uint32_t n = runq_grab(victim, p->runq, tail, steal_next);
+	if (n == 0)
+		return NULL;
+	n--;
+	struct g *g = atomic_load_explicit(&p->runq[(tail + n) % RUNQ_SIZE],
+					   RELAXED);
+	if (n > 0)
+		atomic_store_explicit(&p->runq_tail, tail + n, RELEASE);
+	return g;
+}
+
+void global_runq_put(struct g *g)
+{
+	g->schedlink = NULL;
+	if (sched.runq_tail)
+		sched.runq_tail->schedlink = g;
+	else
+		sched.runq_head = g;
+	sched.runq_tail = g;
+	atomic_fetch_add_explicit(&sched.runq_size, 1, RELAXED);
+}
+
+void global_runq_put_batch(struct g *head, struct g *tail, int32_t n)
+{
+	tail->schedlink = NULL;
+	if (sched.runq_tail)
+		sched.runq_tail->schedlink = head;
+	else
+		sched.runq_head = head;
+	sched.runq_tail = tail;
+	atomic_fetch_add_explicit(&sched.runq_size, n, RELAXED);
+}
+
+static struct g *global_runq_pop(void)
+{
+	struct g *g = sched.runq_head;
+	if (g) {
+		sched.runq_head = g->schedlink;
+		if (!sched.runq_head)
+			sched.runq_tail = NULL;
+		g->schedlink = NULL;
+	}
+	return g;
+}
+
+struct g *global_runq_get(struct p *p, int32_t max)
+{
+	int32_t size = atomic_load_explicit(&sched.runq_size, RELAXED);
+	if (size == 0)
+		return NULL;
+	int32_t n = size / atomic_load_explicit(&sched.gomaxprocs, RELAXED) + 1;
+	if (n > size)
+		n = size;
+	if (max > 0 && n > max)
+		n = max;
+	if (n > RUNQ_SIZE / 2)
+		n = RUNQ_SIZE / 2;
+	atomic_fetch_sub_explicit(&sched.runq_size, n, RELAXED);
+	struct g *g = global_runq_pop();
+	while (--n > 0)
+		runq_put(p, global_runq_pop(), false);
+	return g;
+}

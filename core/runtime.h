@@ -1,0 +1,237 @@
+/*
+ * runtime.h — the three actors of the scheduler (private to libgoro).
+ *
+ *   G  a goroutine: a function, its stack, its saved context, its state.
+ *   M  an OS thread that runs goroutines.  Each M has its own stack ("g0",
+ *      the thread's original stack) on which it runs the scheduler when it
+ *      has no goroutine to run.
+ *   P  a processor: the right to run goroutine code plus a local run queue.
+ *      Exactly `gomaxprocs` Ps exist; an M must hold a P to run a G.
+ *
+ * The design and its reasons are Go's (runtime/proc.go); see core/sched.c.
+ */
+#ifndef GORO_RUNTIME_H
+#define GORO_RUNTIME_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "arch.h"
+#include "lock.h"
+#include "stack.h"
+
+#define RUNQ_SIZE 256            /* per-P local run queue, a power of two */
+#define GLOBAL_RUNQ_EVERY 61     /* schedticks between global-queue checks */
+#define G_NAME_MAX 32
+
+/* ---- G ------------------------------------------------------------------ */
+
+enum g_status {
+	G_IDLE,       /* allocated, never run */
+	G_RUNNABLE,   /* on a run queue */
+	G_RUNNING,    /* owned by an M, executing */
+	G_SYSCALL,    /* running, inside a blocking call, P handed away */
+	G_WAITING,    /* parked; wait_reason says why */
+	G_DEAD,       /* exited; on a free list */
+};
+
+/* Why a goroutine waits; printed in dumps.  Keep wait_reason_name in step. */
+enum wait_reason {
+	WAIT_NONE,
+	WAIT_CHAN_RECV,
+	WAIT_CHAN_SEND,
+	WAIT_SELECT,
+	WAIT_SELECT_NO_CASES,
+	WAIT_SLEEP,
+	WAIT_IO,
+	WAIT_MUTEX,
+	WAIT_WAITGROUP,
+	WAIT_COND,
+	WAIT_PREEMPTED,
+	WAIT_LOCKED_THREAD,
+	WAIT_REASON_COUNT
+};
+
+const char *wait_reason_name(enum wait_reason r);
+
+struct m;
+struct p;
+
+struct g {
+	struct arch_ctx ctx;         /* saved context while not running */
+	int64_t id;
+	_Atomic uint32_t status;     /* enum g_status */
+	uint8_t wait_reason;         /* enum wait_reason, while G_WAITING */
+	bool async_preempted;        /* ctx is a preemption trampoline frame */
+	int64_t wait_since;          /* goro_now() when the wait began */
+
+	void (*fn)(void *);
+	void *arg;
+
+	struct goro_stack stack;     /* bound at first run (core/stack.h) */
+	size_t stack_max;            /* limit requested at spawn, 0 = default */
+
+	int saved_errno;             /* errno carried across switches */
+	void *asan_fake_stack;       /* core/sanitizer.h */
+	_Atomic bool preempt;        /* please yield at the next safe point */
+	int preempt_disable;         /* goro_preempt_disable nesting */
+	struct m *locked_m;          /* goro_lock_thread */
+
+	void *param;                 /* value handed over by whoever readies it */
+	struct g *schedlink;         /* run queue / free list link */
+	void *waiting;               /* what it waits on (channel waiter list) */
+
+	int64_t parent_id;           /* creator's goroutine id (0: none) */
+	uintptr_t create_pc;         /* where goro_go was called */
+	char name[G_NAME_MAX];
+	uint32_t generation;         /* goro_main run it belongs to */
+};
+
+/* ---- P ------------------------------------------------------------------ */
+
+enum p_status {
+	P_IDLE,       /* on the idle list, no M */
+	P_RUNNING,    /* owned by an M */
+	P_SYSCALL,    /* its M is in a blocking call; may be retaken */
+	P_STOPPED,    /* stopped for stop-the-world */
+	P_DEAD,       /* beyond gomaxprocs */
+};
+
+struct p {
+	int32_t id;
+	_Atomic uint32_t status;     /* enum p_status */
+	struct m *m;                 /* owner while running */
+	struct p *link;              /* idle list */
+	uint32_t schedtick;          /* schedules done on this P */
+	_Atomic uint32_t syscalltick;
+
+	/* Local run queue: lock-free, single producer (the owner), many
+	 * consumers (owner and stealers).  runnext holds a goroutine readied by
+	 * the current one; it runs next and inherits the time slice. */
+	_Atomic uint32_t runq_head;
+	_Atomic uint32_t runq_tail;
+	struct g *_Atomic runq[RUNQ_SIZE];
+	struct g *_Atomic runnext;
+
+	struct g *gfree;             /* dead Gs with their stacks, for reuse */
+	int32_t gfree_count;
+	struct stack_cache stack_cache;
+
+	int64_t goid_cache;          /* goroutine ids reserved by this P */
+	int64_t goid_cache_end;
+	struct timer_heap *timers;   /* core/timer.c */
+};
+
+/* ---- M ------------------------------------------------------------------ */
+
+struct m {
+	int64_t id;
+	struct arch_ctx g0_ctx;      /* the scheduler's context on this thread */
+	struct g *curg;              /* running goroutine, or NULL on g0 */
+	struct p *p;                 /* attached P */
+	struct p *nextp;             /* P handed over by whoever woke this M */
+	bool spinning;               /* looking for work while holding no G */
+	bool is_m0;                  /* the thread that called goro_main */
+	bool idle;                   /* on sched.midle */
+	int64_t sleep_until;         /* idle until (goro_now), 0 = no limit */
+	struct note park;            /* idle Ms sleep here */
+	struct m *link;              /* idle list */
+	struct m *alllink;           /* list of all Ms */
+
+	pthread_t thread;
+	pid_t tid;
+	int *errno_loc;              /* this thread's &errno */
+	uint64_t rand_state;
+	int locks;                   /* runtime locks held: no async preemption */
+	struct g *locked_g;          /* goroutine wired to this M */
+
+	/* What the goroutine switched away from still needs done, performed on
+	 * the other side of the switch (see sched_finish_switch). */
+	struct g *prev_g;
+	int prev_action;
+	void (*prev_unlock)(void *);
+	void *prev_unlock_arg;
+
+	void *altstack;              /* sigaltstack for preemption and faults */
+	size_t altstack_size;
+	stack_t prev_altstack;       /* the thread's own, restored at exit */
+	void *g0_stack_lo;           /* this thread's own stack (sanitizers) */
+	size_t g0_stack_size;
+	void *asan_fake_stack;       /* ASan's fake stack across a switch */
+};
+
+/* ---- the scheduler's global state -------------------------------------- */
+
+struct sched {
+	struct rlock lock;           /* guards everything below unless atomic */
+
+	struct g *runq_head, *runq_tail;  /* global run queue */
+	_Atomic int32_t runq_size;
+
+	struct p *pidle;             /* idle Ps */
+	_Atomic int32_t npidle;
+	struct m *midle;             /* idle Ms */
+	int32_t nmidle;
+	_Atomic int32_t nmspinning;
+	struct m *allm;              /* every M of this run */
+	int32_t mcount;
+
+	struct p *allp[1024];        /* GORO_MAXPROCS_LIMIT */
+	_Atomic int32_t gomaxprocs;
+
+	/* stop-the-world (goro_maxprocs) */
+	_Atomic bool stw_waiting;
+	int32_t stw_remaining;
+	struct note stw_note;
+
+	/* program lifetime */
+	_Atomic bool running;        /* inside goro_main */
+	_Atomic bool exiting;        /* goroutine 1 returned */
+	int exit_code;
+	struct note exit_note;       /* M0 waits here for the others to leave */
+	uint32_t generation;
+
+	_Atomic int64_t goid_next;
+	_Atomic int64_t gcount;      /* live goroutines */
+	_Atomic int64_t mid_next;
+};
+
+extern struct sched sched;
+
+/* The per-thread M pointer.  Read through asm volatile so that the compiler
+ * can never cache it (or the thread pointer) across a goroutine switch: the
+ * same goroutine may continue on another thread. */
+extern __thread struct m *tls_m __attribute__((tls_model("initial-exec")));
+
+static inline struct m *m_current(void)
+{
+	struct m *m;
+	__asm__ volatile("movq tls_m@gottpoff(%%rip), %0\n\t"
+			 "movq %%fs:(%0), %0" : "=r"(m));
+	return m;
+}
+
+static inline struct g *g_current(void)
+{
+	struct m *m = m_current();
+	return m ? m->curg : NULL;
+}
+
+/* Public entry points call this first: outside goro_main they print a
+ * message naming the call and return `ret`. */
+#define RT_REQUIRE_G(ret) \
+	do { if (__builtin_expect(g_current() == NULL, 0)) { \
+		rt_outside_goroutine(__func__); return ret; } } while (0)
+void rt_outside_goroutine(const char *call);
+
+/* Fatal runtime error: prints "fatal error: <msg>" and the calling
+ * goroutine, then exits with status 2. */
+_Noreturn void rt_fatal(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+#endif

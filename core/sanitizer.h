@@ -1,0 +1,66 @@
+/*
+ * sanitizer.h — telling AddressSanitizer about stack switches.
+ *
+ * ASan tracks one stack per thread; a switch to a goroutine's stack without
+ * telling it looks like a wild stack-pointer jump and produces false
+ * reports.  Each switch is bracketed by start/finish_switch_fiber, and ASan's
+ * "fake stack" of the context switched away from is kept where that
+ * context will find it when it resumes (its G, or the M for g0).
+ * Without --enable-sanitizers all of this compiles to nothing.
+ */
+#ifndef GORO_SANITIZER_H
+#define GORO_SANITIZER_H
+
+#include "runtime.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+
+static inline void sanitizer_switch_begin(struct m *m, struct g *from,
+					  struct g *to, bool from_dying)
+{
+	const void *bottom;
+	size_t size;
+	if (to) {
+		bottom = to->stack.lo;
+		size = (size_t)((char *)to->stack.hi - (char *)to->stack.lo);
+	} else {
+		bottom = m->g0_stack_lo;
+		size = m->g0_stack_size;
+	}
+	void **save = from_dying ? NULL
+		    : from ? &from->asan_fake_stack : &m->asan_fake_stack;
+	__sanitizer_start_switch_fiber(save, bottom, size);
+}
+
+static inline void sanitizer_switch_end(struct m *m)
+{
+	void *fake = m->curg ? m->curg->asan_fake_stack : m->asan_fake_stack;
+	__sanitizer_finish_switch_fiber(fake, NULL, NULL);
+}
+
+/* A recycled stack may still carry poison from its previous goroutine. */
+static inline void sanitizer_stack_fresh(void *lo, size_t size)
+{
+	ASAN_UNPOISON_MEMORY_REGION(lo, size);
+}
+
+void sanitizer_thread_init(struct m *m);
+
+#else
+
+static inline void sanitizer_switch_begin(struct m *m, struct g *from,
+					  struct g *to, bool from_dying)
+{
+	(void)m; (void)from; (void)to; (void)from_dying;
+}
+static inline void sanitizer_switch_end(struct m *m) { (void)m; }
+static inline void sanitizer_stack_fresh(void *lo, size_t size)
+{
+	(void)lo; (void)size;
+}
+static inline void sanitizer_thread_init(struct m *m) { (void)m; }
+
+#endif
+#endif

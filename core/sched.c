@@ -1,0 +1,507 @@
+/*
+ * sched.c — the goroutine scheduler.
+ *
+ * The design is Go's (runtime/proc.go), rebuilt for C:
+ *
+ * An M must hold a P to run goroutines.  Each P has a local run queue
+ * (core/runq.c) that only it adds to; a global queue catches overflow,
+ * preempted goroutines and goroutines readied from threads without a P.  A
+ * goroutine readied by the running one goes to `runnext` and runs next,
+ * inheriting the time slice: a producer/consumer pair ping-pongs on one P
+ * without touching any other P's cache lines.
+ *
+ * Switching.  A goroutine giving up the CPU picks its successor itself and
+ * switches straight to it (one arch_switch, no trip through a scheduler
+ * stack).  What must happen to the goroutine that left — put it on a run
+ * queue, release the lock it parked under, free it — cannot happen before
+ * its registers are saved, or another M could resume a half-saved
+ * goroutine.  So it is recorded in the M (prev_g/prev_action) and done by
+ * whoever runs next on this M, right after the switch (sched_finish_switch).
+ * Only when there is nothing to run locally does the M switch to its own
+ * stack (g0) to look for work: steal, poll, then sleep.
+ *
+ * Spinning.  An M that looks for work without finding it "spins" for a
+ * while before sleeping, stealing half of a random victim's queue.  At most
+ * half of the busy Ps' worth of Ms spin, so idle CPUs are not burned, and
+ * whenever work is readied while no M spins and a P is idle, one M is woken
+ * to spin (sched_wakep).  The last spinner to find work wakes a
+ * replacement: work appearing in bursts is spread over every P quickly.
+ *
+ * Nothing here enters the kernel on the hot paths (spawn, switch, ready):
+ * the kernel is entered only to park an idle M on its futex or wake one.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "config.h"
+#include "goroutine.h"
+#include "m.h"
+#include "procs.h"
+#include "runq.h"
+#include "sanitizer.h"
+#include "sched.h"
+#include "timer.h"
+#include <goro.h>
+
+#define RELAXED memory_order_relaxed
+#define ACQUIRE memory_order_acquire
+#define RELEASE memory_order_release
+
+#define STEAL_PASSES 4
+
+__thread struct m *tls_m __attribute__((tls_model("initial-exec")));
+struct sched sched;
+
+/* What the previous goroutine of this M still needs done (see top). */
+enum prev_action {
+	PREV_NONE,
+	PREV_YIELD,     /* to the tail of this P's queue */
+	PREV_PREEMPT,   /* to the global queue */
+	PREV_PARK,      /* waiting; run the unlock callback */
+	PREV_EXIT,      /* dead: recycle the stack and the G */
+	PREV_ABANDON,   /* program exiting: leave it where it is */
+};
+
+uint32_t sched_rand(void)
+{
+	struct m *m = m_current();
+	/* wyrand: fast, good enough for victim order and select. */
+	m->rand_state += 0xa0761d6478bd642fULL;
+	__uint128_t t = (__uint128_t)m->rand_state *
+			(m->rand_state ^ 0xe7037ed1a0b428dbULL);
+	return (uint32_t)((t >> 64) ^ t);
+}
+
+/* ---- the switch and what follows it ------------------------------------ */
+
+static void sched_finish_switch(struct m *m)
+{
+	struct g *prev = m->prev_g;
+	if (!prev)
+		return;
+	m->prev_g = NULL;
+	switch (m->prev_action) {
+	case PREV_YIELD:
+		atomic_store_explicit(&prev->status, G_RUNNABLE, RELEASE);
+		runq_put(m->p, prev, false);
+		break;
+	case PREV_PREEMPT:
+		atomic_store_explicit(&prev->status, G_RUNNABLE, RELEASE);
+		rlock_lock(&sched.lock);
+		global_runq_put(prev);
+		rlock_unlock(&sched.lock);
+		break;
+	case PREV_PARK:
+		atomic_store_explicit(&prev->status, G_WAITING, RELEASE);
+		if (m->prev_unlock)
+			m->prev_unlock(m->prev_unlock_arg);
+		break;
+	case PREV_EXIT:
+		g_recycle(m->p, prev);
+		break;
+	case PREV_ABANDON:
+		atomic_store_explicit(&prev->status, G_RUNNABLE, RELEASE);
+		break;
+	}
+	m->prev_unlock = NULL;
+}
+
+/* Switch from `from` (NULL: this M's g0) to `to` (NULL: g0).  Returns when
+ * `from` is resumed, possibly on another M. */
+static void switch_to(struct m *m, struct g *from, struct g *to)
+{
+	struct arch_ctx *from_ctx = from ? &from->ctx : &m->g0_ctx;
+	struct arch_ctx *to_ctx = to ? &to->ctx : &m->g0_ctx;
+	if (from)
+		from->saved_errno = *m->errno_loc;
+	m->curg = to;
+	sanitizer_switch_begin(m, from, to,
+			       m->prev_g == from && m->prev_action == PREV_EXIT);
+	arch_switch(from_ctx, to_ctx);
+	/* Resumed: `m` is stale if we moved to another thread. */
+	m = m_current();
+	sanitizer_switch_end(m);
+	sched_finish_switch(m);
+	if (from)
+		*m->errno_loc = from->saved_errno;
+}
+
+/* Run `next` on m, switching from `from` (NULL: g0).  A goroutine that has
+ * never run gets its stack now. */
+static void execute(struct m *m, struct g *from, struct g *next, bool inherit)
+{
+	struct p *p = m->p;
+	if (!inherit)
+		p->schedtick++;
+	if (__builtin_expect(next->stack.slot == NULL, 0)) {
+		int err = stack_bind(&p->stack_cache, &next->stack,
+				     next->stack_max);
+		if (err)
+			rt_fatal("cannot allocate a stack for goroutine %lld: %s",
+				 (long long)next->id, strerror(-err));
+		sanitizer_stack_fresh(next->stack.lo, next->stack.max);
+		arch_ctx_init(&next->ctx, next->stack.hi, next->fn, next->arg);
+	}
+	atomic_store_explicit(&next->status, G_RUNNING, RELAXED);
+	next->async_preempted = false;
+	switch_to(m, from, next);
+}
+
+/* ---- finding work --------------------------------------------------------- */
+
+static struct g *global_runq_take(struct p *p, int32_t max)
+{
+	if (atomic_load_explicit(&sched.runq_size, RELAXED) == 0)
+		return NULL;
+	rlock_lock(&sched.lock);
+	struct g *g = global_runq_get(p, max);
+	rlock_unlock(&sched.lock);
+	return g;
+}
+
+/* The cheap part of finding work, safe on a goroutine's stack: this P's
+ * timers, runnext, local queue, global queue.  Timers must not run while a
+ * parking goroutine's unlock is still pending (a callback could need that
+ * very lock), hence run_timers. */
+static struct g *find_local(struct m *m, bool *inherit, bool run_timers)
+{
+	struct p *p = m->p;
+	struct g *g;
+	*inherit = false;
+	if (run_timers)
+		timers_check(p);
+	/* Every 61st schedule, look at the global queue first, so that two
+	 * goroutines ping-ponging through runnext cannot starve it. */
+	if (p->schedtick % GLOBAL_RUNQ_EVERY == 0 &&
+	    (g = global_runq_take(p, 1)))
+		return g;
+	if ((g = runq_get(p, inherit)))
+		return g;
+	return global_runq_take(p, 0);
+}
+
+static bool must_leave_p(void)
+{
+	return atomic_load_explicit(&sched.stw_waiting, RELAXED) ||
+	       atomic_load_explicit(&sched.exiting, RELAXED);
+}
+
+static void spinning_stop(struct m *m)
+{
+	m->spinning = false;
+	/* The last spinner found work: more may be coming, so keep one M
+	 * looking (Go's resetspinning). */
+	if (atomic_fetch_sub_explicit(&sched.nmspinning, 1, RELAXED) == 1)
+		sched_wakep();
+}
+
+/* Steal from other Ps, in random order, STEAL_PASSES times over; the last
+ * pass takes runnext too. */
+static struct g *steal_work(struct m *m)
+{
+	struct p *p = m->p;
+	int32_t n = atomic_load_explicit(&sched.gomaxprocs, RELAXED);
+	for (int pass = 0; pass < STEAL_PASSES; pass++) {
+		bool last = pass == STEAL_PASSES - 1;
+		uint32_t start = sched_rand();
+		/* A stride coprime with n visits every P once. */
+		uint32_t stride = procs_coprime(n, sched_rand());
+		for (int32_t i = 0; i < n; i++) {
+			if (must_leave_p())
+				return NULL;
+			struct p *victim = sched.allp[(start + (uint32_t)i * stride) % (uint32_t)n];
+			if (victim == p)
+				continue;
+			struct g *g = runq_steal(p, victim, last);
+			if (g)
+				return g;
+		}
+	}
+	return NULL;
+}
+
+/* Any local run queue non-empty?  Returns such a P's index or -1. */
+static bool any_runq_nonempty(void)
+{
+	int32_t n = atomic_load_explicit(&sched.gomaxprocs, RELAXED);
+	for (int32_t i = 0; i < n; i++) {
+		struct p *p = sched.allp[i];
+		if (p && !runq_empty(p))
+			return true;
+	}
+	return false;
+}
+
+/* Give up m's P for stop-the-world, then wait to be handed one again. */
+static void stop_for_world(struct m *m)
+{
+	if (m->spinning) {
+		m->spinning = false;
+		atomic_fetch_sub_explicit(&sched.nmspinning, 1, RELAXED);
+	}
+	rlock_lock(&sched.lock);
+	struct p *p = m->p;
+	if (p && atomic_load_explicit(&sched.stw_waiting, RELAXED)) {
+		p_release(m);
+		atomic_store_explicit(&p->status, P_STOPPED, RELAXED);
+		if (--sched.stw_remaining == 0)
+			note_wake(&sched.stw_note);
+	}
+	rlock_unlock(&sched.lock);
+	if (!m->p)
+		m_stop(m, -1);
+}
+
+/*
+ * Find a goroutine to run, on g0, holding a P.  Blocks (parking the M)
+ * until one is found.  Returns NULL when the program is exiting.
+ */
+static struct g *find_runnable(struct m *m, bool *inherit)
+{
+	struct g *g;
+top:
+	*inherit = false;
+	if (atomic_load_explicit(&sched.exiting, RELAXED))
+		return NULL;
+	if (!m->p) {
+		/* Woken by a timeout with no P handed over: grab an idle one. */
+		rlock_lock(&sched.lock);
+		struct p *p = must_leave_p() ? NULL : pidle_get();
+		rlock_unlock(&sched.lock);
+		if (!p) {
+			m_stop(m, timers_next_deadline_rel());
+			goto top;
+		}
+		p_acquire(m, p);
+	}
+	if (atomic_load_explicit(&sched.stw_waiting, RELAXED)) {
+		stop_for_world(m);
+		goto top;
+	}
+	struct p *p = m->p;
+	if ((g = find_local(m, inherit, true)))
+		goto found;
+	/* Timers of Ps whose Ms are idle or busy in a long computation. */
+	timers_check_all();
+	if ((g = runq_get(p, inherit)))
+		goto found;
+
+	int32_t procs = atomic_load_explicit(&sched.gomaxprocs, RELAXED);
+	int32_t busy = procs - atomic_load_explicit(&sched.npidle, RELAXED);
+	if (m->spinning ||
+	    2 * atomic_load_explicit(&sched.nmspinning, RELAXED) < busy) {
+		if (!m->spinning) {
+			m->spinning = true;
+			atomic_fetch_add_explicit(&sched.nmspinning, 1, RELAXED);
+		}
+		if ((g = steal_work(m)))
+			goto found;
+		if (must_leave_p())
+			goto top;
+	}
+
+	/* Nothing anywhere.  Give the P back, under the lock so that nobody
+	 * can add to the global queue between our look and the release. */
+	rlock_lock(&sched.lock);
+	if (must_leave_p()) {
+		rlock_unlock(&sched.lock);
+		goto top;
+	}
+	if (atomic_load_explicit(&sched.runq_size, RELAXED)) {
+		g = global_runq_get(p, 0);
+		rlock_unlock(&sched.lock);
+		goto found;
+	}
+	p_release(m);
+	pidle_put(p);
+	rlock_unlock(&sched.lock);
+
+	/* A spinner that stops must look once more: work readied while it
+	 * spun might have skipped waking anyone because it was spinning. */
+	if (m->spinning) {
+		m->spinning = false;
+		atomic_fetch_sub_explicit(&sched.nmspinning, 1, RELAXED);
+		if (any_runq_nonempty() || timers_any_expired()) {
+			rlock_lock(&sched.lock);
+			struct p *again = pidle_get();
+			rlock_unlock(&sched.lock);
+			if (again) {
+				p_acquire(m, again);
+				m->spinning = true;
+				atomic_fetch_add_explicit(&sched.nmspinning, 1,
+							  RELAXED);
+				goto top;
+			}
+		}
+	}
+	m_stop(m, timers_next_deadline_rel());
+	goto top;
+
+found:
+	if (m->spinning)
+		spinning_stop(m);
+	return g;
+}
+
+/* The g0 loop of every M. */
+void sched_m_loop(struct m *m)
+{
+	for (;;) {
+		bool inherit;
+		struct g *g = find_runnable(m, &inherit);
+		if (!g)
+			break;
+		execute(m, NULL, g, inherit);
+		m = m_current();
+	}
+	if (m->p) {
+		rlock_lock(&sched.lock);
+		struct p *p = m->p;
+		p_release(m);
+		pidle_put(p);
+		rlock_unlock(&sched.lock);
+	}
+}
+
+/* ---- giving up the CPU ----------------------------------------------------- */
+
+/* The calling goroutine leaves the CPU; `action` says what becomes of it.
+ * Returns when it is resumed (never for PREV_EXIT). */
+static void schedule(enum prev_action action)
+{
+	struct m *m = m_current();
+	struct g *self = m->curg;
+	m->prev_g = self;
+	m->prev_action = action;
+	/* Due timers are run from g0, after this goroutine's unlock. */
+	if (!must_leave_p() && !timers_due(m->p)) {
+		bool inherit;
+		struct g *next = find_local(m, &inherit, false);
+		if (next) {
+			execute(m, self, next, inherit);
+			return;
+		}
+	}
+	if (atomic_load_explicit(&sched.exiting, RELAXED) &&
+	    action != PREV_EXIT && action != PREV_PARK)
+		m->prev_action = PREV_ABANDON;
+	switch_to(m, self, NULL);
+}
+
+void sched_park(enum wait_reason reason, void (*unlock)(void *), void *arg)
+{
+	struct m *m = m_current();
+	struct g *g = m->curg;
+	g->wait_reason = (uint8_t)reason;
+	g->wait_since = goro_now();
+	m->prev_unlock = unlock;
+	m->prev_unlock_arg = arg;
+	schedule(PREV_PARK);
+	g->wait_reason = WAIT_NONE;
+}
+
+void sched_ready(struct g *g, bool next)
+{
+	struct m *m = m_current();
+	atomic_store_explicit(&g->status, G_RUNNABLE, RELEASE);
+	if (!m || !m->p) {
+		sched_ready_global(g);
+		return;
+	}
+	runq_put(m->p, g, next);
+	sched_wakep();
+}
+
+void sched_ready_global(struct g *g)
+{
+	atomic_store_explicit(&g->status, G_RUNNABLE, RELEASE);
+	rlock_lock(&sched.lock);
+	global_runq_put(g);
+	rlock_unlock(&sched.lock);
+	sched_wakep();
+}
+
+void sched_ready_list(struct g *head, int32_t n)
+{
+	if (!head)
+		return;
+	struct g *tail = head;
+	for (struct g *g = head; g; g = g->schedlink) {
+		atomic_store_explicit(&g->status, G_RUNNABLE, RELEASE);
+		tail = g;
+	}
+	rlock_lock(&sched.lock);
+	global_runq_put_batch(head, tail, n);
+	rlock_unlock(&sched.lock);
+	for (int32_t i = 0; i < n &&
+			    atomic_load_explicit(&sched.npidle, RELAXED) > 0; i++)
+		m_start(NULL, false);
+}
+
+void sched_gosched(void)
+{
+	struct m *m = m_current();
+	atomic_store_explicit(&m->curg->preempt, false, RELAXED);
+	if (must_leave_p()) {
+		schedule(PREV_PREEMPT);
+		return;
+	}
+	bool inherit;
+	struct g *next = find_local(m, &inherit, true);
+	if (!next)
+		return;  /* nothing else to run here: keep going */
+	m->prev_g = m->curg;
+	m->prev_action = PREV_YIELD;
+	execute(m, m->curg, next, false);
+}
+
+void sched_preempt_self(bool async)
+{
+	struct m *m = m_current();
+	struct g *g = m->curg;
+	atomic_store_explicit(&g->preempt, false, RELAXED);
+	g->async_preempted = async;
+	schedule(PREV_PREEMPT);
+}
+
+/* ---- waking Ms ------------------------------------------------------------ */
+
+void sched_wakep(void)
+{
+	if (atomic_load_explicit(&sched.npidle, RELAXED) == 0)
+		return;
+	int32_t zero = 0;
+	if (atomic_load_explicit(&sched.nmspinning, RELAXED) != 0 ||
+	    !atomic_compare_exchange_strong_explicit(&sched.nmspinning, &zero, 1,
+						     RELAXED, RELAXED))
+		return;
+	m_start(NULL, true);
+}
+
+/* ---- the life of a goroutine ------------------------------------------------ */
+
+void sched_goroutine_started(void)
+{
+	struct m *m = m_current();
+	sanitizer_switch_end(m);
+	sched_finish_switch(m);
+	*m->errno_loc = 0;
+}
+
+_Noreturn void sched_goroutine_exit(void)
+{
+	struct m *m = m_current();
+	struct g *g = m->curg;
+	g_mark_dead(g);
+	schedule(PREV_EXIT);
+	__builtin_unreachable();
+}
+
+_Noreturn void sched_goroutine_returned(void)
+{
+	sched_goroutine_exit();
+}

@@ -1,0 +1,68 @@
+/*
+ * sched.h — what the rest of the runtime uses of the scheduler: parking
+ * and readying goroutines, yielding, and waking idle Ms.
+ */
+#ifndef GORO_SCHED_H
+#define GORO_SCHED_H
+
+#include "runtime.h"
+
+/*
+ * Park the calling goroutine (state G_WAITING, `reason` shown in dumps).
+ * `unlock(arg)`, if given, runs after the goroutine's context is saved, on
+ * the other side of the switch: a channel can keep its lock held until the
+ * goroutine is safely off-CPU, so that a waker can never resume a goroutine
+ * that has not finished switching away.  Returns when some goroutine calls
+ * sched_ready() on it; g->param carries whatever the waker left there.
+ */
+void sched_park(enum wait_reason reason, void (*unlock)(void *), void *arg);
+
+/* Make a parked goroutine runnable, into the current P's runnext (it runs
+ * next and inherits the time slice) or its queue tail, and wake an idle P
+ * if there is one.  Callable from a goroutine or from an M's g0 holding a
+ * P.  From a thread without a P (sysmon, netpoll waking), use
+ * sched_ready_global(). */
+void sched_ready(struct g *g, bool next);
+void sched_ready_global(struct g *g);
+/* Batch of goroutines linked through schedlink: to the global queue, waking
+ * as many idle Ps as there are goroutines. */
+void sched_ready_list(struct g *head, int32_t n);
+
+/* Gosched: the calling goroutine goes to the tail of the queue. */
+void sched_gosched(void);
+/* The preemption path: the goroutine goes to the global queue (as Go's
+ * gopreempt_m) so it is not immediately picked up again by this P. */
+void sched_preempt_self(bool async);
+
+/* Cooperative preemption point: yields if the goroutine was asked to. */
+static inline void sched_check_preempt(struct g *g)
+{
+	if (__builtin_expect(atomic_load_explicit(&g->preempt,
+						  memory_order_relaxed), 0) &&
+	    g->preempt_disable == 0)
+		sched_preempt_self(false);
+}
+
+/* Start an M spinning on an idle P if there is idle capacity and no M is
+ * already looking for work. */
+void sched_wakep(void);
+
+/* Entry points called from goro_start (arch/x86_64/switch.S). */
+void sched_goroutine_started(void);
+_Noreturn void sched_goroutine_returned(void);
+_Noreturn void sched_goroutine_exit(void);
+
+/* Run the scheduler on the calling thread's g0 until the program exits
+ * (m0) or this M is no longer needed. */
+void sched_m_loop(struct m *m);
+
+/* Random number for stealing order and select. */
+uint32_t sched_rand(void);
+
+/* Hooks of other subsystems into the scheduler's idle path, called with no
+ * runtime lock held.  Each returns a goroutine to run (or NULL) and may
+ * lower *until_ns, the time by which the idle M must look again
+ * (-1 = no deadline). */
+struct g *timers_run_ready(struct p *p, int64_t now, int64_t *until_ns);
+
+#endif

@@ -1,0 +1,173 @@
+/*
+ * goro.h — Go's goroutine runtime as a C library.
+ *
+ * A program hands its main function to goro_main(); it runs as goroutine 1
+ * on an M:P:G scheduler (GOMAXPROCS processors, any number of OS threads,
+ * any number of goroutines).  From there it spawns goroutines with goro_go(),
+ * talks between them over channels, and relies on the runtime to preempt a
+ * goroutine that runs too long.
+ *
+ * Conventions:
+ *  - Calls that can fail return a negative errno value (-EINVAL, -ENOMEM...),
+ *    as liburing does.  The I/O wrappers are drop-in replacements for their
+ *    libc namesakes and keep libc's convention (-1 and errno).
+ *  - Every goro_* call other than goro_main() must be made from a goroutine.
+ *    A call made outside goro_main() prints a message naming the call and
+ *    fails with -EPERM (or does nothing, for calls returning void).
+ *  - Goroutines migrate between OS threads.  `__thread` variables are per
+ *    thread, not per goroutine, and a TLS address must not be kept across a
+ *    call that may switch goroutines.  This header redefines `errno` so that
+ *    its address is fetched again after every call (see below); code that
+ *    must stay on one thread uses goro_lock_thread().
+ */
+#ifndef GORO_H
+#define GORO_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GORO_VERSION_MAJOR 0
+#define GORO_VERSION_MINOR 1
+
+/* ---- Program lifetime -------------------------------------------------- */
+
+/* Start the runtime, run fn(argc, argv) as goroutine 1 and return its value
+ * once it returns.  Goroutines still alive then are abandoned, as in Go.
+ * May be called again afterwards.  Returns -EBUSY if called from inside
+ * goro_main, -EINVAL for a NULL fn or a bad GORO_* environment variable. */
+int goro_main(int (*fn)(int, char **), int argc, char **argv);
+
+/* ---- Goroutines -------------------------------------------------------- */
+
+typedef struct goro_attr {
+	const char *name;  /* label shown in dumps; copied; NULL = none */
+	size_t stack_max;  /* stack limit in bytes; 0 = GORO_STACK_MAX default */
+} goro_attr_t;
+
+/* Spawn fn(arg) as a new goroutine.  Returns its id (> 0), -EINVAL for a
+ * NULL fn, -ENOMEM or -EAGAIN when resources run out. */
+int64_t goro_go(void (*fn)(void *), void *arg);
+int64_t goro_go_attr(const goro_attr_t *attr, void (*fn)(void *), void *arg);
+
+void goro_yield(void);           /* runtime.Gosched */
+void goro_exit(void);            /* runtime.Goexit: end the calling goroutine */
+int64_t goro_self(void);         /* id of the calling goroutine */
+size_t goro_count(void);         /* goroutines alive */
+void goro_set_name(const char *name);
+
+/* GOMAXPROCS: when n >= 1 set it, in any case return the previous value
+ * (-EINVAL for n > GORO_MAXPROCS_LIMIT). */
+#define GORO_MAXPROCS_LIMIT 1024
+int goro_maxprocs(int n);
+
+/* Region that the runtime will not preempt asynchronously.  Nestable. */
+void goro_preempt_disable(void);
+void goro_preempt_enable(void);
+
+/* Wire the calling goroutine to its OS thread (runtime.LockOSThread). */
+void goro_lock_thread(void);
+void goro_unlock_thread(void);
+
+/* ---- Time ---------------------------------------------------------------- */
+
+int64_t goro_now(void);          /* monotonic clock, ns */
+void goro_sleep(int64_t ns);     /* park the goroutine for at least ns */
+
+/* ---- Channels ------------------------------------------------------------ */
+
+typedef struct goro_chan goro_chan_t;
+
+/* Unbuffered (cap 0) or buffered channel of elements of elem_size bytes
+ * (0 allowed: signal-only).  NULL with errno set on failure. */
+goro_chan_t *goro_chan_make(size_t elem_size, size_t cap);
+int goro_chan_send(goro_chan_t *c, const void *elem);  /* 0, -EPIPE if closed */
+int goro_chan_recv(goro_chan_t *c, void *elem);        /* 1 value, 0 closed */
+int goro_chan_trysend(goro_chan_t *c, const void *elem); /* or -EAGAIN */
+int goro_chan_tryrecv(goro_chan_t *c, void *elem);       /* or -EAGAIN */
+int goro_chan_close(goro_chan_t *c);   /* 0, -EPIPE if already closed */
+size_t goro_chan_len(goro_chan_t *c);
+size_t goro_chan_cap(goro_chan_t *c);
+int goro_chan_free(goro_chan_t *c);    /* 0, -EBUSY while goroutines wait */
+
+enum goro_dir { GORO_SEND = 1, GORO_RECV = 2 };
+
+typedef struct goro_case {
+	goro_chan_t *chan;  /* NULL: case ignored */
+	int dir;            /* GORO_SEND or GORO_RECV */
+	void *elem;         /* value to send, or buffer to receive into */
+	int ok;             /* receive: 1 value, 0 channel closed */
+} goro_case_t;
+
+/* Index of the case that proceeded (uniformly random among ready ones).
+ * timeout_ns: 0 polls (-EAGAIN if none ready), < 0 waits forever, > 0
+ * returns -ETIMEDOUT after that long.  Choosing a send case whose channel is
+ * closed fails the select with -EPIPE (Go panics there).  -EINVAL for bad
+ * cases; with n == 0 (or only NULL channels) and no timeout it blocks for
+ * good, in state "select (no cases)". */
+int goro_select(goro_case_t *cases, size_t n, int64_t timeout_ns);
+
+/* ---- Synchronization ------------------------------------------------------ */
+
+typedef struct goro_mutex {
+	_Alignas(8) unsigned char opaque[32];
+} goro_mutex_t;
+#define GORO_MUTEX_INIT {{0}}
+int goro_mutex_lock(goro_mutex_t *mu);
+int goro_mutex_trylock(goro_mutex_t *mu);  /* 0 or -EBUSY */
+int goro_mutex_unlock(goro_mutex_t *mu);
+
+typedef struct goro_wg {
+	_Alignas(8) unsigned char opaque[32];
+} goro_wg_t;
+#define GORO_WG_INIT {{0}}
+int goro_wg_add(goro_wg_t *wg, int64_t n);
+int goro_wg_done(goro_wg_t *wg);
+int goro_wg_wait(goro_wg_t *wg);
+
+/* ---- I/O: the goroutine parks on the netpoller, the thread runs others ---- */
+
+ssize_t goro_read(int fd, void *buf, size_t n);
+ssize_t goro_write(int fd, const void *buf, size_t n);
+ssize_t goro_recv(int fd, void *buf, size_t n, int flags);
+ssize_t goro_send(int fd, const void *buf, size_t n, int flags);
+int goro_accept(int fd, struct sockaddr *addr, socklen_t *addrlen);
+int goro_connect(int fd, const struct sockaddr *addr, socklen_t addrlen);
+int goro_close(int fd);
+/* Wait for POLLIN/POLLOUT: revents, 0 on timeout, negative errno. */
+int goro_fdwait(int fd, short events, int64_t timeout_ns);
+
+/* Mark a call that may block in the kernel: the P is handed on meanwhile. */
+void goro_blocking_enter(void);
+void goro_blocking_exit(void);
+#define GORO_BLOCKING(expr) \
+	({ goro_blocking_enter(); __typeof__(expr) goro_r_ = (expr); \
+	   goro_blocking_exit(); goro_r_; })
+
+/* ---- Diagnostics ----------------------------------------------------------- */
+
+void goro_dump(int fd);  /* every goroutine's traceback, Go's format */
+
+/* ---- errno ----------------------------------------------------------------- */
+
+/* glibc declares __errno_location() const, so a compiler keeps &errno in a
+ * register across calls — across a goroutine switch too, after which it
+ * points at the previous thread's errno.  goro_errno_location() is not
+ * const: code including this header re-fetches the address after every call.
+ * The runtime carries errno's value across every switch. */
+int *goro_errno_location(void);
+#ifndef GORO_NO_ERRNO_OVERRIDE
+#undef errno
+#define errno (*goro_errno_location())
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* GORO_H */
