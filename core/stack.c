@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "sanitizer.h"
 #include "stack.h"
 
 #ifndef MADV_GUARD_INSTALL
@@ -62,6 +63,14 @@ int stack_bind(struct stack_cache *cache, struct goro_stack *st, size_t max)
 	return 0;
 }
 
+/* ASan keeps the shadow of unmapped memory: clear the stack's poison so
+ * that whatever is mapped there next does not inherit it. */
+static void stack_unmap(struct goro_stack *st)
+{
+	sanitizer_stack_fresh(st->slot, st->slot_size);
+	munmap(st->slot, st->slot_size);
+}
+
 void stack_release(struct stack_cache *cache, struct goro_stack *st)
 {
 	if (!st->slot)
@@ -69,7 +78,7 @@ void stack_release(struct stack_cache *cache, struct goro_stack *st)
 	if (cache->count < STACK_CACHE_MAX) {
 		cache->items[cache->count++] = *st;
 	} else {
-		munmap(st->slot, st->slot_size);
+		stack_unmap(st);
 	}
 	memset(st, 0, sizeof(*st));
 }
@@ -77,6 +86,6 @@ void stack_release(struct stack_cache *cache, struct goro_stack *st)
 void stack_cache_drain(struct stack_cache *cache)
 {
 	for (int i = 0; i < cache->count; i++)
-		munmap(cache->items[i].slot, cache->items[i].slot_size);
+		stack_unmap(&cache->items[i]);
 	cache->count = 0;
 }
