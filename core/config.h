@@ -1,0 +1,43 @@
+/*
+ * config.h — the runtime's settings, read from GORO_* environment variables
+ * at goro_main.  A bad value is an error at start, never ignored.
+ */
+#ifndef GORO_CONFIG_H
+#define GORO_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum traceback_level {
+	TRACEBACK_NONE,    /* no goroutine stacks on a fatal error */
+	TRACEBACK_SINGLE,  /* the failing goroutine only (Go's default) */
+	TRACEBACK_ALL,     /* every goroutine */
+	TRACEBACK_CRASH,   /* every goroutine, then a core dump */
+};
+
+enum stack_guard_mode {
+	STACK_GUARD_AUTO,     /* MADV_GUARD_INSTALL where the kernel has it */
+	STACK_GUARD_MPROTECT, /* force the mprotect fallback */
+};
+
+struct rt_config {
+	int maxprocs;              /* GORO_MAXPROCS; 0 = CPUs available */
+	int64_t quantum_ns;        /* GORO_QUANTUM */
+	bool async_preempt;        /* GORO_ASYNCPREEMPT (default on) */
+	size_t stack_max;          /* GORO_STACK_MAX; 0 = built-in default */
+	enum traceback_level traceback;  /* GORO_TRACEBACK */
+	enum stack_guard_mode stack_guard; /* GORO_STACK_GUARD */
+};
+
+extern struct rt_config config;
+
+/* Fill `config` from the environment.  0, or -EINVAL after printing which
+ * variable is wrong and what it accepts. */
+int config_load(void);
+
+/* Parsers shared with tools: "10ms", "100us", "2s", "500ns" / "8M", "64k". */
+int parse_duration_ns(const char *s, int64_t *out);
+int parse_size_bytes(const char *s, size_t *out);
+
+#endif
