@@ -10,7 +10,7 @@
 #include "testutil.h"
 
 static const char *const sched_figures[] = {
-	"spawn", "yield", "fib-1p", "fib-2p", "fib-2p/1p",
+	"spawn", "yield", "fib-1p", "fib-2p", "fib-2p/1p", "threads-2/1",
 };
 #define NFIGURES (sizeof(sched_figures) / sizeof(*sched_figures))
 
@@ -41,6 +41,8 @@ START_TEST(sched_suite_reports_every_figure)
 			     " --quick --no-go --runs 1 sched 2>&1",
 			     out, sizeof(out));
 	ck_assert_msg(st == 0, "goro-bench exited %d:\n%s", st, out);
+	ck_assert_msg(strstr(out, "# sched: ") && strstr(out, " meanwhile\n"),
+		      "no machine load note in:\n%s", out);
 	for (size_t i = 0; i < NFIGURES; i++) {
 		char line[256];
 		ck_assert_msg(find_line(sched_figures[i], line, sizeof(line)),

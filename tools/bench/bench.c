@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -28,16 +29,20 @@
 
 #include "bench.h"
 
+/* Samples of one figure, from goro or from Go. */
+struct samples {
+	double *v;
+	int n, cap;
+};
+
 /* One line of the report: goro's samples, and Go's when Go ran the same
- * figure.  A figure only Go measured has n == 0. */
+ * figure.  Samples accumulate over calls, so a suite may report one sample
+ * per run and interleave goro's runs with Go's. */
 struct figure {
 	char suite[32];
 	char name[48];
 	char unit[16];
-	double median, min, max;
-	int n;
-	double go_median, go_min, go_max;
-	int go_n;
+	struct samples goro, go;
 };
 
 static struct figure *figures;
@@ -61,17 +66,40 @@ double bench_median(double *samples, int n)
 	return n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
 }
 
-static void summarize(double *samples, int n, double *median, double *min,
-		      double *max)
+struct summary {
+	double median, min, max;
+	int n;
+};
+
+static struct summary summarize(const struct samples *s)
 {
-	*median = bench_median(samples, n);
-	*min = *max = samples[0];
-	for (int i = 1; i < n; i++) {
-		if (samples[i] < *min)
-			*min = samples[i];
-		if (samples[i] > *max)
-			*max = samples[i];
+	struct summary r = { .median = bench_median(s->v, s->n),
+			     .min = s->v[0], .max = s->v[0], .n = s->n };
+	for (int i = 1; i < s->n; i++) {
+		if (s->v[i] < r.min)
+			r.min = s->v[i];
+		if (s->v[i] > r.max)
+			r.max = s->v[i];
 	}
+	return r;
+}
+
+static void out_of_memory(void)
+{
+	fprintf(stderr, "goro-bench: out of memory\n");
+	exit(1);
+}
+
+static void samples_add(struct samples *s, const double *v, int n)
+{
+	if (s->n + n > s->cap) {
+		s->cap = s->n + n > 2 * s->cap ? s->n + n : 2 * s->cap;
+		s->v = realloc(s->v, sizeof(double) * (size_t)s->cap);
+		if (!s->v)
+			out_of_memory();
+	}
+	memcpy(s->v + s->n, v, sizeof(double) * (size_t)n);
+	s->n += n;
 }
 
 /* ---- figures ---------------------------------------------------------------- */
@@ -96,10 +124,8 @@ static struct figure *figure_add(const char *suite, const char *name,
 	if (nfigures == figures_cap) {
 		figures_cap = figures_cap ? 2 * figures_cap : 16;
 		figures = realloc(figures, figures_cap * sizeof(*figures));
-		if (!figures) {
-			fprintf(stderr, "goro-bench: out of memory\n");
-			exit(1);
-		}
+		if (!figures)
+			out_of_memory();
 	}
 	struct figure *f = &figures[nfigures++];
 	memset(f, 0, sizeof(*f));
@@ -109,17 +135,25 @@ static struct figure *figure_add(const char *suite, const char *name,
 	return f;
 }
 
+static void figures_clear(void)
+{
+	for (size_t i = 0; i < nfigures; i++) {
+		free(figures[i].goro.v);
+		free(figures[i].go.v);
+	}
+	nfigures = 0;
+}
+
 void bench_report(const char *suite, const char *figure, const char *unit,
 		  double *samples, int n)
 {
 	if (n <= 0)
 		return;
 	struct figure *f = figure_find(suite, figure);
-	if (!f || f->n)
+	if (!f)
 		f = figure_add(suite, figure, unit);
 	copy_word(f->unit, sizeof(f->unit), unit);
-	summarize(samples, n, &f->median, &f->min, &f->max);
-	f->n = n;
+	samples_add(&f->goro, samples, n);
 }
 
 /* ---- small services for suites -------------------------------------------- */
@@ -288,6 +322,7 @@ void bench_cleanup(void)
 	for (int i = 0; i < ngo_builds; i++)
 		free(go_builds[i].path);
 	ngo_builds = 0;
+	figures_clear();
 	free(figures);
 	figures = NULL;
 	nfigures = figures_cap = 0;
@@ -356,42 +391,21 @@ out:
 	return b->path;
 }
 
-/* Go's samples of one figure, gathered over the runs. */
-struct go_figure {
-	char name[48];
-	char unit[16];
-	double *samples;
-	int n;
-};
-
-static void go_collect(struct go_figure **gf, int *ngf, int runs,
-		       char *output)
+/* Add the "<figure> <value> [unit]" lines of one Go run to the figures. */
+static void go_collect(const char *suite, const char *unit, char *output)
 {
 	char *save = NULL;
 	for (char *line = strtok_r(output, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {
-		char name[48], unit[16] = "";
+		char name[48], line_unit[16] = "";
 		double v;
-		if (sscanf(line, "%47s %lf %15s", name, &v, unit) < 2)
+		if (sscanf(line, "%47s %lf %15s", name, &v, line_unit) < 2)
 			continue;
-		struct go_figure *g = NULL;
-		for (int i = 0; i < *ngf; i++)
-			if (!strcmp((*gf)[i].name, name))
-				g = &(*gf)[i];
-		if (!g) {
-			struct go_figure *more =
-				realloc(*gf, sizeof(**gf) * (size_t)(*ngf + 1));
-			if (!more)
-				return;
-			*gf = more;
-			g = &(*gf)[(*ngf)++];
-			memset(g, 0, sizeof(*g));
-			copy_word(g->name, sizeof(g->name), name);
-			copy_word(g->unit, sizeof(g->unit), unit);
-			g->samples = calloc((size_t)runs, sizeof(double));
-		}
-		if (g->samples && g->n < runs)
-			g->samples[g->n++] = v;
+		struct figure *f = figure_find(suite, name);
+		if (!f)
+			f = figure_add(suite, name,
+				       *line_unit ? line_unit : unit);
+		samples_add(&f->go, &v, 1);
 	}
 }
 
@@ -416,8 +430,6 @@ void bench_go(const struct bench_opts *opts, const char *suite,
 		argv[argc++] = a;
 	argv[argc] = NULL;
 
-	struct go_figure *gf = NULL;
-	int ngf = 0;
 	for (int run = 0; run < opts->runs; run++) {
 		char *output = NULL;
 		int st = run_program(NULL, argv, NULL, &output, false);
@@ -429,23 +441,9 @@ void bench_go(const struct bench_opts *opts, const char *suite,
 			break;
 		}
 		if (output)
-			go_collect(&gf, &ngf, opts->runs, output);
+			go_collect(suite, unit, output);
 		free(output);
 	}
-	for (int i = 0; i < ngf; i++) {
-		struct go_figure *g = &gf[i];
-		if (g->n > 0) {
-			struct figure *f = figure_find(suite, g->name);
-			if (!f)
-				f = figure_add(suite, g->name,
-					       *g->unit ? g->unit : unit);
-			summarize(g->samples, g->n, &f->go_median, &f->go_min,
-				  &f->go_max);
-			f->go_n = g->n;
-		}
-		free(g->samples);
-	}
-	free(gf);
 	free(argbuf);
 }
 
@@ -461,56 +459,121 @@ static const char *fmt_value(char *buf, size_t cap, double v)
 	return buf;
 }
 
+/* "sched   yield   23.1 ns   (min 22.8, max 24.0, n=5)" */
+static int format_samples(char *line, size_t cap, const struct figure *f,
+			  const char *name, const struct samples *s)
+{
+	char a[32], b[32], c[32];
+	struct summary r = summarize(s);
+	return snprintf(line, cap, "%-7s %-14s %9s %-5s (min %s, max %s, n=%d)",
+			f->suite, name, fmt_value(a, sizeof(a), r.median),
+			f->unit, fmt_value(b, sizeof(b), r.min),
+			fmt_value(c, sizeof(c), r.max), r.n);
+}
+
 static void print_line(const struct figure *f)
 {
-	char a[32], b[32], c[32], line[256];
-	int len;
-	if (f->n) {
-		len = snprintf(line, sizeof(line),
-			       "%-7s %-14s %9s %-5s (min %s, max %s, n=%d)",
-			       f->suite, f->name,
-			       fmt_value(a, sizeof(a), f->median), f->unit,
-			       fmt_value(b, sizeof(b), f->min),
-			       fmt_value(c, sizeof(c), f->max), f->n);
-	} else {
+	char line[256], go[32];
+	if (!f->goro.n) {
 		char name[64];
 		snprintf(name, sizeof(name), "%s [go]", f->name);
-		len = snprintf(line, sizeof(line),
-			       "%-7s %-14s %9s %-5s (min %s, max %s, n=%d)",
-			       f->suite, name,
-			       fmt_value(a, sizeof(a), f->go_median), f->unit,
-			       fmt_value(b, sizeof(b), f->go_min),
-			       fmt_value(c, sizeof(c), f->go_max), f->go_n);
-	}
-	if (f->n && f->go_n)
+		format_samples(line, sizeof(line), f, name, &f->go);
+		printf("%s\n", line);
+	} else if (!f->go.n) {
+		format_samples(line, sizeof(line), f, f->name, &f->goro);
+		printf("%s\n", line);
+	} else {
+		format_samples(line, sizeof(line), f, f->name, &f->goro);
+		double goro_median = bench_median(f->goro.v, f->goro.n);
+		double go_median = bench_median(f->go.v, f->go.n);
 		printf("%-68s go: %s %s   ratio %.2f\n", line,
-		       fmt_value(a, sizeof(a), f->go_median), f->unit,
-		       f->median / f->go_median);
-	else
-		printf("%.*s\n", len, line);
+		       fmt_value(go, sizeof(go), go_median), f->unit,
+		       goro_median / go_median);
+	}
+}
+
+static void print_json_samples(const char *key, const struct samples *s)
+{
+	struct summary r = summarize(s);
+	printf(",\"%s\":{\"median\":%g,\"min\":%g,\"max\":%g,\"n\":%d}", key,
+	       r.median, r.min, r.max, r.n);
 }
 
 static void print_json(const struct figure *f)
 {
 	printf("{\"suite\":\"%s\",\"figure\":\"%s\",\"unit\":\"%s\"", f->suite,
 	       f->name, f->unit);
-	if (f->n)
-		printf(",\"median\":%g,\"min\":%g,\"max\":%g,\"n\":%d",
-		       f->median, f->min, f->max, f->n);
-	if (f->go_n)
-		printf(",\"go\":{\"median\":%g,\"min\":%g,\"max\":%g,\"n\":%d}",
-		       f->go_median, f->go_min, f->go_max, f->go_n);
+	if (f->goro.n)
+		print_json_samples("goro", &f->goro);
+	if (f->go.n)
+		print_json_samples("go", &f->go);
 	printf("}\n");
 }
 
-void bench_flush(const struct bench_opts *opts)
+/* ---- machine load ------------------------------------------------------------ */
+
+/* The machine is shared: what other processes took during a suite says
+ * how far to trust its figures (and a parallel speedup needs idle CPUs). */
+struct cpu_usage {
+	double busy_s, total_s;  /* all CPUs, from /proc/stat */
+	double ours_s;           /* this process and its reaped children */
+};
+
+static struct cpu_usage cpu_usage_now(void)
 {
+	struct cpu_usage u = { 0, 0, 0 };
+	unsigned long long v[8] = { 0 };
+	FILE *f = fopen("/proc/stat", "r");
+	if (f) {
+		if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu",
+			   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
+			   &v[7]) != 8)
+			memset(v, 0, sizeof(v));
+		fclose(f);
+	}
+	double tick = (double)sysconf(_SC_CLK_TCK);
+	/* user nice system idle iowait irq softirq steal */
+	u.busy_s = (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / tick;
+	u.total_s = u.busy_s + (double)(v[3] + v[4]) / tick;
+	struct rusage self, children;
+	getrusage(RUSAGE_SELF, &self);
+	getrusage(RUSAGE_CHILDREN, &children);
+	const struct timeval *t[] = { &self.ru_utime, &self.ru_stime,
+				      &children.ru_utime, &children.ru_stime };
+	for (size_t i = 0; i < 4; i++)
+		u.ours_s += (double)t[i]->tv_sec + (double)t[i]->tv_usec / 1e6;
+	return u;
+}
+
+/* Share of all CPUs that other processes used between a and b. */
+static double others_share(struct cpu_usage a, struct cpu_usage b)
+{
+	double total = b.total_s - a.total_s;
+	if (total <= 0)
+		return 0;
+	double others = (b.busy_s - a.busy_s) - (b.ours_s - a.ours_s);
+	return others < 0 ? 0 : others > total ? 1 : others / total;
+}
+
+void bench_run_suite(const struct bench_suite *suite,
+		     const struct bench_opts *opts)
+{
+	struct cpu_usage before = cpu_usage_now();
+	suite->run(opts);
+	double others = others_share(before, cpu_usage_now());
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	if (opts->json)
+		printf("{\"suite\":\"%s\",\"cpus\":%ld,\"others_cpu_share\":%.3f}\n",
+		       suite->name, ncpu, others);
+	else
+		printf("# %s: %ld CPUs, other processes used %.0f%% of them "
+		       "meanwhile\n", suite->name, ncpu, 100 * others);
 	for (size_t i = 0; i < nfigures; i++) {
 		if (opts->json)
 			print_json(&figures[i]);
 		else
 			print_line(&figures[i]);
 	}
-	nfigures = 0;
+	figures_clear();
 	fflush(stdout);
 }

@@ -37,7 +37,10 @@ struct bench_suite {
 
 /* Report one figure: samples in `unit` (lower is better unless the unit
  * says otherwise, e.g. "req/s").  Figure names are single words (no
- * spaces), so that the Go counterpart can print the same name. */
+ * spaces), so that the Go counterpart can print the same name.
+ * Samples accumulate: a suite may call bench_report and bench_go once per
+ * run (bench_go with a copy of opts whose runs is 1), so that goro's and
+ * Go's samples interleave and share the machine's noise. */
 void bench_report(const char *suite, const char *figure, const char *unit,
 		  double *samples, int n);
 /* Run Go's counterpart: `go build` tools/bench/go/<prog> once, run it with
@@ -65,9 +68,10 @@ int bench_goro(int procs, int (*fn)(int, char **));
 void bench_fail(const char *suite, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3), noreturn));
 
-/* Print every figure reported since the last call, then forget them
- * (goro-bench calls it after each suite). */
-void bench_flush(const struct bench_opts *opts);
+/* Run a suite and print its figures, with a note of how much CPU other
+ * processes took meanwhile (goro-bench calls it for each suite). */
+void bench_run_suite(const struct bench_suite *suite,
+		     const struct bench_opts *opts);
 
 /* Remove what bench_go built (goro-bench calls it before exiting). */
 void bench_cleanup(void);

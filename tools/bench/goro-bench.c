@@ -168,8 +168,7 @@ int main(int argc, char **argv)
 				wanted = true;
 		if (!wanted)
 			continue;
-		suites[i].run(&opts);
-		bench_flush(&opts);
+		bench_run_suite(&suites[i], &opts);
 	}
 	bench_cleanup();
 	return 0;

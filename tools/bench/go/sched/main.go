@@ -86,11 +86,44 @@ func fib(n, procs int) float64 {
 	t0 := time.Now()
 	fibNode(n, &result, &pending)
 	ms := float64(time.Since(t0).Nanoseconds()) / 1e6
-	if result != fibSerial(n) {
-		fmt.Fprintf(os.Stderr, "fib(%d) computed %d\n", n, result)
+	check(n, result)
+	return ms
+}
+
+func check(n int, result int64) {
+	a, b := int64(0), int64(1)
+	for i := 0; i < n; i++ {
+		a, b = b, a+b
+	}
+	if result != a {
+		fmt.Fprintf(os.Stderr, "fib(%d) computed %d, not %d\n", n, result, a)
 		os.Exit(1)
 	}
-	return ms
+}
+
+// threads: fib(n-2) twice on two Ps at once over twice on one; the best
+// fib-2p/1p the machine allows for Go's leaf code at this moment.
+func threads(n int) float64 {
+	prev := runtime.GOMAXPROCS(2)
+	defer runtime.GOMAXPROCS(prev)
+	var r [2]int64
+	t0 := time.Now()
+	r[0], r[1] = fibSerial(n-2), fibSerial(n-2)
+	one := time.Since(t0)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	t0 = time.Now()
+	for i := range r {
+		go func(i int) {
+			r[i] = fibSerial(n - 2)
+			wg.Done()
+		}(i)
+	}
+	wg.Wait()
+	two := time.Since(t0)
+	check(n-2, r[0])
+	check(n-2, r[1])
+	return float64(two) / float64(one)
 }
 
 func main() {
@@ -112,4 +145,5 @@ func main() {
 	fmt.Printf("fib-1p %.3f ms\n", fib1)
 	fmt.Printf("fib-2p %.3f ms\n", fib2)
 	fmt.Printf("fib-2p/1p %.4f x\n", fib2/fib1)
+	fmt.Printf("threads-2/1 %.4f x\n", threads(fibN))
 }
