@@ -41,7 +41,7 @@ START_TEST(sched_suite_reports_every_figure)
 			     " --quick --no-go --runs 1 sched 2>&1",
 			     out, sizeof(out));
 	ck_assert_msg(st == 0, "goro-bench exited %d:\n%s", st, out);
-	ck_assert_msg(strstr(out, "# sched: ") && strstr(out, " meanwhile\n"),
+	ck_assert_msg(strstr(out, "# sched: ") && strstr(out, " while samples ran\n"),
 		      "no machine load note in:\n%s", out);
 	for (size_t i = 0; i < NFIGURES; i++) {
 		char line[256];

@@ -156,6 +156,95 @@ void bench_report(const char *suite, const char *figure, const char *unit,
 	samples_add(&f->goro, samples, n);
 }
 
+/* ---- machine load ------------------------------------------------------------ */
+
+/* The machine is shared: what other processes took during a suite says
+ * how far to trust its figures (and a parallel speedup needs idle CPUs). */
+struct cpu_usage {
+	double busy_s, total_s;  /* all CPUs, from /proc/stat */
+	double ours_s;           /* this process and its reaped children */
+};
+
+static struct cpu_usage cpu_usage_now(void)
+{
+	struct cpu_usage u = { 0, 0, 0 };
+	unsigned long long v[8] = { 0 };
+	FILE *f = fopen("/proc/stat", "r");
+	if (f) {
+		if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu",
+			   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
+			   &v[7]) != 8)
+			memset(v, 0, sizeof(v));
+		fclose(f);
+	}
+	double tick = (double)sysconf(_SC_CLK_TCK);
+	/* user nice system idle iowait irq softirq steal */
+	u.busy_s = (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / tick;
+	u.total_s = u.busy_s + (double)(v[3] + v[4]) / tick;
+	struct rusage self, children;
+	getrusage(RUSAGE_SELF, &self);
+	getrusage(RUSAGE_CHILDREN, &children);
+	const struct timeval *t[] = { &self.ru_utime, &self.ru_stime,
+				      &children.ru_utime, &children.ru_stime };
+	for (size_t i = 0; i < 4; i++)
+		u.ours_s += (double)t[i]->tv_sec + (double)t[i]->tv_usec / 1e6;
+	return u;
+}
+
+/* CPU seconds other processes used between a and b, and in all. */
+static void others_usage(struct cpu_usage a, struct cpu_usage b,
+			 double *others, double *total)
+{
+	*total = b.total_s - a.total_s;
+	*others = (b.busy_s - a.busy_s) - (b.ours_s - a.ours_s);
+	if (*others < 0)
+		*others = 0;
+}
+
+static double others_share(struct cpu_usage a, struct cpu_usage b)
+{
+	double others, total;
+	others_usage(a, b, &others, &total);
+	return total <= 0 ? 0 : others > total ? 1 : others / total;
+}
+
+/* What other processes used while samples ran, for the suite's note. */
+static double sampling_others_s, sampling_total_s;
+
+static struct cpu_usage sample_begin(void)
+{
+	return cpu_usage_now();
+}
+
+static void sample_end(struct cpu_usage begin)
+{
+	double others, total;
+	others_usage(begin, cpu_usage_now(), &others, &total);
+	sampling_others_s += others;
+	sampling_total_s += total;
+}
+
+/* With --settle, wait before each sample until the machine is quiet:
+ * other processes' bursts (builds, tests) would otherwise land in it. */
+static int settle_max_ms;
+
+void bench_set_settle(int max_ms)
+{
+	settle_max_ms = max_ms;
+}
+
+static void settle(void)
+{
+	const int step_ms = 200;
+	for (int waited = 0; waited < settle_max_ms; waited += step_ms) {
+		struct cpu_usage a = cpu_usage_now();
+		struct timespec ts = { 0, step_ms * 1000000L };
+		nanosleep(&ts, NULL);
+		if (others_share(a, cpu_usage_now()) < 0.1)
+			return;
+	}
+}
+
 /* ---- small services for suites -------------------------------------------- */
 
 int64_t bench_now(void)
@@ -167,6 +256,7 @@ int64_t bench_now(void)
 
 int bench_goro(int procs, int (*fn)(int, char **))
 {
+	settle();
 	if (procs > 0) {
 		char buf[16];
 		snprintf(buf, sizeof(buf), "%d", procs);
@@ -175,7 +265,9 @@ int bench_goro(int procs, int (*fn)(int, char **))
 		unsetenv("GORO_MAXPROCS");
 	}
 	char *argv[] = { (char *)"goro-bench", NULL };
+	struct cpu_usage begin = sample_begin();
 	int r = goro_main(fn, 1, argv);
+	sample_end(begin);
 	if (r < 0) {
 		fprintf(stderr, "goro-bench: goro_main failed: %s\n",
 			strerror(-r));
@@ -431,8 +523,11 @@ void bench_go(const struct bench_opts *opts, const char *suite,
 	argv[argc] = NULL;
 
 	for (int run = 0; run < opts->runs; run++) {
+		settle();
 		char *output = NULL;
+		struct cpu_usage begin = sample_begin();
 		int st = run_program(NULL, argv, NULL, &output, false);
+		sample_end(begin);
 		if (st != 0) {
 			fprintf(stderr, "goro-bench: %s: go counterpart %s "
 					"exited with status %d\n",
@@ -510,64 +605,20 @@ static void print_json(const struct figure *f)
 	printf("}\n");
 }
 
-/* ---- machine load ------------------------------------------------------------ */
-
-/* The machine is shared: what other processes took during a suite says
- * how far to trust its figures (and a parallel speedup needs idle CPUs). */
-struct cpu_usage {
-	double busy_s, total_s;  /* all CPUs, from /proc/stat */
-	double ours_s;           /* this process and its reaped children */
-};
-
-static struct cpu_usage cpu_usage_now(void)
-{
-	struct cpu_usage u = { 0, 0, 0 };
-	unsigned long long v[8] = { 0 };
-	FILE *f = fopen("/proc/stat", "r");
-	if (f) {
-		if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu",
-			   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
-			   &v[7]) != 8)
-			memset(v, 0, sizeof(v));
-		fclose(f);
-	}
-	double tick = (double)sysconf(_SC_CLK_TCK);
-	/* user nice system idle iowait irq softirq steal */
-	u.busy_s = (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / tick;
-	u.total_s = u.busy_s + (double)(v[3] + v[4]) / tick;
-	struct rusage self, children;
-	getrusage(RUSAGE_SELF, &self);
-	getrusage(RUSAGE_CHILDREN, &children);
-	const struct timeval *t[] = { &self.ru_utime, &self.ru_stime,
-				      &children.ru_utime, &children.ru_stime };
-	for (size_t i = 0; i < 4; i++)
-		u.ours_s += (double)t[i]->tv_sec + (double)t[i]->tv_usec / 1e6;
-	return u;
-}
-
-/* Share of all CPUs that other processes used between a and b. */
-static double others_share(struct cpu_usage a, struct cpu_usage b)
-{
-	double total = b.total_s - a.total_s;
-	if (total <= 0)
-		return 0;
-	double others = (b.busy_s - a.busy_s) - (b.ours_s - a.ours_s);
-	return others < 0 ? 0 : others > total ? 1 : others / total;
-}
-
 void bench_run_suite(const struct bench_suite *suite,
 		     const struct bench_opts *opts)
 {
-	struct cpu_usage before = cpu_usage_now();
+	sampling_others_s = sampling_total_s = 0;
 	suite->run(opts);
-	double others = others_share(before, cpu_usage_now());
+	double others = sampling_total_s > 0 ?
+				sampling_others_s / sampling_total_s : 0;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	if (opts->json)
 		printf("{\"suite\":\"%s\",\"cpus\":%ld,\"others_cpu_share\":%.3f}\n",
 		       suite->name, ncpu, others);
 	else
 		printf("# %s: %ld CPUs, other processes used %.0f%% of them "
-		       "meanwhile\n", suite->name, ncpu, 100 * others);
+		       "while samples ran\n", suite->name, ncpu, 100 * others);
 	for (size_t i = 0; i < nfigures; i++) {
 		if (opts->json)
 			print_json(&figures[i]);

@@ -63,13 +63,19 @@ int64_t bench_now(void);
  * program with a message: a benchmark that did not run has no figure. */
 int bench_goro(int procs, int (*fn)(int, char **));
 
+/* Before each goro sample (bench_goro) and each Go run, wait up to max_ms
+ * for a moment when other processes leave the CPUs idle (goro-bench
+ * --settle).  0, the default, does not wait. */
+void bench_set_settle(int max_ms);
+
 /* Stop the benchmark with a message (a workload computed a wrong result,
  * a spawn failed...). */
 void bench_fail(const char *suite, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3), noreturn));
 
 /* Run a suite and print its figures, with a note of how much CPU other
- * processes took meanwhile (goro-bench calls it for each suite). */
+ * processes took while its samples ran (goro-bench calls it for each
+ * suite). */
 void bench_run_suite(const struct bench_suite *suite,
 		     const struct bench_opts *opts);
 

@@ -1,12 +1,14 @@
 /*
  * goro-bench — goro's benchmark suite, with Go's figures beside goro's.
  *
- *   goro-bench [--runs N] [--quick] [--no-go] [--json] [--go-dir DIR]
- *              [--list] [suite...]
+ *   goro-bench [--runs N] [--quick] [--no-go] [--json] [--settle SECS]
+ *              [--go-dir DIR] [--list] [suite...]
  *
  * Runs the named suites (all of them by default) and prints one line per
  * figure: goro's median over N runs, its min and max, and the median of the
- * Go program doing the same work, run in the same invocation.
+ * Go program doing the same work, run in the same invocation.  On a shared
+ * machine, --settle waits before each sample for a moment when other
+ * processes leave the CPUs idle.
  *
  * The Go sources are found in --go-dir, else $GORO_BENCH_GO_DIR, else where
  * `make install` put them when this is the installed goro-bench, else in the
@@ -40,11 +42,13 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: goro-bench [--runs N] [--quick] [--no-go] [--json] "
-		"[--go-dir DIR] [--list] [suite...]\n"
+		"[--settle SECS] [--go-dir DIR] [--list] [suite...]\n"
 		"  --runs N      samples per figure (default 5); the median is reported\n"
 		"  --quick       small workloads (a smoke test, not a measurement)\n"
 		"  --no-go       do not build and run the Go counterparts\n"
 		"  --json        one JSON object per figure instead of the table\n"
+		"  --settle SECS before each sample, wait up to SECS for other\n"
+		"                processes to leave the CPUs idle\n"
 		"  --go-dir DIR  where the Go counterparts' sources are\n"
 		"  --list        list the suites\n");
 }
@@ -99,13 +103,14 @@ int main(int argc, char **argv)
 	struct bench_opts opts = { .runs = 5, .go = true };
 	const char *go_dir = NULL;
 	bool list = false;
-	enum { OPT_GO_DIR = 256 };
+	enum { OPT_GO_DIR = 256, OPT_SETTLE };
 	static const struct option longopts[] = {
 		{ "runs", required_argument, NULL, 'n' },
 		{ "quick", no_argument, NULL, 'q' },
 		{ "no-go", no_argument, NULL, 'G' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "go-dir", required_argument, NULL, OPT_GO_DIR },
+		{ "settle", required_argument, NULL, OPT_SETTLE },
 		{ "list", no_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -136,6 +141,18 @@ int main(int argc, char **argv)
 		case OPT_GO_DIR:
 			go_dir = optarg;
 			break;
+		case OPT_SETTLE: {
+			char *end;
+			double secs = strtod(optarg, &end);
+			if (*end || !(secs >= 0 && secs <= 3600)) {
+				fprintf(stderr, "goro-bench: --settle wants "
+						"seconds (0..3600), not \"%s\"\n",
+					optarg);
+				return 2;
+			}
+			bench_set_settle((int)(secs * 1000));
+			break;
+		}
 		case 'l':
 			list = true;
 			break;
