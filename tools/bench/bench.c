@@ -291,9 +291,9 @@ void bench_fail(const char *suite, const char *fmt, ...)
 
 /* Run argv (argv[0] looked up in PATH) in directory `dir` (NULL: ours)
  * with `env` ("NAME=value" strings, NULL-terminated) added to the
- * environment.  Its stdout goes to *out
- * (malloc'd, NUL-terminated; NULL to discard), its stderr to ours when
- * `quiet` is false.  Returns the exit status, or -1. */
+ * environment.  Its stdout goes to *out (malloc'd, NUL-terminated; NULL to
+ * discard); its stderr to ours, or with `quiet` to *out as well.  Returns
+ * the exit status, or -1. */
 static int run_program(const char *dir, char *const argv[],
 		       char *const env[], char **out, bool quiet)
 {
