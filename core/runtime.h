@@ -198,6 +198,11 @@ struct sched {
 
 	_Atomic int64_t goid_next;
 	_Atomic int64_t gcount;      /* live goroutines */
+	/* Goroutines waiting on the outside world (I/O wait, a blocking
+	 * call): they may wake without help from any other goroutine, so
+	 * while there are any the program is not deadlocked (core/deadlock.c).
+	 * The I/O and blocking-call paths count themselves in and out. */
+	_Atomic int64_t nblocked;
 	_Atomic int64_t mid_next;
 };
 

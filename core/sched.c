@@ -38,6 +38,7 @@
 
 #include "alloc.h"
 #include "config.h"
+#include "deadlock.h"
 #include "goroutine.h"
 #include "m.h"
 #include "procs.h"
@@ -338,7 +339,12 @@ top:
 			}
 		}
 	}
-	m_stop(m, timers_next_deadline_rel());
+	/* About to sleep with no timer to wake us: if this was the last
+	 * busy P, maybe nothing can ever run again. */
+	int64_t deadline = timers_next_deadline_rel();
+	if (deadline < 0)
+		deadlock_check();
+	m_stop(m, deadline);
 	goto top;
 
 found:
