@@ -186,7 +186,6 @@ goro_chan_t *goro_chan_make(size_t elem_size, size_t cap)
 
 static int chan_send(struct goro_chan *c, const void *elem, bool block)
 {
-	RT_REQUIRE_G(-EPERM);
 	if (!c || (!elem && c->elem_size))
 		return -EINVAL;
 	struct g *self = g_current();
@@ -208,7 +207,6 @@ static int chan_send(struct goro_chan *c, const void *elem, bool block)
 
 static int chan_recv(struct goro_chan *c, void *elem, bool block)
 {
-	RT_REQUIRE_G(-EPERM);
 	if (!c)
 		return -EINVAL;
 	struct g *self = g_current();
@@ -230,21 +228,25 @@ static int chan_recv(struct goro_chan *c, void *elem, bool block)
 
 int goro_chan_send(goro_chan_t *c, const void *elem)
 {
+	RT_REQUIRE_G(-EPERM);
 	return chan_send(c, elem, true);
 }
 
 int goro_chan_trysend(goro_chan_t *c, const void *elem)
 {
+	RT_REQUIRE_G(-EPERM);
 	return chan_send(c, elem, false);
 }
 
 int goro_chan_recv(goro_chan_t *c, void *elem)
 {
+	RT_REQUIRE_G(-EPERM);
 	return chan_recv(c, elem, true);
 }
 
 int goro_chan_tryrecv(goro_chan_t *c, void *elem)
 {
+	RT_REQUIRE_G(-EPERM);
 	return chan_recv(c, elem, false);
 }
 
