@@ -1,0 +1,366 @@
+/*
+ * check_sync.c — goro_mutex_t (exclusion under contention, trylock, no
+ * starvation), goro_wg_t, and deadlock detection: a program whose
+ * goroutines all wait on each other dies with Go's message and status 2,
+ * and one that is merely waiting on a timer does not.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "testutil.h"
+
+#define MS 1000000LL
+
+/* ---- mutex: an exact counter with yields inside the critical section ------- */
+
+#define WORKERS 8
+#define INCREMENTS 5000
+
+static goro_mutex_t mu = GORO_MUTEX_INIT;
+static int64_t counter;
+static int64_t inside;       /* goroutines in the critical section */
+static int64_t overlaps;
+static goro_wg_t workers_wg = GORO_WG_INIT;
+
+static void incrementer(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < INCREMENTS; i++) {
+		goro_mutex_lock(&mu);
+		if (__atomic_add_fetch(&inside, 1, __ATOMIC_RELAXED) != 1)
+			__atomic_add_fetch(&overlaps, 1, __ATOMIC_RELAXED);
+		int64_t v = counter;
+		if (i % 4 == 0)
+			goro_yield();  /* others run, and must not get in */
+		counter = v + 1;
+		__atomic_sub_fetch(&inside, 1, __ATOMIC_RELAXED);
+		goro_mutex_unlock(&mu);
+	}
+	goro_wg_done(&workers_wg);
+}
+
+static int mutex_counter_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	counter = 0;
+	ck_assert_int_eq(goro_wg_add(&workers_wg, WORKERS), 0);
+	for (int i = 0; i < WORKERS; i++)
+		goro_go(incrementer, NULL);
+	ck_assert_int_eq(goro_wg_wait(&workers_wg), 0);
+	ck_assert_int_eq(overlaps, 0);
+	ck_assert_int_eq(counter, WORKERS * INCREMENTS);
+	return 0;
+}
+
+START_TEST(mutex_counter_exact)
+{
+	ck_assert_int_eq(run_goro(mutex_counter_main, 2), 0);
+}
+END_TEST
+
+static void try_from_other(void *arg)
+{
+	int *r = arg;
+	*r = goro_mutex_trylock(&mu);
+}
+
+static int mutex_api_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	goro_mutex_t m = GORO_MUTEX_INIT;
+	ck_assert_int_eq(goro_mutex_unlock(&m), -EPERM);
+	ck_assert_int_eq(goro_mutex_trylock(&m), 0);
+	ck_assert_int_eq(goro_mutex_trylock(&m), -EBUSY);
+	ck_assert_int_eq(goro_mutex_unlock(&m), 0);
+	ck_assert_int_eq(goro_mutex_lock(&m), 0);
+	ck_assert_int_eq(goro_mutex_unlock(&m), 0);
+	ck_assert_int_eq(goro_mutex_lock(NULL), -EINVAL);
+	ck_assert_int_eq(goro_mutex_unlock(NULL), -EINVAL);
+	ck_assert_int_eq(goro_mutex_trylock(NULL), -EINVAL);
+	/* Held by one goroutine, refused to another. */
+	goro_mutex_lock(&mu);
+	int r = 1;
+	goro_go(try_from_other, &r);
+	goro_yield();
+	ck_assert_int_eq(r, -EBUSY);
+	goro_mutex_unlock(&mu);
+	return 0;
+}
+
+START_TEST(mutex_api)
+{
+	ck_assert_int_eq(run_goro(mutex_api_main, 1), 0);
+	goro_mutex_t m = GORO_MUTEX_INIT;
+	ck_assert_int_eq(goro_mutex_lock(&m), -EPERM);
+}
+END_TEST
+
+/* A goroutine that relocks at once would win every race against a woken
+ * waiter (it is on a CPU already); starvation mode hands the lock to the
+ * waiter after 1 ms. */
+static _Atomic int waiter_got_it;
+static _Atomic int64_t waiter_wait_ns;
+
+static void starving_waiter(void *arg)
+{
+	(void)arg;
+	int64_t t0 = goro_now();
+	goro_mutex_lock(&mu);
+	atomic_store(&waiter_wait_ns, goro_now() - t0);
+	atomic_store(&waiter_got_it, 1);
+	goro_mutex_unlock(&mu);
+}
+
+static int starvation_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	goro_mutex_lock(&mu);
+	goro_go(starving_waiter, NULL);
+	goro_sleep(1 * MS);  /* the waiter is parked on the mutex now */
+	int64_t deadline = goro_now() + 2000 * MS;
+	while (!atomic_load(&waiter_got_it) && goro_now() < deadline) {
+		int64_t until = goro_now() + 20000;  /* hold 20 us */
+		while (goro_now() < until)
+			;
+		goro_mutex_unlock(&mu);
+		goro_mutex_lock(&mu);
+	}
+	goro_mutex_unlock(&mu);
+	ck_assert_msg(atomic_load(&waiter_got_it),
+		      "waiter starved for 2 s");
+	ck_assert_msg(atomic_load(&waiter_wait_ns) < 500 * MS,
+		      "waiter waited %lld ns",
+		      (long long)atomic_load(&waiter_wait_ns));
+	return 0;
+}
+
+START_TEST(mutex_no_starvation)
+{
+	ck_assert_int_eq(run_goro(starvation_main, 2), 0);
+}
+END_TEST
+
+/* ---- waitgroup ------------------------------------------------------------------- */
+
+static goro_wg_t wg = GORO_WG_INIT;
+static _Atomic int finished;
+
+static void sleeper_done(void *arg)
+{
+	goro_sleep((int64_t)(intptr_t)arg * 100000);
+	atomic_fetch_add(&finished, 1);
+	goro_wg_done(&wg);
+}
+
+static goro_chan_t *waiters_out;
+
+static void second_waiter(void *arg)
+{
+	(void)arg;
+	goro_wg_wait(&wg);
+	int n = atomic_load(&finished);
+	goro_chan_send(waiters_out, &n);
+}
+
+static int waitgroup_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	ck_assert_int_eq(goro_wg_wait(&wg), 0);  /* zero: returns at once */
+	waiters_out = goro_chan_make(sizeof(int), 4);
+	for (int round = 0; round < 3; round++) {  /* reusable */
+		atomic_store(&finished, 0);
+		ck_assert_int_eq(goro_wg_add(&wg, 20), 0);
+		for (intptr_t i = 0; i < 20; i++)
+			goro_go(sleeper_done, (void *)(i % 5));
+		for (int i = 0; i < 3; i++)
+			goro_go(second_waiter, NULL);
+		ck_assert_int_eq(goro_wg_wait(&wg), 0);
+		ck_assert_int_eq(atomic_load(&finished), 20);
+		for (int i = 0; i < 3; i++) {
+			int n;
+			goro_chan_recv(waiters_out, &n);
+			ck_assert_int_eq(n, 20);
+		}
+	}
+	ck_assert_int_eq(goro_wg_add(&wg, -1), -EINVAL);
+	ck_assert_int_eq(goro_wg_done(&wg), -EINVAL);
+	ck_assert_int_eq(goro_wg_add(NULL, 1), -EINVAL);
+	ck_assert_int_eq(goro_wg_wait(NULL), -EINVAL);
+	ck_assert_int_eq(goro_wg_wait(&wg), 0);
+	return 0;
+}
+
+START_TEST(waitgroup)
+{
+	ck_assert_int_eq(run_goro(waitgroup_main, 2), 0);
+}
+END_TEST
+
+/* ---- deadlock detection (in a child process) ---------------------------------------- */
+
+static goro_mutex_t dl_mu = GORO_MUTEX_INIT;
+static goro_wg_t dl_wg = GORO_WG_INIT;
+
+static void stuck_on_mutex(void *arg)
+{
+	(void)arg;
+	goro_set_name("locker");
+	goro_mutex_lock(&dl_mu);
+}
+
+static void stuck_on_wg(void *arg)
+{
+	(void)arg;
+	goro_wg_wait(&dl_wg);
+}
+
+static int deadlock_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	goro_mutex_lock(&dl_mu);
+	goro_wg_add(&dl_wg, 1);
+	goro_go(stuck_on_mutex, NULL);
+	goro_go(stuck_on_wg, NULL);
+	goro_chan_t *c = goro_chan_make(sizeof(int), 0);
+	int v;
+	goro_chan_recv(c, &v);  /* nobody will ever send */
+	return 0;
+}
+
+static void deadlock_child(void)
+{
+	run_goro(deadlock_main, 2);
+	_exit(0);  /* not reached when the deadlock is detected */
+}
+
+START_TEST(deadlock_detected)
+{
+	char out[4096];
+	int status = run_child(deadlock_child, out, sizeof(out));
+	ck_assert_int_eq(status, 2);
+	ck_assert_msg(strstr(out, "fatal error: all goroutines are asleep - "
+				  "deadlock!\n"), "output: %s", out);
+	ck_assert_msg(strstr(out, "goroutine 1 \"main\" [chan receive]:"),
+		      "output: %s", out);
+	ck_assert_msg(strstr(out, "\"locker\" [sync.Mutex.Lock]:"),
+		      "output: %s", out);
+	ck_assert_msg(strstr(out, "[sync.WaitGroup.Wait]:"), "output: %s", out);
+}
+END_TEST
+
+static int select_forever_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	goro_select(NULL, 0, -1);
+	return 0;
+}
+
+static void select_forever_child(void)
+{
+	run_goro(select_forever_main, 1);
+	_exit(0);
+}
+
+START_TEST(deadlock_select_no_cases)
+{
+	char out[4096];
+	ck_assert_int_eq(run_child(select_forever_child, out, sizeof(out)), 2);
+	ck_assert_msg(strstr(out, "all goroutines are asleep - deadlock!"),
+		      "output: %s", out);
+	ck_assert_msg(strstr(out, "goroutine 1 \"main\" [select (no cases)]:"),
+		      "output: %s", out);
+}
+END_TEST
+
+static void brief_worker(void *arg)
+{
+	(void)arg;
+	goro_sleep(1 * MS);
+}
+
+static int main_exits_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	goro_go(brief_worker, NULL);
+	goro_exit();
+	return 0;
+}
+
+static void main_exits_child(void)
+{
+	run_goro(main_exits_main, 2);
+	_exit(0);
+}
+
+START_TEST(deadlock_main_called_exit)
+{
+	char out[4096];
+	ck_assert_int_eq(run_child(main_exits_child, out, sizeof(out)), 2);
+	ck_assert_msg(strstr(out, "fatal error: no goroutines (main called "
+				  "goro_exit) - deadlock!"), "output: %s", out);
+}
+END_TEST
+
+/* Waiting on something a sleeping goroutine will provide is not a
+ * deadlock, even while every goroutine is parked. */
+static goro_chan_t *later;
+
+static void send_later(void *arg)
+{
+	(void)arg;
+	goro_sleep(30 * MS);
+	int v = 1;
+	goro_chan_send(later, &v);
+}
+
+static int not_deadlocked_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	later = goro_chan_make(sizeof(int), 0);
+	goro_go(send_later, NULL);
+	int v = 0;
+	goro_chan_recv(later, &v);
+	/* And a select with a timeout is waiting on a timer. */
+	goro_case_t cs = { .chan = later, .dir = GORO_RECV, .elem = &v };
+	return goro_select(&cs, 1, 20 * MS) == -ETIMEDOUT && v == 1 ? 7 : 1;
+}
+
+static void not_deadlocked_child(void)
+{
+	_exit(run_goro(not_deadlocked_main, 2));
+}
+
+START_TEST(no_false_deadlock)
+{
+	char out[4096];
+	ck_assert_int_eq(run_child(not_deadlocked_child, out, sizeof(out)), 7);
+	ck_assert_msg(!strstr(out, "deadlock"), "output: %s", out);
+}
+END_TEST
+
+static Suite *sync_suite(void)
+{
+	Suite *s = suite_create("sync");
+	TCase *tc = tcase_create("sync");
+	tcase_add_test(tc, mutex_counter_exact);
+	tcase_add_test(tc, mutex_api);
+	tcase_add_test(tc, mutex_no_starvation);
+	tcase_add_test(tc, waitgroup);
+	tcase_add_test(tc, deadlock_detected);
+	tcase_add_test(tc, deadlock_select_no_cases);
+	tcase_add_test(tc, deadlock_main_called_exit);
+	tcase_add_test(tc, no_false_deadlock);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+GORO_TEST_MAIN(sync_suite)
