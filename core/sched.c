@@ -384,6 +384,8 @@ static void handoff_p(struct m *m)
 	rlock_lock(&sched.lock);
 	pidle_put(p);
 	rlock_unlock(&sched.lock);
+	/* Maybe the last busy P: nobody else would notice a deadlock. */
+	deadlock_check();
 }
 
 /* m's locked goroutine left the CPU: sleep until it is runnable and handed

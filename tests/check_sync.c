@@ -279,6 +279,33 @@ START_TEST(deadlock_select_no_cases)
 }
 END_TEST
 
+/* Goroutine 1 wired to its thread: its M gives the P away when it parks,
+ * and that hand-off must notice the deadlock too. */
+static int locked_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	goro_lock_thread();
+	goro_chan_t *c = goro_chan_make(0, 0);
+	goro_chan_recv(c, NULL);
+	return 0;
+}
+
+static void locked_child(void)
+{
+	run_goro(locked_main, 1);
+	_exit(0);
+}
+
+START_TEST(deadlock_locked_thread)
+{
+	char out[4096];
+	ck_assert_int_eq(run_child(locked_child, out, sizeof(out)), 2);
+	ck_assert_msg(strstr(out, "goroutine 1 \"main\" [chan receive]:"),
+		      "output: %s", out);
+}
+END_TEST
+
 static void brief_worker(void *arg)
 {
 	(void)arg;
@@ -357,6 +384,7 @@ static Suite *sync_suite(void)
 	tcase_add_test(tc, waitgroup);
 	tcase_add_test(tc, deadlock_detected);
 	tcase_add_test(tc, deadlock_select_no_cases);
+	tcase_add_test(tc, deadlock_locked_thread);
 	tcase_add_test(tc, deadlock_main_called_exit);
 	tcase_add_test(tc, no_false_deadlock);
 	suite_add_tcase(s, tc);
