@@ -131,6 +131,26 @@ int goro_wg_add(goro_wg_t *wg, int64_t n);
 int goro_wg_done(goro_wg_t *wg);
 int goro_wg_wait(goro_wg_t *wg);
 
+/* Condition variable (sync.Cond): goro_cond_wait unlocks mu, parks until
+ * signalled, and locks mu again before returning; call it in a loop that
+ * rechecks the condition.  Signal wakes one waiter (the longest waiting),
+ * broadcast every one.  0, or -EINVAL for NULL arguments. */
+typedef struct goro_cond {
+	_Alignas(8) unsigned char opaque[32];
+} goro_cond_t;
+#define GORO_COND_INIT {{0}}
+int goro_cond_wait(goro_cond_t *cond, goro_mutex_t *mu);
+int goro_cond_signal(goro_cond_t *cond);
+int goro_cond_broadcast(goro_cond_t *cond);
+
+/* Run fn(arg) once (sync.Once): the first caller runs it, concurrent
+ * callers wait until it has returned, later ones return at once. */
+typedef struct goro_once {
+	_Alignas(8) unsigned char opaque[40];
+} goro_once_t;
+#define GORO_ONCE_INIT {{0}}
+int goro_once(goro_once_t *once, void (*fn)(void *), void *arg);
+
 /* ---- I/O: the goroutine parks on the netpoller, the thread runs others ---- */
 
 ssize_t goro_read(int fd, void *buf, size_t n);

@@ -1,6 +1,6 @@
 /*
  * check_sync.c — goro_mutex_t (exclusion under contention, trylock, no
- * starvation), goro_wg_t, and deadlock detection: a program whose
+ * starvation), goro_wg_t, goro_cond_t, goro_once_t, and deadlock detection: a program whose
  * goroutines all wait on each other dies with Go's message and status 2,
  * and one that is merely waiting on a timer does not.
  */
@@ -201,6 +201,149 @@ START_TEST(waitgroup)
 }
 END_TEST
 
+/* ---- cond: a bounded queue guarded by a mutex and two conditions ------------------ */
+
+#define QUEUE_CAP 4
+#define QUEUE_ITEMS 20000
+
+static struct {
+	goro_mutex_t mu;
+	goro_cond_t not_empty, not_full;
+	int items[QUEUE_CAP];
+	int head, len;
+} q = { GORO_MUTEX_INIT, GORO_COND_INIT, GORO_COND_INIT, {0}, 0, 0 };
+
+static void queue_producer(void *arg)
+{
+	int base = (int)(intptr_t)arg * QUEUE_ITEMS;
+	for (int i = 1; i <= QUEUE_ITEMS; i++) {
+		goro_mutex_lock(&q.mu);
+		while (q.len == QUEUE_CAP)
+			goro_cond_wait(&q.not_full, &q.mu);
+		q.items[(q.head + q.len++) % QUEUE_CAP] = base + i;
+		goro_cond_signal(&q.not_empty);
+		goro_mutex_unlock(&q.mu);
+	}
+}
+
+static int cond_queue_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	goro_go(queue_producer, (void *)0);
+	goro_go(queue_producer, (void *)1);
+	int64_t sum = 0;
+	for (int i = 0; i < 2 * QUEUE_ITEMS; i++) {
+		goro_mutex_lock(&q.mu);
+		while (q.len == 0)
+			goro_cond_wait(&q.not_empty, &q.mu);
+		sum += q.items[q.head];
+		q.head = (q.head + 1) % QUEUE_CAP;
+		q.len--;
+		goro_cond_signal(&q.not_full);
+		goro_mutex_unlock(&q.mu);
+	}
+	int64_t n = 2 * QUEUE_ITEMS;
+	ck_assert_int_eq(sum, n * (n + 1) / 2);
+	return 0;
+}
+
+START_TEST(cond_signal_queue)
+{
+	ck_assert_int_eq(run_goro(cond_queue_main, 2), 0);
+}
+END_TEST
+
+static goro_mutex_t gate_mu = GORO_MUTEX_INIT;
+static goro_cond_t gate_cond = GORO_COND_INIT;
+static bool gate_open;
+static _Atomic int through;
+
+static void gate_waiter(void *arg)
+{
+	(void)arg;
+	goro_mutex_lock(&gate_mu);
+	while (!gate_open)
+		goro_cond_wait(&gate_cond, &gate_mu);
+	goro_mutex_unlock(&gate_mu);
+	atomic_fetch_add(&through, 1);
+}
+
+static int cond_broadcast_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	goro_mutex_t unheld = GORO_MUTEX_INIT;
+	ck_assert_int_eq(goro_cond_wait(&gate_cond, &unheld), -EPERM);
+	ck_assert_int_eq(goro_cond_wait(NULL, &unheld), -EINVAL);
+	ck_assert_int_eq(goro_cond_signal(NULL), -EINVAL);
+	ck_assert_int_eq(goro_cond_signal(&gate_cond), 0);  /* nobody waits */
+	for (int i = 0; i < 50; i++)
+		goro_go(gate_waiter, NULL);
+	goro_sleep(2 * MS);
+	ck_assert_int_eq(atomic_load(&through), 0);
+	goro_mutex_lock(&gate_mu);
+	gate_open = true;
+	goro_cond_broadcast(&gate_cond);
+	goro_mutex_unlock(&gate_mu);
+	int64_t deadline = goro_now() + 5000 * MS;
+	while (atomic_load(&through) < 50 && goro_now() < deadline)
+		goro_sleep(100000);
+	ck_assert_int_eq(atomic_load(&through), 50);
+	return 0;
+}
+
+START_TEST(cond_broadcast)
+{
+	ck_assert_int_eq(run_goro(cond_broadcast_main, 2), 0);
+}
+END_TEST
+
+/* ---- once ---------------------------------------------------------------------------------- */
+
+static goro_once_t once = GORO_ONCE_INIT;
+static _Atomic int once_runs, once_seen_after;
+static goro_wg_t once_wg = GORO_WG_INIT;
+
+static void once_fn(void *arg)
+{
+	goro_sleep(1 * MS);  /* others arrive meanwhile and must wait */
+	atomic_fetch_add(&once_runs, 1);
+	*(int *)arg = 42;
+}
+
+static int once_value;
+
+static void once_caller(void *arg)
+{
+	(void)arg;
+	goro_once(&once, once_fn, &once_value);
+	if (once_value == 42)
+		atomic_fetch_add(&once_seen_after, 1);
+	goro_wg_done(&once_wg);
+}
+
+static int once_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	goro_wg_add(&once_wg, 20);
+	for (int i = 0; i < 20; i++)
+		goro_go(once_caller, NULL);
+	goro_wg_wait(&once_wg);
+	ck_assert_int_eq(atomic_load(&once_runs), 1);
+	ck_assert_int_eq(atomic_load(&once_seen_after), 20);
+	ck_assert_int_eq(goro_once(NULL, once_fn, NULL), -EINVAL);
+	ck_assert_int_eq(goro_once(&once, NULL, NULL), -EINVAL);
+	return 0;
+}
+
+START_TEST(once_runs_once)
+{
+	ck_assert_int_eq(run_goro(once_main, 2), 0);
+}
+END_TEST
+
 /* ---- deadlock detection (in a child process) ---------------------------------------- */
 
 static goro_mutex_t dl_mu = GORO_MUTEX_INIT;
@@ -382,6 +525,9 @@ static Suite *sync_suite(void)
 	tcase_add_test(tc, mutex_api);
 	tcase_add_test(tc, mutex_no_starvation);
 	tcase_add_test(tc, waitgroup);
+	tcase_add_test(tc, cond_signal_queue);
+	tcase_add_test(tc, cond_broadcast);
+	tcase_add_test(tc, once_runs_once);
 	tcase_add_test(tc, deadlock_detected);
 	tcase_add_test(tc, deadlock_select_no_cases);
 	tcase_add_test(tc, deadlock_locked_thread);
