@@ -5,8 +5,8 @@
  * deadline is noticed at scheduling points); many sleepers at once.
  *
  * "No earlier" is checked on every single wait, "a few ms" (3) on the
- * median of several, so that one unlucky preemption of this process by a
- * loaded host does not fail the test.  With every P busy, the host's own
+ * median of several (see check_waits), so that an unlucky preemption of
+ * this process by a loaded host does not fail the test.  With every P busy, the host's own
  * scheduler decides when our threads run at all (on a loaded 2-CPU
  * machine it takes them off the CPU for 5-10 ms at a time), so the busy
  * cases only check that a deadline is not forgotten (20 ms).
@@ -31,21 +31,33 @@ static int cmp_i64(const void *a, const void *b)
 }
 
 /* Wait `ns` REPEATS times with `wait`; every wait must last at least ns,
- * the median at most ns + slack. */
+ * the median at most ns + slack.  A median over the slack is measured
+ * again, up to ATTEMPTS times: a loaded host delays a whole batch now and
+ * then, while a runtime that wakes late (rounding, a deadline nobody
+ * watches) does so every time. */
+#define ATTEMPTS 3
+
 static void check_waits(void (*wait)(int64_t), int64_t ns, int64_t slack)
 {
-	int64_t took[REPEATS];
-	for (int i = 0; i < REPEATS; i++) {
-		int64_t t0 = goro_now();
-		wait(ns);
-		took[i] = goro_now() - t0;
-		ck_assert_msg(took[i] >= ns, "asked %lld ns, woke after %lld",
-			      (long long)ns, (long long)took[i]);
+	int64_t median = 0;
+	for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
+		int64_t took[REPEATS];
+		for (int i = 0; i < REPEATS; i++) {
+			int64_t t0 = goro_now();
+			wait(ns);
+			took[i] = goro_now() - t0;
+			ck_assert_msg(took[i] >= ns,
+				      "asked %lld ns, woke after %lld",
+				      (long long)ns, (long long)took[i]);
+		}
+		qsort(took, REPEATS, sizeof(took[0]), cmp_i64);
+		median = took[REPEATS / 2];
+		if (median <= ns + slack)
+			return;
 	}
-	qsort(took, REPEATS, sizeof(took[0]), cmp_i64);
-	ck_assert_msg(took[REPEATS / 2] <= ns + slack,
-		      "asked %lld ns, median wait %lld", (long long)ns,
-		      (long long)took[REPEATS / 2]);
+	ck_assert_msg(0, "asked %lld ns, median wait %lld in each of %d "
+			 "attempts (last)", (long long)ns, (long long)median,
+		      ATTEMPTS);
 }
 
 static void sleep_wait(int64_t ns)
