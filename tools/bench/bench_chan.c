@@ -4,6 +4,9 @@
  *   pingpong-1p  ns per round trip: goroutine 1 sends an int on an
  *   pingpong-2p  unbuffered channel, a partner receives it and sends it
  *                back on a second one; on 1 P and on 2 Ps
+ *   pingpong-1p-cpu  the 1 P round trip in CPU time of the whole process
+ *                rather than wall time: on a shared machine, the part of
+ *                the figure that other processes cannot inflate
  *   buffered     ns per value through a channel of capacity 128, one
  *                sender and one receiver, on 2 Ps
  *   select4      ns per value: a sender cycles over 4 unbuffered channels,
@@ -14,6 +17,7 @@
  * interleaved with goro's.
  */
 #include <stdint.h>
+#include <time.h>
 
 #include <goro.h>
 
@@ -23,11 +27,18 @@
 #define BUFFERED_CAP 128
 
 static long count;
-static double sample;
+static double sample, cpu_sample;
 static goro_chan_t *chans[4];
 static goro_chan_t *done;
 
 /* ---- ping-pong -------------------------------------------------------------- */
+
+static int64_t process_cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 static void pong(void *arg)
 {
@@ -45,7 +56,7 @@ static int pingpong_main(int argc, char **argv)
 	chans[1] = goro_chan_make(sizeof(long), 0);
 	if (goro_go(pong, NULL) < 0)
 		bench_fail(SUITE, "goro_go failed");
-	int64_t t0 = bench_now();
+	int64_t t0 = bench_now(), cpu0 = process_cpu_ns();
 	for (long i = 0; i < count; i++) {
 		long v = i;
 		goro_chan_send(chans[0], &v);
@@ -54,6 +65,7 @@ static int pingpong_main(int argc, char **argv)
 			bench_fail(SUITE, "ping-pong got %ld, sent %ld", v, i);
 	}
 	sample = (double)(bench_now() - t0) / (double)count;
+	cpu_sample = (double)(process_cpu_ns() - cpu0) / (double)count;
 	goro_chan_close(chans[0]);
 	return 0;
 }
@@ -137,6 +149,7 @@ void bench_chan(const struct bench_opts *opts)
 		count = n;
 		bench_goro(1, pingpong_main);
 		bench_report(SUITE, "pingpong-1p", "ns", &sample, 1);
+		bench_report(SUITE, "pingpong-1p-cpu", "ns", &cpu_sample, 1);
 		bench_goro(2, pingpong_main);
 		bench_report(SUITE, "pingpong-2p", "ns", &sample, 1);
 		count = 2 * n;

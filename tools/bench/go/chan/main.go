@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"syscall"
 	"time"
 )
 
@@ -19,8 +20,17 @@ func fail(format string, args ...interface{}) {
 	os.Exit(1)
 }
 
-// pingpong: ns per round trip over two unbuffered channels on procs Ps.
-func pingpong(n, procs int) float64 {
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		fail("getrusage: %v", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// pingpong: ns per round trip over two unbuffered channels on procs Ps, in
+// wall time and in CPU time of the whole process.
+func pingpong(n, procs int) (float64, float64) {
 	prev := runtime.GOMAXPROCS(procs)
 	defer runtime.GOMAXPROCS(prev)
 	ping, pong := make(chan int), make(chan int)
@@ -29,7 +39,7 @@ func pingpong(n, procs int) float64 {
 			pong <- v
 		}
 	}()
-	t0 := time.Now()
+	t0, cpu0 := time.Now(), processCPU()
 	for i := 0; i < n; i++ {
 		ping <- i
 		if v := <-pong; v != i {
@@ -37,8 +47,9 @@ func pingpong(n, procs int) float64 {
 		}
 	}
 	ns := float64(time.Since(t0).Nanoseconds()) / float64(n)
+	cpu := float64((processCPU() - cpu0).Nanoseconds()) / float64(n)
 	close(ping)
-	return ns
+	return ns, cpu
 }
 
 // buffered: ns per value through a channel of capacity 128, one sender and
@@ -113,9 +124,12 @@ func main() {
 	}
 
 	pingpong(n, 1)
-	fmt.Printf("pingpong-1p %.2f ns\n", pingpong(n, 1))
+	wall, cpu := pingpong(n, 1)
+	fmt.Printf("pingpong-1p %.2f ns\n", wall)
+	fmt.Printf("pingpong-1p-cpu %.2f ns\n", cpu)
 	pingpong(n, 2)
-	fmt.Printf("pingpong-2p %.2f ns\n", pingpong(n, 2))
+	wall, _ = pingpong(n, 2)
+	fmt.Printf("pingpong-2p %.2f ns\n", wall)
 	buffered(2 * n)
 	fmt.Printf("buffered %.2f ns\n", buffered(2*n))
 	select4(n)
