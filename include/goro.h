@@ -85,7 +85,10 @@ void goro_sleep(int64_t ns);     /* park the goroutine for at least ns */
 typedef struct goro_chan goro_chan_t;
 
 /* Unbuffered (cap 0) or buffered channel of elements of elem_size bytes
- * (0 allowed: signal-only).  NULL with errno set on failure. */
+ * (0 allowed: signal-only).  NULL with errno set on failure.  Operations
+ * copy elem_size bytes from/to elem; a receive may pass NULL to discard
+ * the value (so may a send when elem_size is 0).  A NULL channel is
+ * -EINVAL. */
 goro_chan_t *goro_chan_make(size_t elem_size, size_t cap);
 int goro_chan_send(goro_chan_t *c, const void *elem);  /* 0, -EPIPE if closed */
 int goro_chan_recv(goro_chan_t *c, void *elem);        /* 1 value, 0 closed */
