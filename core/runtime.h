@@ -68,7 +68,8 @@ struct g {
 	_Atomic uint32_t status;     /* enum g_status */
 	uint8_t wait_reason;         /* enum wait_reason, while G_WAITING */
 	bool async_preempted;        /* ctx is a preemption trampoline frame */
-	int64_t wait_since;          /* goro_now() when the wait began */
+	int64_t wait_since;          /* when the wait began (goro_now's
+	                                timeline, tick-granular: sched_park) */
 
 	void (*fn)(void *);
 	void *arg;
@@ -81,6 +82,7 @@ struct g {
 	_Atomic bool preempt;        /* please yield at the next safe point */
 	int preempt_disable;         /* goro_preempt_disable nesting */
 	struct m *locked_m;          /* goro_lock_thread */
+	int32_t lock_thread_depth;   /* its nesting */
 
 	void *param;                 /* value handed over by whoever readies it */
 	struct g *schedlink;         /* run queue / free list link */
@@ -149,6 +151,9 @@ struct m {
 	uint64_t rand_state;
 	int locks;                   /* runtime locks held: no async preemption */
 	struct g *locked_g;          /* goroutine wired to this M */
+	struct g *handoff_g;         /* runnable, locked to another M: hand over */
+	bool locked_sleeping;        /* parked until locked_g is runnable */
+	struct note locked_park;     /* ... here */
 
 	/* What the goroutine switched away from still needs done, performed on
 	 * the other side of the switch (see sched_finish_switch). */
@@ -198,6 +203,11 @@ struct sched {
 
 	_Atomic int64_t goid_next;
 	_Atomic int64_t gcount;      /* live goroutines */
+	/* Goroutines waiting on the outside world (I/O wait, a blocking
+	 * call): they may wake without help from any other goroutine, so
+	 * while there are any the program is not deadlocked (core/deadlock.c).
+	 * The I/O and blocking-call paths count themselves in and out. */
+	_Atomic int64_t nblocked;
 	_Atomic int64_t mid_next;
 };
 
