@@ -10,7 +10,8 @@
 #include "testutil.h"
 
 static const char *const sched_figures[] = {
-	"spawn", "yield", "fib-1p", "fib-2p", "fib-2p/1p", "threads-2/1",
+	"spawn", "yield", "yield-cpu", "fib-1p", "fib-2p", "fib-2p/1p",
+	"fib-cpu-2p/1p", "threads-2/1",
 };
 #define NFIGURES (sizeof(sched_figures) / sizeof(*sched_figures))
 

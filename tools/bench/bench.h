@@ -57,6 +57,9 @@ double bench_median(double *samples, int n);
 
 /* Monotonic clock in ns; usable inside and outside goroutines. */
 int64_t bench_now(void);
+/* CPU time of the whole process (every thread) in ns: unlike wall time,
+ * not inflated while other processes hold the CPUs. */
+int64_t bench_cpu_now(void);
 
 /* Run fn as goroutine 1 with GORO_MAXPROCS=procs (0: the runtime's
  * default, all CPUs) and return its value.  A failing goro_main ends the

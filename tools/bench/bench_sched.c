@@ -4,10 +4,15 @@
  *   spawn      ns per spawn-and-exit: goroutine 1 spawns 1M goroutines that
  *              each only bump a counter, then waits for the counter (all Ps)
  *   yield      ns per switch: two goroutines yield to each other on 1 P
+ *   yield-cpu  the same in CPU time of the process: the part of the
+ *              figure other processes on the machine cannot inflate
  *   fib-1p     fib(35) with a goroutine per node above 20 (n <= 20 computed
  *   fib-2p     serially), on 1 and on 2 Ps, in ms; parents wait for their
  *              two children with an atomic counter and goro_yield
  *   fib-2p/1p  the speedup from the second P (per run, then the median)
+ *   fib-cpu-2p/1p  CPU time fib used on 2 Ps over its CPU time on 1 P:
+ *              1.0 when the second P wastes nothing (spinning, stealing,
+ *              system calls), whatever else runs on the machine
  *   threads-2/1  the same serial work without goro: fib(n-2) twice on one
  *              thread, then on two threads at once; the best fib-2p/1p the
  *              machine allows at that moment (another process busy, or two
@@ -33,7 +38,7 @@
 /* Workload sizes for this run and the figure each goroutine-1 leaves. */
 static long spawn_count, yield_count;
 static int fib_n;
-static double sample;
+static double sample, cpu_sample;
 
 /* ---- spawn ------------------------------------------------------------------ */
 
@@ -87,13 +92,15 @@ static void yield_run(void)
 	atomic_store_explicit(&partner_done, false, memory_order_relaxed);
 	if (goro_go(yield_partner, NULL) < 0)
 		bench_fail(SUITE, "goro_go failed");
-	int64_t t0 = bench_now();
+	int64_t t0 = bench_now(), cpu0 = bench_cpu_now();
 	for (long i = 0; i < yield_count; i++)
 		goro_yield();
 	while (!atomic_load_explicit(&partner_done, memory_order_acquire))
 		goro_yield();
 	/* Each goroutine yielded yield_count times: one switch per yield. */
 	sample = (double)(bench_now() - t0) / (double)(2 * yield_count);
+	cpu_sample = (double)(bench_cpu_now() - cpu0) /
+		     (double)(2 * yield_count);
 }
 
 static int yield_main(int argc, char **argv)
@@ -167,9 +174,10 @@ static void fib_run(void)
 {
 	atomic_int pending = 1;
 	struct fib_task root = { fib_n, 0, &pending };
-	int64_t t0 = bench_now();
+	int64_t t0 = bench_now(), cpu0 = bench_cpu_now();
 	fib_node(&root);
 	sample = (double)(bench_now() - t0) / 1e6;
+	cpu_sample = (double)(bench_cpu_now() - cpu0) / 1e6;
 	if (root.result != fib_expected(fib_n))
 		bench_fail(SUITE, "fib(%d) computed %lld, not %lld", fib_n,
 			   (long long)root.result,
@@ -232,14 +240,16 @@ void bench_sched(const struct bench_opts *opts)
 		bench_report(SUITE, "spawn", "ns", &sample, 1);
 		bench_goro(1, yield_main);
 		bench_report(SUITE, "yield", "ns", &sample, 1);
+		bench_report(SUITE, "yield-cpu", "ns", &cpu_sample, 1);
 		bench_goro(1, fib_main);
-		double fib1 = sample;
+		double fib1 = sample, fib1_cpu = cpu_sample;
 		bench_goro(2, fib_main);
-		double fib2 = sample;
-		double speedup = fib2 / fib1;
+		double fib2 = sample, fib2_cpu = cpu_sample;
+		double speedup = fib2 / fib1, cpu_ratio = fib2_cpu / fib1_cpu;
 		bench_report(SUITE, "fib-1p", "ms", &fib1, 1);
 		bench_report(SUITE, "fib-2p", "ms", &fib2, 1);
 		bench_report(SUITE, "fib-2p/1p", "x", &speedup, 1);
+		bench_report(SUITE, "fib-cpu-2p/1p", "x", &cpu_ratio, 1);
 		double threads = threads_ratio();
 		bench_report(SUITE, "threads-2/1", "x", &threads, 1);
 		bench_go(&once, SUITE, "sched", opts->quick ? "-quick" : "",

@@ -13,10 +13,18 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
 const fibCutoff = 20
+
+// cpuNow is the CPU time of the whole process (every thread).
+func cpuNow() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
 
 // spawn: ns per spawn-and-exit of n goroutines (all Ps).
 func spawn(n int) float64 {
@@ -30,8 +38,9 @@ func spawn(n int) float64 {
 	return float64(time.Since(t0).Nanoseconds()) / float64(n)
 }
 
-// yield: ns per switch of two goroutines yielding to each other on 1 P.
-func yield(n int) float64 {
+// yield: ns per switch of two goroutines yielding to each other on 1 P,
+// in wall time and in process CPU time.
+func yield(n int) (float64, float64) {
 	prev := runtime.GOMAXPROCS(1)
 	defer runtime.GOMAXPROCS(prev)
 	var partnerDone int32
@@ -41,14 +50,16 @@ func yield(n int) float64 {
 		}
 		atomic.StoreInt32(&partnerDone, 1)
 	}()
-	t0 := time.Now()
+	t0, cpu0 := time.Now(), cpuNow()
 	for i := 0; i < n; i++ {
 		runtime.Gosched()
 	}
 	for atomic.LoadInt32(&partnerDone) == 0 {
 		runtime.Gosched()
 	}
-	return float64(time.Since(t0).Nanoseconds()) / float64(2*n)
+	switches := float64(2 * n)
+	return float64(time.Since(t0).Nanoseconds()) / switches,
+		float64((cpuNow() - cpu0).Nanoseconds()) / switches
 }
 
 func fibSerial(n int) int64 {
@@ -77,17 +88,18 @@ func fibNode(n int, result *int64, parentPending *int32) {
 	atomic.AddInt32(parentPending, -1)
 }
 
-// fib: ms for fib(n) on procs Ps.
-func fib(n, procs int) float64 {
+// fib: ms for fib(n) on procs Ps, in wall time and in process CPU time.
+func fib(n, procs int) (float64, float64) {
 	prev := runtime.GOMAXPROCS(procs)
 	defer runtime.GOMAXPROCS(prev)
 	var result int64
 	pending := int32(1)
-	t0 := time.Now()
+	t0, cpu0 := time.Now(), cpuNow()
 	fibNode(n, &result, &pending)
 	ms := float64(time.Since(t0).Nanoseconds()) / 1e6
+	cpuMs := float64((cpuNow() - cpu0).Nanoseconds()) / 1e6
 	check(n, result)
-	return ms
+	return ms, cpuMs
 }
 
 func check(n int, result int64) {
@@ -137,13 +149,16 @@ func main() {
 	spawn(count)
 	fmt.Printf("spawn %.2f ns\n", spawn(count))
 	yield(count)
-	fmt.Printf("yield %.2f ns\n", yield(count))
+	yieldNs, yieldCPU := yield(count)
+	fmt.Printf("yield %.2f ns\n", yieldNs)
+	fmt.Printf("yield-cpu %.2f ns\n", yieldCPU)
 	fib(fibN, 1)
-	fib1 := fib(fibN, 1)
+	fib1, fib1CPU := fib(fibN, 1)
 	fib(fibN, 2)
-	fib2 := fib(fibN, 2)
+	fib2, fib2CPU := fib(fibN, 2)
 	fmt.Printf("fib-1p %.3f ms\n", fib1)
 	fmt.Printf("fib-2p %.3f ms\n", fib2)
 	fmt.Printf("fib-2p/1p %.4f x\n", fib2/fib1)
+	fmt.Printf("fib-cpu-2p/1p %.4f x\n", fib2CPU/fib1CPU)
 	fmt.Printf("threads-2/1 %.4f x\n", threads(fibN))
 }
