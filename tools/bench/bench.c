@@ -208,24 +208,19 @@ static double others_share(struct cpu_usage a, struct cpu_usage b)
 	return total <= 0 ? 0 : others > total ? 1 : others / total;
 }
 
-/* What other processes used while samples ran, for the suite's note. */
+/* What other processes used while the kept samples ran, for the note. */
 static double sampling_others_s, sampling_total_s;
 
-static struct cpu_usage sample_begin(void)
-{
-	return cpu_usage_now();
-}
+/*
+ * With --settle, a sample is taken when the machine is quiet: wait for a
+ * moment when other processes leave the CPUs idle, take the sample, and take
+ * it again if they took more than QUIET_SHARE of the CPUs meanwhile, all
+ * within settle_max_ms per sample (then the last one is kept).  Without it
+ * (0), every sample is kept as it comes.
+ */
+#define QUIET_SHARE 0.1
+#define QUIET_PROBE_MS 200
 
-static void sample_end(struct cpu_usage begin)
-{
-	double others, total;
-	others_usage(begin, cpu_usage_now(), &others, &total);
-	sampling_others_s += others;
-	sampling_total_s += total;
-}
-
-/* With --settle, wait before each sample until the machine is quiet:
- * other processes' bursts (builds, tests) would otherwise land in it. */
 static int settle_max_ms;
 
 void bench_set_settle(int max_ms)
@@ -233,16 +228,39 @@ void bench_set_settle(int max_ms)
 	settle_max_ms = max_ms;
 }
 
-static void settle(void)
+struct sampling {
+	int64_t deadline;
+	struct cpu_usage begin;
+};
+
+static void sampling_init(struct sampling *s)
 {
-	const int step_ms = 200;
-	for (int waited = 0; waited < settle_max_ms; waited += step_ms) {
+	s->deadline = bench_now() + (int64_t)settle_max_ms * 1000000;
+}
+
+static void sample_begin(struct sampling *s)
+{
+	while (bench_now() < s->deadline) {
 		struct cpu_usage a = cpu_usage_now();
-		struct timespec ts = { 0, step_ms * 1000000L };
+		struct timespec ts = { 0, QUIET_PROBE_MS * 1000000L };
 		nanosleep(&ts, NULL);
-		if (others_share(a, cpu_usage_now()) < 0.1)
-			return;
+		if (others_share(a, cpu_usage_now()) < QUIET_SHARE)
+			break;
 	}
+	s->begin = cpu_usage_now();
+}
+
+/* Keep the sample just taken?  False: take it again. */
+static bool sample_end(struct sampling *s)
+{
+	double others, total;
+	others_usage(s->begin, cpu_usage_now(), &others, &total);
+	if (total > 0 && others > QUIET_SHARE * total &&
+	    bench_now() < s->deadline)
+		return false;
+	sampling_others_s += others;
+	sampling_total_s += total;
+	return true;
 }
 
 /* ---- small services for suites -------------------------------------------- */
@@ -263,7 +281,6 @@ int64_t bench_cpu_now(void)
 
 int bench_goro(int procs, int (*fn)(int, char **))
 {
-	settle();
 	if (procs > 0) {
 		char buf[16];
 		snprintf(buf, sizeof(buf), "%d", procs);
@@ -272,9 +289,13 @@ int bench_goro(int procs, int (*fn)(int, char **))
 		unsetenv("GORO_MAXPROCS");
 	}
 	char *argv[] = { (char *)"goro-bench", NULL };
-	struct cpu_usage begin = sample_begin();
-	int r = goro_main(fn, 1, argv);
-	sample_end(begin);
+	struct sampling sampling;
+	sampling_init(&sampling);
+	int r;
+	do {
+		sample_begin(&sampling);
+		r = goro_main(fn, 1, argv);
+	} while (r >= 0 && !sample_end(&sampling));
 	if (r < 0) {
 		fprintf(stderr, "goro-bench: goro_main failed: %s\n",
 			strerror(-r));
@@ -530,11 +551,16 @@ void bench_go(const struct bench_opts *opts, const char *suite,
 	argv[argc] = NULL;
 
 	for (int run = 0; run < opts->runs; run++) {
-		settle();
 		char *output = NULL;
-		struct cpu_usage begin = sample_begin();
-		int st = run_program(NULL, argv, NULL, &output, false);
-		sample_end(begin);
+		struct sampling sampling;
+		sampling_init(&sampling);
+		int st;
+		do {
+			free(output);
+			output = NULL;
+			sample_begin(&sampling);
+			st = run_program(NULL, argv, NULL, &output, false);
+		} while (st == 0 && !sample_end(&sampling));
 		if (st != 0) {
 			fprintf(stderr, "goro-bench: %s: go counterpart %s "
 					"exited with status %d\n",

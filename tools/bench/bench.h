@@ -66,9 +66,11 @@ int64_t bench_cpu_now(void);
  * program with a message: a benchmark that did not run has no figure. */
 int bench_goro(int procs, int (*fn)(int, char **));
 
-/* Before each goro sample (bench_goro) and each Go run, wait up to max_ms
- * for a moment when other processes leave the CPUs idle (goro-bench
- * --settle).  0, the default, does not wait. */
+/* goro-bench --settle: take each goro sample (bench_goro) and each Go run
+ * when other processes leave the CPUs idle, and again if they took more
+ * than a tenth of them meanwhile, within max_ms per sample.  0, the
+ * default, keeps every sample as it comes.  A sample run in bench_goro
+ * may thus run more than once: its function must start afresh each time. */
 void bench_set_settle(int max_ms);
 
 /* Stop the benchmark with a message (a workload computed a wrong result,

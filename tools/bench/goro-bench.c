@@ -7,8 +7,8 @@
  * Runs the named suites (all of them by default) and prints one line per
  * figure: goro's median over N runs, its min and max, and the median of the
  * Go program doing the same work, run in the same invocation.  On a shared
- * machine, --settle waits before each sample for a moment when other
- * processes leave the CPUs idle.
+ * machine, --settle takes each sample while other processes leave the CPUs
+ * idle (retrying a disturbed one), as far as a time budget allows.
  *
  * The Go sources are found in --go-dir, else $GORO_BENCH_GO_DIR, else where
  * `make install` put them when this is the installed goro-bench, else in the
@@ -48,8 +48,8 @@ static void usage(FILE *f)
 		"  --quick       small workloads (a smoke test, not a measurement)\n"
 		"  --no-go       do not build and run the Go counterparts\n"
 		"  --json        one JSON object per figure instead of the table\n"
-		"  --settle SECS before each sample, wait up to SECS for other\n"
-		"                processes to leave the CPUs idle\n"
+		"  --settle SECS take each sample while other processes leave the\n"
+		"                CPUs idle, retrying for up to SECS per sample\n"
 		"  --go-dir DIR  where the Go counterparts' sources are\n"
 		"  --list        list the suites\n");
 }
