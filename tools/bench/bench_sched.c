@@ -2,7 +2,8 @@
  * bench_sched.c — suite "sched": what the scheduler itself costs.
  *
  *   spawn      ns per spawn-and-exit: goroutine 1 spawns 1M goroutines that
- *              each only bump a counter, then waits for the counter (all Ps)
+ *              each only call goro_wg_done, then waits for the WaitGroup
+ *              (all Ps)
  *   yield      ns per switch: two goroutines yield to each other on 1 P
  *   yield-cpu  the same in CPU time of the process: the part of the
  *              figure other processes on the machine cannot inflate
@@ -42,17 +43,17 @@ static double sample, cpu_sample;
 
 /* ---- spawn ------------------------------------------------------------------ */
 
-static atomic_long spawn_exited;
+static goro_wg_t spawn_wg = GORO_WG_INIT;
 
 static void spawn_body(void *arg)
 {
 	(void)arg;
-	atomic_fetch_add_explicit(&spawn_exited, 1, memory_order_release);
+	goro_wg_done(&spawn_wg);
 }
 
 static void spawn_run(void)
 {
-	atomic_store_explicit(&spawn_exited, 0, memory_order_relaxed);
+	goro_wg_add(&spawn_wg, spawn_count);
 	int64_t t0 = bench_now();
 	for (long i = 0; i < spawn_count; i++) {
 		int64_t id = goro_go(spawn_body, NULL);
@@ -60,9 +61,7 @@ static void spawn_run(void)
 			bench_fail(SUITE, "goro_go failed after %ld spawns: %lld",
 				   i, (long long)id);
 	}
-	while (atomic_load_explicit(&spawn_exited, memory_order_acquire) <
-	       spawn_count)
-		goro_yield();
+	goro_wg_wait(&spawn_wg);
 	sample = (double)(bench_now() - t0) / (double)spawn_count;
 }
 
