@@ -220,6 +220,15 @@ static void preempt_signal_handler(int sig, siginfo_t *si, void *ucv)
 
 /* ---- the trampoline's C half ----------------------------------------- */
 
+/* The thread pointer, read so the compiler cannot reuse a value read
+ * before a switch (__builtin_thread_pointer may be merged across calls). */
+static inline uintptr_t thread_pointer(void)
+{
+	uintptr_t tp;
+	__asm__ volatile("movq %%fs:0, %0" : "=r"(tp));
+	return tp;
+}
+
 static void rebase_tls(struct preempt_frame *f, uintptr_t old_tp,
 		       uintptr_t new_tp)
 {
@@ -238,11 +247,11 @@ void preempt_park_async(struct preempt_frame *f)
 {
 	struct m *m = m_current();
 	int saved_errno = *m->errno_loc;
-	uintptr_t old_tp = (uintptr_t)__builtin_thread_pointer();
+	uintptr_t old_tp = thread_pointer();
 	sched_preempt_self(true);
 	/* Running again, perhaps on another thread. */
 	m = m_current();
-	uintptr_t new_tp = (uintptr_t)__builtin_thread_pointer();
+	uintptr_t new_tp = thread_pointer();
 	if (new_tp != old_tp)
 		rebase_tls(f, old_tp, new_tp);
 	*m->errno_loc = saved_errno;

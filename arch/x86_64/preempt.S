@@ -122,6 +122,16 @@ goro_preempt_trampoline:
 	jmp	2f
 1:	xsave64	(%rsp)
 2:
+	/* Hand the scheduler what the ABI promises at a call: an empty x87
+	 * stack (goroutines resumed by an ordinary switch, or started fresh,
+	 * on this thread would otherwise overflow it), default control words,
+	 * clean AVX upper halves.  XRSTOR puts everything back. */
+	fninit
+	ldmxcsr	mxcsr_default(%rip)
+	testb	$4, preempt_xcr0(%rip)
+	jz	3f
+	vzeroupper
+3:
 	movq	%rbx, %rdi
 	call	preempt_park_async
 
@@ -181,5 +191,10 @@ goro_preempt_trampoline:
 	ret	$128
 	.cfi_endproc
 	.size	goro_preempt_trampoline, .-goro_preempt_trampoline
+
+	.section .rodata
+	.p2align 2
+mxcsr_default:
+	.long	0x1f80		/* all exceptions masked, round to nearest */
 
 	.section .note.GNU-stack,"",@progbits
