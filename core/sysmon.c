@@ -24,11 +24,13 @@
  *
  * Sleeping: until the earliest of (a) the end of a running goroutine's
  * slice, (b) the next timer deadline while some goroutine is past its
- * slice (that timer's goroutine will need the CPU), (c) one quantum from
- * now while some goroutine is past its slice with nothing waiting yet
- * (work it readies itself is noticed within a quantum), and (d) an
- * adaptive delay, as Go's: 20 µs after acting, doubling after 50 quiet
- * rounds up to 10 ms.  An idle program costs 100 wake-ups a second.
+ * slice (that timer's goroutine will need the CPU), (c) the next retry of
+ * a signal that was refused or is still pending, (d) a quantum (at least
+ * 500 µs) from now while some goroutine is past its slice with nothing
+ * waiting yet, and (e) an adaptive delay, as Go's: 20 µs after a round
+ * that acted (a job that found something to do), doubling after 50 quiet
+ * rounds up to 10 ms.  Preemption needs no polling beyond (a)-(d): an
+ * idle program costs 100 wake-ups a second, a lone hog 2000.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -54,6 +56,10 @@
 #define QUIET_ROUNDS_BEFORE_BACKOFF 50
 #define SLEEP_FLOOR_NS (5 * 1000)
 #define TEXT_REFRESH_NS (10 * 1000 * 1000)
+/* How often a goroutine already past its slice, with nothing waiting, is
+ * looked at again for work that appeared meanwhile (goroutines it readied
+ * itself; timers are waited for precisely). */
+#define OVERRUN_POLL_MIN_NS (500 * 1000)
 /* A thread that got less than 1/16 of a CPU since its slice began is
  * taken to be blocked in the kernel, not running. */
 #define BLOCKED_CPU_SHARE 16
@@ -61,18 +67,18 @@
 /* What sysmon remembers of each P between rounds. */
 struct sysmon_p {
 	uint32_t schedtick;          /* last value seen */
-	int64_t since;               /* when it was first seen */
-	int64_t cpu_since;           /* CPU time of the M's thread then */
-	pid_t tid;                   /* that M's thread */
-	int64_t retry_at;            /* signalled: ask again no sooner */
-	int64_t retry_gap;           /* doubles per unanswered signal */
+	pid_t tid;                   /* the thread of the M running it */
+	int64_t since;               /* when that slice began (estimate) */
+	int64_t cpu_mark;            /* that thread's CPU time ... */
+	int64_t cpu_mark_at;         /* ... read at this time (0: none) */
+	int64_t signalled_at;        /* asked to stop during this slice */
 };
 
 /* One round's findings. */
 struct round {
 	int64_t now;
 	int64_t wake;                /* sleep until then at the latest */
-	bool acted;                  /* signalled someone */
+	bool acted;                  /* did something: poll again soon */
 };
 
 static struct {
@@ -133,14 +139,23 @@ static void preempt_overrunning(struct round *r)
 		}
 		uint32_t tick = *(volatile uint32_t *)&p->schedtick;
 		if (tick != s->schedtick || s->since == 0 || s->tid != m->tid) {
+			/* A new slice.  If we had signalled this thread, the
+			 * slice began when that signal was answered, about
+			 * when it was sent: counting from then saves the round
+			 * that would otherwise be spent just noticing it. */
+			bool answered = s->signalled_at && s->tid == m->tid;
 			s->schedtick = tick;
-			s->since = r->now;
-			s->tid = m->tid;
-			s->cpu_since = thread_cpu_ns(m->tid);
-			s->retry_gap = 0;
-			s->retry_at = 0;
+			s->since = answered ? s->signalled_at : r->now;
+			if (!answered) {
+				s->tid = m->tid;
+				s->cpu_mark = thread_cpu_ns(m->tid);
+				s->cpu_mark_at = r->now;
+			}
+			s->signalled_at = 0;
 		}
 		int64_t slice_end = s->since + quantum;
+		if (s->signalled_at)
+			slice_end = s->signalled_at + quantum;  /* retry */
 		if (r->now < slice_end) {
 			wake_by(r, slice_end);
 			continue;
@@ -148,32 +163,26 @@ static void preempt_overrunning(struct round *r)
 		overrun_seen = true;
 		if (!work_waits(p))
 			continue;
-		/* Signalled already this slice: it was refused (not at a safe
-		 * point) or is still pending (the thread is not on a CPU).
-		 * Ask again after a gap that doubles up to the quantum. */
-		if (r->now < s->retry_at) {
-			wake_by(r, s->retry_at);
-			continue;
-		}
 		/* A thread that spent the slice blocked in the kernel (a plain
 		 * read() or usleep()) is not hogging: a signal would only risk
 		 * an EINTR there.  The bar is low because on a loaded machine
 		 * a real hog may get only a small share of a CPU. */
 		int64_t cpu = thread_cpu_ns(m->tid);
-		if (cpu >= 0 && s->cpu_since >= 0 &&
-		    BLOCKED_CPU_SHARE * (cpu - s->cpu_since) < r->now - s->since)
+		if (cpu >= 0 && s->cpu_mark >= 0 && r->now > s->cpu_mark_at &&
+		    BLOCKED_CPU_SHARE * (cpu - s->cpu_mark) < r->now - s->cpu_mark_at)
 			continue;
+		s->cpu_mark = cpu;
+		s->cpu_mark_at = r->now;
+		/* Refused (not at a safe point) or still pending (the thread
+		 * is off the CPU): asked again a quantum later. */
 		if (preempt_request(m, g)) {
-			r->acted = true;
-			s->retry_gap = s->retry_gap ? 2 * s->retry_gap : DELAY_MIN_NS;
-			if (s->retry_gap > quantum)
-				s->retry_gap = quantum;
-			s->retry_at = r->now + s->retry_gap;
-			wake_by(r, s->retry_at);
+			s->signalled_at = r->now;
+			wake_by(r, r->now + quantum);
 		}
 	}
 	if (overrun_seen) {
-		wake_by(r, r->now + quantum);
+		wake_by(r, r->now + (quantum > OVERRUN_POLL_MIN_NS ?
+				     quantum : OVERRUN_POLL_MIN_NS));
 		int64_t next_timer = timers_next_deadline_rel();
 		if (next_timer >= 0)
 			wake_by(r, r->now + next_timer);
