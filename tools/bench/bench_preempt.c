@@ -10,9 +10,15 @@
  *   loss-waiting@Q        (b) throughput lost by two hogs sharing 1 P
  *                         (always something waiting: one preemption per
  *                         quantum) against the cooperative runtime, where
- *                         one of them simply runs (%)
+ *                         one of them simply runs (%).  Throughput is hog
+ *                         iterations per CPU-second of the whole process
+ *                         (sysmon included), so that time the machine gave
+ *                         to other processes does not count as loss
  *   loss-idle@Q           (b) the same for one hog alone: nothing waits, so
  *                         nothing should be signalled (%)
+ *   signal-cost           the floor under all of this: CPU time a spinning
+ *                         thread loses per SIGURG sent by another thread
+ *                         every 100 µs, without goro (µs)
  *   tail-{p50,p99,p999}@Q (c) sojourn time of short requests: open-loop
  *                         Poisson arrivals, 99.5% need 4 µs of CPU and 0.5%
  *                         need 10 ms, a goroutine each, 70% load on 2 Ps
@@ -23,12 +29,16 @@
  */
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <goro.h>
 
@@ -87,6 +97,13 @@ static void calibrate(void)
 			best = rate;
 	}
 	iters_per_us = best;
+}
+
+static int64_t clock_ns(clockid_t clk)
+{
+	struct timespec ts;
+	clock_gettime(clk, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /* ---- hogs -------------------------------------------------------------------- */
@@ -156,13 +173,12 @@ static int throughput_main(int argc, char **argv)
 		if (goro_go(hog, (void *)(intptr_t)i) < 0)
 			bench_fail(SUITE, "goro_go failed");
 	/* Goroutine 1 sleeps: with GORO_MAXPROCS=1 the hogs have the P. */
-	int64_t t0 = goro_now();
+	int64_t cpu0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
 	uint64_t start = hog_iters[0] + hog_iters[1];
 	goro_sleep(hog_run_ns);
-	/* Under the cooperative runtime the sleeper only gets back when a
-	 * hog stops: never, so measure from the hogs' side instead. */
 	uint64_t end = hog_iters[0] + hog_iters[1];
-	hog_rate = (double)(end - start) / ((double)(goro_now() - t0) / 1e3);
+	hog_rate = (double)(end - start) /
+		   ((double)(clock_ns(CLOCK_PROCESS_CPUTIME_ID) - cpu0) / 1e3);
 	hog_stop = true;
 	return 0;
 }
@@ -186,12 +202,12 @@ static int coop_main(int argc, char **argv)
 	for (int i = 0; i < hog_count; i++)
 		if (goro_go(hog, (void *)(intptr_t)i) < 0)
 			bench_fail(SUITE, "goro_go failed");
-	int64_t t0 = goro_now();
+	int64_t cpu0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
 	goro_yield();  /* a hog runs until the stopper thread ends it */
 	while (!hog_stop)
 		goro_yield();
 	hog_rate = (double)(hog_iters[0] + hog_iters[1]) /
-		   ((double)(goro_now() - t0) / 1e3);
+		   ((double)(clock_ns(CLOCK_PROCESS_CPUTIME_ID) - cpu0) / 1e3);
 	return 0;
 }
 
@@ -225,6 +241,66 @@ static void run_throughput(const char *q)
 	v = 100.0 * (1.0 - pre1 / coop1);
 	snprintf(name, sizeof(name), "loss-idle@%s", q);
 	bench_report(SUITE, name, "%", &v, 1);
+}
+
+/* ---- the machine's floor: one signal's cost ---------------------------------- */
+
+#define SIGNAL_PERIOD_NS (100 * 1000)
+#define SIGNAL_SPIN_ITERS 400000000L
+
+static volatile bool signal_done;
+static volatile long signal_hits;
+static pid_t spinner_tid;
+
+static void count_signal(int sig)
+{
+	(void)sig;
+	signal_hits++;
+}
+
+static void *signal_sender(void *arg)
+{
+	(void)arg;
+	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+	struct timespec ts = { 0, SIGNAL_PERIOD_NS };
+	while (!signal_done) {
+		nanosleep(&ts, NULL);
+		syscall(SYS_tgkill, getpid(), spinner_tid, SIGURG);
+	}
+	return NULL;
+}
+
+/* CPU ns the calling thread needs for the spin, with or without a sender. */
+static int64_t spin_cpu(bool with_signals)
+{
+	pthread_t t;
+	signal_done = false;
+	spinner_tid = (pid_t)syscall(SYS_gettid);
+	if (with_signals && pthread_create(&t, NULL, signal_sender, NULL))
+		bench_fail(SUITE, "pthread_create failed");
+	int64_t c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+	spin(quick ? SIGNAL_SPIN_ITERS / 10 : SIGNAL_SPIN_ITERS);
+	int64_t used = clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
+	signal_done = true;
+	if (with_signals)
+		pthread_join(t, NULL);
+	return used;
+}
+
+static void run_signal_cost(void)
+{
+	struct sigaction sa, old;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = count_signal;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGURG, &sa, &old);
+	int64_t quiet = spin_cpu(false);
+	signal_hits = 0;
+	int64_t noisy = spin_cpu(true);
+	long hits = signal_hits;
+	sigaction(SIGURG, &old, NULL);
+	double v = hits ? (double)(noisy - quiet) / 1e3 / (double)hits : 0;
+	bench_report(SUITE, "signal-cost", "us", &v, 1);
 }
 
 /* ---- (c) tail latency under a bimodal open-loop load ---------------------- */
@@ -337,6 +413,7 @@ void bench_preempt(const struct bench_opts *opts)
 		for (size_t i = 0; i < NQ; i++)
 			run_tail(tail_quanta[i], tail_quanta[i], true);
 		run_tail("coop", "1ms", false);
+		run_signal_cost();
 		bench_go(&once, SUITE, "preempt", quick ? "-quick" : "", "us");
 	}
 	unsetenv("GORO_QUANTUM");
