@@ -125,6 +125,7 @@ void procs_free_all(void)
 		struct p *p = sched.allp[i];
 		if (!p)
 			continue;
+		stack_cache_drain(&p->stack_cache);
 		timers_free(p);
 		rt_free(p, sizeof(*p));
 		sched.allp[i] = NULL;
