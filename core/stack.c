@@ -76,7 +76,10 @@ static struct {
 	_Atomic bool warned;
 	long max_map_count;
 	struct rlock regions_lock;
-	void *regions[MAX_REGIONS];
+	struct region {
+		void *base;
+		size_t size;
+	} regions[MAX_REGIONS];
 	int nregions;
 	struct size_class classes[CLASS_MAX + 1];
 } stk;
@@ -157,8 +160,17 @@ int stack_init(void)
 
 void stack_shutdown(void)
 {
+	/* Whatever is mapped here next must not inherit ASan poison: it can
+	 * only be in the first segment of the free slots (the others closed
+	 * theirs, stack_discard cleared the abandoned ones). */
+	for (unsigned c = CLASS_MIN; stk.madvise_guards && c <= CLASS_MAX; c++) {
+		struct size_class *cls = &stk.classes[c];
+		for (size_t i = 0; i < cls->nfree; i++)
+			sanitizer_stack_fresh(cls->free_slots[i] + (1UL << c) -
+					      STACK_INITIAL, STACK_INITIAL);
+	}
 	for (int i = 0; i < stk.nregions; i++)
-		munmap(stk.regions[i], REGION_SIZE);
+		munmap(stk.regions[i].base, stk.regions[i].size);
 	stk.nregions = 0;
 	for (int c = 0; c <= CLASS_MAX; c++) {
 		struct size_class *cls = &stk.classes[c];
@@ -246,31 +258,39 @@ static void close_segments(struct goro_stack *st, size_t keep)
 		mprotect(below, len, PROT_NONE);
 		madvise(below, len, MADV_DONTNEED);
 	}
+	/* ASan keeps shadow memory whatever happens to the pages: poison is
+	 * only ever left in the committed part, so clear it as it closes. */
+	sanitizer_stack_fresh(below, len);
 	st->committed = keep;
 }
 
 /* ---- slots ------------------------------------------------------------------------ */
 
-static int region_add(struct size_class *cls)
+/* A new region for slots of 2^c bytes: REGION_SIZE, or less where the
+ * address space is limited (RLIMIT_AS), down to a single slot. */
+static int region_add(struct size_class *cls, unsigned c)
 {
+	int prot = stk.madvise_guards ? PROT_READ | PROT_WRITE : PROT_NONE;
+	size_t size = REGION_SIZE > (1UL << c) ? REGION_SIZE : 1UL << c;
+	void *r = MAP_FAILED;
 	rlock_lock(&stk.regions_lock);
-	int err = 0;
-	if (stk.nregions == MAX_REGIONS) {
-		err = -ENOMEM;
-	} else {
-		int prot = stk.madvise_guards ? PROT_READ | PROT_WRITE : PROT_NONE;
-		void *r = mmap(NULL, REGION_SIZE, prot,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		if (r == MAP_FAILED) {
-			err = -ENOMEM;
-		} else {
-			stk.regions[stk.nregions++] = r;
-			cls->bump = r;
-			cls->bump_end = (char *)r + REGION_SIZE;
+	if (stk.nregions < MAX_REGIONS) {
+		for (; size >= (1UL << c); size /= 4) {
+			r = mmap(NULL, size, prot, MAP_PRIVATE | MAP_ANONYMOUS |
+				 MAP_NORESERVE, -1, 0);
+			if (r != MAP_FAILED)
+				break;
 		}
 	}
+	if (r != MAP_FAILED) {
+		stk.regions[stk.nregions].base = r;
+		stk.regions[stk.nregions].size = size;
+		stk.nregions++;
+		cls->bump = r;
+		cls->bump_end = (char *)r + size;
+	}
 	rlock_unlock(&stk.regions_lock);
-	return err;
+	return r == MAP_FAILED ? -ENOMEM : 0;
 }
 
 /* A slot whose pages are all closed (mprotect) or whose guard sits below
@@ -286,7 +306,7 @@ static int slot_take_clean(unsigned c, struct goro_stack *st)
 		base = cls->free_slots[--cls->nfree];
 	} else {
 		if (cls->bump == cls->bump_end) {
-			int err = region_add(cls);
+			int err = region_add(cls, c);
 			if (err) {
 				rlock_unlock(&cls->lock);
 				return err;
@@ -399,10 +419,12 @@ void stack_cache_drain(struct stack_cache *cache)
 
 void stack_discard(struct goro_stack *st)
 {
+	if (!st->lo)
+		return;
 #ifdef STACK_VALGRIND
-	if (st->lo)
-		VALGRIND_STACK_DEREGISTER(st->valgrind_id);
+	VALGRIND_STACK_DEREGISTER(st->valgrind_id);
 #endif
+	sanitizer_stack_fresh(st->hi - st->committed, st->committed);
 	memset(st, 0, sizeof(*st));
 }
 

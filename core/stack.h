@@ -74,7 +74,8 @@ void stack_release(struct stack_cache *cache, struct goro_stack *st);
 /* Move everything a cache holds to the global free lists. */
 void stack_cache_drain(struct stack_cache *cache);
 /* Forget the stack of a goroutine abandoned when goro_main ended (its
- * memory goes with the regions, at stack_shutdown). */
+ * memory goes with the regions, at stack_shutdown, after the Ps' caches
+ * were drained). */
 void stack_discard(struct goro_stack *st);
 
 /* What a fault at addr means for st. */

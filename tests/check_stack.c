@@ -292,10 +292,10 @@ static long rss_now_kib(void)
 	return resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
-/* Every fourth one goes 64 KiB deep, so its slot must be trimmed. */
+/* One in 64 goes 64 KiB deep, so its slot must be trimmed when reused. */
 static void short_lived(void *arg)
 {
-	if ((intptr_t)arg % 4 == 0)
+	if ((intptr_t)arg % 64 == 0)
 		recurse(64);
 	goro_yield();
 	atomic_fetch_add(&reuse_done, 1);
