@@ -46,6 +46,34 @@ int goro_main(int (*fn)(int, char **), int argc, char **argv);
 
 /* ---- Goroutines -------------------------------------------------------- */
 
+/*
+ * Stacks.  A goroutine's stack may grow to its limit: stack_max, or
+ * GORO_STACK_MAX (default 8 MiB), from 16 KiB to 1 GiB.  It starts with
+ * 8 KiB open and grows on demand: touching the guard page below the open
+ * part opens the next segment (doubling).  Going past the limit ends the
+ * program: "fatal error: goroutine N "name" stack exceeds LIMIT-byte limit",
+ * that goroutine's frames, exit status 2.  The rules for code that runs in
+ * goroutines:
+ *  - Build it with -fstack-clash-protection (the default of several
+ *    distributions' compilers, not of upstream GCC).  Functions with large
+ *    frames then touch each stack page in order, so growth always meets the
+ *    guard first.  Without it, a frame bigger than a page can skip the
+ *    guard: a system call given a stack buffer that spans a guard not yet
+ *    reached fails with EFAULT or stops short at the guard (measured: a
+ *    200 KB read() into a fresh local buffer returned 192544 bytes), and a
+ *    frame skipping past the limit is not caught.  goro's own I/O calls
+ *    open their buffer's stack pages first.
+ *  - Signal handlers must be installed with SA_ONSTACK.  goro gives every
+ *    thread it runs goroutines on an alternate signal stack; a handler run
+ *    on the goroutine's own stack may land on its guard, and the kernel
+ *    then kills the process.
+ * Memory: a parked goroutine that used under 4 KiB of stack costs one
+ * resident page plus one page-table page (each stack is its own reserved
+ * 2^k-byte slot).  On kernels without MADV_GUARD_INSTALL (before 6.13), or
+ * with GORO_STACK_GUARD=mprotect, each stack takes two memory mappings, so
+ * vm.max_map_count (65530 by default) allows about 30000 goroutines;
+ * goro_go then fails with -EAGAIN and a message naming the sysctl.
+ */
 typedef struct goro_attr {
 	const char *name;  /* label shown in dumps; copied; NULL = none */
 	size_t stack_max;  /* stack limit in bytes; 0 = GORO_STACK_MAX default */

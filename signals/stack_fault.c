@@ -173,7 +173,10 @@ static void stack_fault_handler(int sig, siginfo_t *si, void *uctx)
 	crash_unexpected_signal(sig, si, uctx);
 }
 
-/* Resolve libunwind's lazily initialised state now, not in the handler. */
+/* Resolve libunwind's lazily initialised state (its lock, the list of
+ * loaded objects) now, not in the handler.  No unw_step: its memory
+ * validation probes trouble valgrind, and nothing it sets up is needed
+ * before a fatal report. */
 static void unwind_warm_up(void)
 {
 	unw_context_t ctx;
@@ -181,10 +184,8 @@ static void unwind_warm_up(void)
 	char name[64];
 	unw_word_t off;
 	unw_getcontext(&ctx);
-	if (unw_init_local(&cursor, &ctx) == 0) {
+	if (unw_init_local(&cursor, &ctx) == 0)
 		unw_get_proc_name(&cursor, name, sizeof(name), &off);
-		unw_step(&cursor);
-	}
 }
 
 int stack_fault_install(void)

@@ -355,10 +355,17 @@ START_TEST(test_wild_pointer_is_not_growth)
 {
 	char out[16384];
 	int status = run_child(wild_child, out, sizeof(out));
+#if defined(__SANITIZE_ADDRESS__)
+	/* ASan's handler was there first: the fault is passed on to it. */
+	ck_assert_int_eq(status, 1);
+	ck_assert_msg(strstr(out, "SEGV on unknown address 0x000000000010"),
+		      "got: %s", out);
+#else
 	ck_assert_int_eq(status, 2);
 	ck_assert_msg(strstr(out, "fatal error: unexpected signal"), "got: %s", out);
 	ck_assert_msg(strstr(out, "addr=0x10 "), "got: %s", out);
 	ck_assert_msg(strstr(out, "goroutine 2 "), "got: %s", out);
+#endif
 }
 END_TEST
 
