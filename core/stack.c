@@ -18,9 +18,9 @@
  *    pages are given back before the slot serves again), and where the
  *    stack's high-water mark comes from.
  *  - Dead stacks stay on their P (STACK_CACHE_MAX, warm, nothing to do to
- *    reuse a shallow one) and overflow to a per-class free list, trimmed
- *    back to their first segment.  Nothing is unmapped before goro_main
- *    ends.
+ *    reuse a shallow one; a deep one is closed back to STACK_KEEP when
+ *    reused) and overflow to a per-class free list, closed back to their
+ *    first segment.  Nothing is unmapped before goro_main ends.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -48,6 +48,11 @@
 
 #define PAGE 4096UL
 #define STACK_INITIAL (8 * 1024UL)     /* first segment: one or two pages */
+/* What a stack reused from its P's cache keeps open: a goroutine that went
+ * a little deeper than STACK_INITIAL (printf alone takes a few KiB) would
+ * otherwise cost the next one a growth fault and fresh pages, every time.
+ * A power-of-two multiple of STACK_INITIAL, so segments still double. */
+#define STACK_KEEP (32 * 1024UL)
 #define REGION_SIZE (64UL << 30)
 #define CLASS_MIN 14                   /* 16 KiB slots */
 #define CLASS_MAX 31                   /* 2 GiB slots: a 1 GiB limit + guard */
@@ -377,7 +382,13 @@ int stack_bind(struct stack_cache *cache, struct goro_stack *st, size_t max)
 		*st = cache->items[i];
 		cache->items[i] = cache->items[--cache->count];
 		dirty = st->committed;
-		close_segments(st, STACK_INITIAL);
+		/* Never more than the new goroutine's limit (same class,
+		 * possibly a smaller limit than the previous owner's). */
+		size_t keep = dirty < STACK_KEEP ? dirty : STACK_KEEP;
+		if (keep > max)
+			keep = STACK_INITIAL;
+		if (keep < dirty)
+			close_segments(st, keep);
 		/* It was counted as a split slot already. */
 		stack_unreserve();
 	} else {

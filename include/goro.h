@@ -67,6 +67,10 @@ int goro_main(int (*fn)(int, char **), int argc, char **argv);
  *    thread it runs goroutines on an alternate signal stack; a handler run
  *    on the goroutine's own stack may land on its guard, and the kernel
  *    then kills the process.
+ *  - goro_main installs a SIGSEGV/SIGBUS handler (growth needs it) and
+ *    restores the previous one when it returns.  Install your own before
+ *    goro_main, not while it runs: goro passes it every fault that is not
+ *    a stack fault.
  * Memory: a parked goroutine that used under 4 KiB of stack costs one
  * resident page plus one page-table page (each stack is its own reserved
  * 2^k-byte slot).  On kernels without MADV_GUARD_INSTALL (before 6.13), or
