@@ -4,9 +4,10 @@
  *
  * Why this shape:
  *  - Slots are carved from 64 GiB MAP_NORESERVE regions, one region per
- *    size class (slot sizes are powers of two).  A million 8 MiB stacks are
- *    then a few hundred mappings, not a million, and cost only the pages
- *    they touch: the top page, and the page-table page that maps it.
+ *    size class (slot sizes are powers of two, the smallest that holds the
+ *    limit; the limit includes the hard guard page).  A million stacks are
+ *    then a few mappings, not a million, and cost only the pages they
+ *    touch: the top page, and a share of the page-table page mapping it.
  *  - Guards: MADV_GUARD_INSTALL (Linux 6.13+) marks page-table entries
  *    without splitting the mapping, so a guarded stack costs no mapping.
  *    With the mprotect fallback every stack in use splits its region twice
@@ -55,13 +56,23 @@
 #define STACK_KEEP (32 * 1024UL)
 #define REGION_SIZE (64UL << 30)
 #define CLASS_MIN 14                   /* 16 KiB slots */
-#define CLASS_MAX 31                   /* 2 GiB slots: a 1 GiB limit + guard */
+#define CLASS_MAX 30                   /* 1 GiB slots, the largest limit */
 #define MAX_REGIONS 2048               /* 128 TiB: all the address space */
 /* Mappings left for everything else (thread stacks, jemalloc, libraries)
  * when the mprotect budget is computed. */
 #define MAP_COUNT_HEADROOM 4096
 
-#define STACK_DEFAULT_MAX (8UL << 20)
+/*
+ * The default limit.  Each stack top needs a page-table page of its own
+ * when slots are 2 MiB or larger: measured here with 1M parked goroutines,
+ * an 8 MiB default cost 4161 page-table bytes per goroutine on top of its
+ * 4.3 KB resident, and 20-30 us to create each (most of it the kernel
+ * zeroing page-table pages), against 514 bytes and 8-10 us with 256 KiB
+ * slots, where eight stack tops share a page-table page.  256 KiB is also
+ * what libmill and libdill give their coroutines; GORO_STACK_MAX and
+ * goro_attr_t.stack_max raise it.
+ */
+#define STACK_DEFAULT_MAX (256 * 1024UL)
 
 size_t stack_default_max = STACK_DEFAULT_MAX;
 
@@ -97,7 +108,7 @@ static size_t round_up(size_t n, size_t to)
 static unsigned class_of(size_t max)
 {
 	unsigned c = CLASS_MIN;
-	while ((1UL << c) < max + PAGE)
+	while ((1UL << c) < max)
 		c++;
 	return c;
 }
@@ -105,6 +116,12 @@ static unsigned class_of(size_t max)
 static char *slot_base(const struct goro_stack *st)
 {
 	return st->hi - (1UL << st->size_class);
+}
+
+/* The limit less its hard guard page. */
+static size_t stack_usable(const struct goro_stack *st)
+{
+	return (size_t)(st->hi - st->lo);
 }
 
 /* ---- setup ------------------------------------------------------------------ */
@@ -147,6 +164,11 @@ static bool kernel_has_guard_madvise(void)
 
 int stack_init(void)
 {
+	if (config.stack_max > (1UL << CLASS_MAX)) {
+		fprintf(stderr, "goro: GORO_STACK_MAX=%zu is not valid: at most "
+				"1G\n", config.stack_max);
+		return -EINVAL;
+	}
 	stack_default_max = config.stack_max ? config.stack_max
 					     : STACK_DEFAULT_MAX;
 	stk.madvise_guards = config.stack_guard != STACK_GUARD_MPROTECT &&
@@ -385,7 +407,7 @@ int stack_bind(struct stack_cache *cache, struct goro_stack *st, size_t max)
 		/* Never more than the new goroutine's limit (same class,
 		 * possibly a smaller limit than the previous owner's). */
 		size_t keep = dirty < STACK_KEEP ? dirty : STACK_KEEP;
-		if (keep > max)
+		if (keep > max - PAGE)
 			keep = STACK_INITIAL;
 		if (keep < dirty)
 			close_segments(st, keep);
@@ -398,7 +420,7 @@ int stack_bind(struct stack_cache *cache, struct goro_stack *st, size_t max)
 		dirty = STACK_INITIAL;
 	}
 	st->max = max;
-	st->lo = st->hi - max;
+	st->lo = st->hi - max + PAGE;  /* the hard guard is the limit's last page */
 	st->high_water = 0;
 	sanitizer_stack_fresh(st->hi - dirty, dirty);
 #ifdef STACK_VALGRIND
@@ -454,8 +476,8 @@ enum stack_fault_kind stack_fault_classify(const struct goro_stack *st,
 		/* Below the guard is ordinary memory: only the guard faults. */
 		if (addr < open - PAGE)
 			return STACK_FAULT_NOT_OURS;
-		return st->committed < st->max ? STACK_FAULT_GROW
-					       : STACK_FAULT_OVERFLOW;
+		return st->committed < stack_usable(st) ? STACK_FAULT_GROW
+							: STACK_FAULT_OVERFLOW;
 	}
 	return addr >= lo ? STACK_FAULT_GROW : STACK_FAULT_OVERFLOW;
 }
@@ -466,8 +488,8 @@ int stack_grow(struct goro_stack *st, uintptr_t addr)
 	size_t to = st->committed;
 	while (to < want || to == st->committed)
 		to *= 2;
-	if (to > st->max)
-		to = st->max;
+	if (to > stack_usable(st))
+		to = stack_usable(st);
 	if (want > to)
 		return -EFAULT;
 	int err = open_segments(st, st->committed, to);

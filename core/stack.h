@@ -18,9 +18,10 @@
  *   hi                      top of the stack (where it starts)
  *   hi - committed          the segments open so far, doubling as it grows
  *   growth guard            one guard page right below them
- *   lo                      the goroutine's limit (stack_max)
+ *   lo                      the lowest usable address
  *   hard guard              the guard page below lo, in place once the
- *                           stack has grown to its limit
+ *                           stack has grown to it; hi - max, the limit
+ *                           (stack_max) counts this page
  * With madvise guards (Linux 6.13+) the pages below the growth guard are
  * plain memory, faulted in on demand; with the mprotect fallback everything
  * below the committed segments is PROT_NONE.
@@ -33,9 +34,9 @@
 #include <stdint.h>
 
 struct goro_stack {
-	char *lo;            /* lowest usable address (the limit); NULL: none */
+	char *lo;            /* lowest usable address; NULL: no stack */
 	char *hi;            /* one past the highest address */
-	size_t max;          /* usable bytes: the goroutine's limit */
+	size_t max;          /* the goroutine's limit: hi - lo + the guard page */
 	size_t committed;    /* bytes below hi open without a growth fault */
 	size_t high_water;   /* deepest use seen by a growth fault, bytes */
 	uint8_t size_class;  /* log2 of the slot size */

@@ -48,7 +48,8 @@ int goro_main(int (*fn)(int, char **), int argc, char **argv);
 
 /*
  * Stacks.  A goroutine's stack may grow to its limit: stack_max, or
- * GORO_STACK_MAX (default 8 MiB), from 16 KiB to 1 GiB.  It starts with
+ * GORO_STACK_MAX (default 256 KiB), from 16 KiB to 1 GiB, one guard page
+ * included.  It starts with
  * 8 KiB open and grows on demand: touching the guard page below the open
  * part opens the next segment (doubling).  Going past the limit ends the
  * program: "fatal error: goroutine N "name" stack exceeds LIMIT-byte limit",
@@ -72,8 +73,9 @@ int goro_main(int (*fn)(int, char **), int argc, char **argv);
  *    goro_main, not while it runs: goro passes it every fault that is not
  *    a stack fault.
  * Memory: a parked goroutine that used under 4 KiB of stack costs one
- * resident page plus one page-table page (each stack is its own reserved
- * 2^k-byte slot).  On kernels without MADV_GUARD_INSTALL (before 6.13), or
+ * resident page, plus a page-table page shared by the stacks whose limits
+ * fall in the same 2 MiB (eight at the default limit; none shared from
+ * 1 MiB up, where each stack has a page-table page of its own).  On kernels without MADV_GUARD_INSTALL (before 6.13), or
  * with GORO_STACK_GUARD=mprotect, each stack takes two memory mappings, so
  * vm.max_map_count (65530 by default) allows about 30000 goroutines;
  * goro_go then fails with -EAGAIN and a message naming the sysctl.

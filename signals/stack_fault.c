@@ -88,7 +88,8 @@ static _Noreturn void stack_overflow_fatal(struct g *g, void *uctx)
 	const ucontext_t *uc = uctx;
 	fault_print("fatal error: goroutine %lld \"%s\" stack exceeds %zu-byte "
 		    "limit\n", (long long)g->id, g->name, g->stack.max);
-	fault_print("sp=0x%llx stack=[0x%lx, 0x%lx]\n",
+	fault_print("sp=0x%llx stack=[0x%lx, 0x%lx] (the limit: goro_attr_t "
+		    "stack_max, or GORO_STACK_MAX)\n",
 		    (unsigned long long)uc->uc_mcontext.gregs[REG_RSP],
 		    (unsigned long)g->stack.lo, (unsigned long)g->stack.hi);
 	if (config.traceback != TRACEBACK_NONE) {

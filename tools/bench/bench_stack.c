@@ -6,9 +6,9 @@
  *                    all Ps, with the default vm.max_map_count and guards
  *   park-resident    resident bytes per parked goroutine (RSS growth / 1M)
  *   park-pagetables  page-table bytes per parked goroutine (VmPTE growth /
- *                    1M): not in RSS, but memory all the same; each stack
- *                    top sits in its own 2 MiB of address space, so it
- *                    needs its own page-table page
+ *                    1M): not in RSS, but memory all the same; at the
+ *                    default 256 KiB limit eight stack tops share a
+ *                    page-table page
  *   grow-1mib        us for a new goroutine to recurse through 1 MiB of
  *                    stack (growth faults and page faults included: the
  *                    slot it reuses had its deep pages given back)
