@@ -126,10 +126,11 @@ static int grow_main(int argc, char **argv)
 	(void)argc;
 	(void)argv;
 	double first[GROW_REPEATS], again[GROW_REPEATS];
+	goro_attr_t attr = { .name = "grow", .stack_max = 2 * GROW_BYTES };
 	for (int i = 0; i < GROW_REPEATS; i++) {
 		double times[2];
 		atomic_store(&grown, false);
-		if (goro_go(grow_body, times) < 0)
+		if (goro_go_attr(&attr, grow_body, times) < 0)
 			bench_fail(SUITE, "goro_go failed");
 		while (!atomic_load_explicit(&grown, memory_order_acquire))
 			goro_yield();
