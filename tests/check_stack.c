@@ -188,25 +188,28 @@ END_TEST
 #define PARKED 200000
 
 static atomic_long parked_started, parked_finished;
-static atomic_bool parked_release;
 static long parked_spawned;
 static int64_t parked_error;
+static int64_t goroutine_spawned_after;
 
+/* Parks on a channel receive until the channel is closed. */
 static void parked_goroutine(void *arg)
 {
-	(void)arg;
+	goro_chan_t *release = arg;
 	atomic_fetch_add(&parked_started, 1);
-	while (!atomic_load(&parked_release))
-		goro_sleep(1000LL * 1000 * 1000);
-	atomic_fetch_add(&parked_finished, 1);
+	if (goro_chan_recv(release, NULL) == 0)
+		atomic_fetch_add(&parked_finished, 1);
 }
 
 static int parked_main(int argc, char **argv)
 {
 	(void)argc; (void)argv;
+	goro_chan_t *release = goro_chan_make(0, 0);
+	if (!release)
+		return 2;
 	parked_spawned = 0;
 	for (long i = 0; i < PARKED; i++) {
-		int64_t id = goro_go(parked_goroutine, NULL);
+		int64_t id = goro_go(parked_goroutine, release);
 		if (id < 0) {
 			parked_error = id;
 			break;
@@ -214,12 +217,14 @@ static int parked_main(int argc, char **argv)
 		parked_spawned++;
 	}
 	wait_for(&parked_started, parked_spawned);
-	atomic_store(&parked_release, true);
+	goro_chan_close(release);
 	wait_for(&parked_finished, parked_spawned);
 	/* Their stacks are free again: spawning works again. */
-	if (parked_error && goro_go(parked_goroutine, NULL) <= 0)
-		return 3;
-	return 0;
+	goroutine_spawned_after = parked_error ?
+		goro_go(parked_goroutine, release) : 1;
+	wait_for(&parked_finished, parked_spawned + (parked_error != 0));
+	goro_chan_free(release);
+	return goroutine_spawned_after > 0 ? 0 : 3;
 }
 
 static void parked_child(void)

@@ -2,8 +2,8 @@
  * bench_stack.c — suite "stack": what goroutine stacks cost.
  *
  *   park-create      ns per goroutine to spawn 1M goroutines and have every
- *                    one of them run and park (goro_sleep for an hour), on
- *                    all Ps, with the default vm.max_map_count and guards
+ *                    one of them run and park on a channel receive, on all
+ *                    Ps, with the default vm.max_map_count and guards
  *   park-resident    resident bytes per parked goroutine (RSS growth / 1M)
  *   park-pagetables  page-table bytes per parked goroutine (VmPTE growth /
  *                    1M): not in RSS, but memory all the same; at the
@@ -16,8 +16,8 @@
  *                    the stack already grown: grow-1mib minus this is what
  *                    growth costs
  *
- * tools/bench/go/stack does the same with Go's runtime (parked on a
- * channel); its runs are interleaved with goro's.
+ * tools/bench/go/stack does the same with Go's runtime; its runs are
+ * interleaved with goro's.
  */
 #include <stdatomic.h>
 #include <stdint.h>
@@ -29,7 +29,6 @@
 #include "bench.h"
 
 #define SUITE "stack"
-#define HOUR_NS (3600LL * 1000 * 1000 * 1000)
 #define GROW_BYTES (1024 * 1024)
 #define FRAME_PAD 1000
 #define GROW_REPEATS 20
@@ -58,13 +57,14 @@ static void memory_now(long *rss, long *pte)
 
 /* ---- park ----------------------------------------------------------------- */
 
-static atomic_long parked;
+static atomic_long parked, woken;
 
 static void park_body(void *arg)
 {
-	(void)arg;
+	goro_chan_t *release = arg;
 	atomic_fetch_add_explicit(&parked, 1, memory_order_relaxed);
-	goro_sleep(HOUR_NS);  /* abandoned when goroutine 1 returns */
+	goro_chan_recv(release, NULL);
+	atomic_fetch_add_explicit(&woken, 1, memory_order_relaxed);
 }
 
 static int park_main(int argc, char **argv)
@@ -72,11 +72,15 @@ static int park_main(int argc, char **argv)
 	(void)argc;
 	(void)argv;
 	atomic_store(&parked, 0);
+	atomic_store(&woken, 0);
+	goro_chan_t *release = goro_chan_make(0, 0);
+	if (!release)
+		bench_fail(SUITE, "goro_chan_make failed");
 	long rss0, pte0, rss1, pte1;
 	memory_now(&rss0, &pte0);
 	int64_t t0 = bench_now();
 	for (long i = 0; i < park_count; i++) {
-		int64_t id = goro_go(park_body, NULL);
+		int64_t id = goro_go(park_body, release);
 		if (id < 0)
 			bench_fail(SUITE, "goro_go failed after %ld spawns: %lld",
 				   i, (long long)id);
@@ -87,6 +91,10 @@ static int park_main(int argc, char **argv)
 	memory_now(&rss1, &pte1);
 	resident_bytes = (double)(rss1 - rss0) / (double)park_count;
 	pagetable_bytes = (double)(pte1 - pte0) / (double)park_count;
+	goro_chan_close(release);
+	while (atomic_load_explicit(&woken, memory_order_relaxed) < park_count)
+		goro_sleep(100 * 1000);
+	goro_chan_free(release);
 	return 0;
 }
 
