@@ -28,6 +28,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -46,6 +48,9 @@
 #define MADV_GUARD_INSTALL 102
 #define MADV_GUARD_REMOVE 103
 #endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
 
 #define PAGE 4096UL
 #define STACK_INITIAL (8 * 1024UL)     /* first segment: one or two pages */
@@ -58,6 +63,8 @@
 #define CLASS_MIN 14                   /* 16 KiB slots */
 #define CLASS_MAX 30                   /* 1 GiB slots, the largest limit */
 #define MAX_REGIONS 2048               /* 128 TiB: all the address space */
+/* Never-used slots are prepared this many at a time (madvise guards). */
+#define FRESH_BATCH 32
 /* Mappings left for everything else (thread stacks, jemalloc, libraries)
  * when the mprotect budget is computed. */
 #define MAP_COUNT_HEADROOM 4096
@@ -87,6 +94,7 @@ struct size_class {
 
 static struct {
 	bool madvise_guards;
+	int pidfd;                      /* this process, for process_madvise */
 	size_t mprotect_cap;            /* stacks the mapping budget allows */
 	_Atomic size_t mprotect_used;   /* split slots + unbound reservations */
 	_Atomic bool warned;
@@ -176,6 +184,8 @@ int stack_init(void)
 	atomic_store(&stk.mprotect_used, 0);
 	atomic_store(&stk.warned, false);
 	stk.mprotect_cap = 0;
+	stk.pidfd = stk.madvise_guards ?
+		(int)syscall(SYS_pidfd_open, getpid(), 0) : -1;
 	if (!stk.madvise_guards) {
 		stk.max_map_count = read_long_file("/proc/sys/vm/max_map_count",
 						   65530);
@@ -199,6 +209,9 @@ void stack_shutdown(void)
 	for (int i = 0; i < stk.nregions; i++)
 		munmap(stk.regions[i].base, stk.regions[i].size);
 	stk.nregions = 0;
+	if (stk.pidfd >= 0)
+		close(stk.pidfd);
+	stk.pidfd = -1;
 	for (int c = 0; c <= CLASS_MAX; c++) {
 		struct size_class *cls = &stk.classes[c];
 		rt_free(cls->free_slots, cls->free_cap * sizeof(char *));
@@ -320,17 +333,56 @@ static int region_add(struct size_class *cls, unsigned c)
 	return r == MAP_FAILED ? -ENOMEM : 0;
 }
 
-/* A slot whose pages are all closed (mprotect) or whose guard sits below
- * its first segment (madvise): from the free list or never used. */
-static int slot_take_clean(unsigned c, struct goro_stack *st)
+/*
+ * Guard the first segment of never-used slots (madvise mode) and fault in
+ * their top pages: one process_madvise() per batch instead of a madvise()
+ * and a page fault per slot.  Where process_madvise() cannot (an old
+ * kernel, a forked child's stale pidfd), one madvise() each.
+ */
+static int prepare_fresh(char *const *his, int n)
+{
+	struct iovec guards[FRESH_BATCH], tops[FRESH_BATCH];
+	for (int i = 0; i < n; i++) {
+		guards[i].iov_base = his[i] - STACK_INITIAL - PAGE;
+		guards[i].iov_len = PAGE;
+		tops[i].iov_base = his[i] - PAGE;
+		tops[i].iov_len = PAGE;
+	}
+	if (stk.pidfd >= 0 &&
+	    syscall(SYS_process_madvise, stk.pidfd, guards, (size_t)n,
+		    MADV_GUARD_INSTALL, 0) == (long)(n * PAGE)) {
+		/* Only a head start: a page it could not fault in now will
+		 * be faulted in on first use. */
+		syscall(SYS_process_madvise, stk.pidfd, tops, (size_t)n,
+			MADV_POPULATE_WRITE, 0);
+		return 0;
+	}
+	for (int i = 0; i < n; i++) {
+		int err = set_guard(guards[i].iov_base, MADV_GUARD_INSTALL);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/*
+ * A slot whose pages are all closed (mprotect) or whose guard sits below
+ * its first segment (madvise): from the free list or never used.  With
+ * madvise guards, never-used slots come FRESH_BATCH at a time and the
+ * spare ones go to the cache (room permitting).
+ */
+static int slot_take_clean(struct stack_cache *cache, unsigned c,
+			   struct goro_stack *st)
 {
 	struct size_class *cls = &stk.classes[c];
 	size_t size = 1UL << c;
-	char *base;
-	bool fresh = false;
+	char *his[FRESH_BATCH];
+	int n = 0;
+	bool fresh;
 	rlock_lock(&cls->lock);
 	if (cls->nfree) {
-		base = cls->free_slots[--cls->nfree];
+		his[n++] = cls->free_slots[--cls->nfree] + size;
+		fresh = false;
 	} else {
 		if (cls->bump == cls->bump_end) {
 			int err = region_add(cls, c);
@@ -339,22 +391,34 @@ static int slot_take_clean(unsigned c, struct goro_stack *st)
 				return err;
 			}
 		}
-		base = cls->bump;
-		cls->bump += size;
+		int room = STACK_CACHE_MAX - cache->count;
+		int want = !stk.madvise_guards ? 1 :
+			   room < FRESH_BATCH - 1 ? room + 1 : FRESH_BATCH;
+		do {
+			cls->bump += size;
+			his[n++] = cls->bump;
+		} while (n < want && cls->bump < cls->bump_end);
 		fresh = true;
 	}
 	rlock_unlock(&cls->lock);
-	st->hi = base + size;
+	memset(st, 0, sizeof(*st));
+	st->hi = his[0];
 	st->size_class = (uint8_t)c;
-	if (!fresh && stk.madvise_guards) {
-		st->committed = STACK_INITIAL;
-		return 0;
-	}
-	st->committed = 0;
-	int err = open_segments(st, 0, STACK_INITIAL);
+	int err = 0;
+	if (!stk.madvise_guards)
+		err = open_segments(st, 0, STACK_INITIAL);
+	else if (fresh)
+		err = prepare_fresh(his, n);
 	if (err)
 		return err == -ENOMEM ? -EAGAIN : err;
 	st->committed = STACK_INITIAL;
+	for (int i = 1; i < n; i++) {
+		struct goro_stack *spare = &cache->items[cache->count++];
+		memset(spare, 0, sizeof(*spare));
+		spare->hi = his[i];
+		spare->size_class = (uint8_t)c;
+		spare->committed = STACK_INITIAL;
+	}
 	return 0;
 }
 
@@ -414,7 +478,7 @@ int stack_bind(struct stack_cache *cache, struct goro_stack *st, size_t max)
 		/* It was counted as a split slot already. */
 		stack_unreserve();
 	} else {
-		int err = slot_take_clean(c, st);
+		int err = slot_take_clean(cache, c, st);
 		if (err)
 			return err;
 		dirty = STACK_INITIAL;

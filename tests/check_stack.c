@@ -103,7 +103,9 @@ static int overflow_main(int argc, char **argv)
 {
 	(void)argc; (void)argv;
 	goro_attr_t attr = { .name = "deep", .stack_max = 256 * KIB };
-	goro_go_attr(&attr, overflow_goroutine, NULL);
+	printf("id=%lld\n", (long long)goro_go_attr(&attr, overflow_goroutine,
+						   NULL));
+	fflush(stdout);
 	goro_sleep(10LL * 1000 * 1000 * 1000);
 	return 0;
 }
@@ -119,8 +121,12 @@ START_TEST(test_overflow_past_256k_limit_is_fatal)
 	char out[16384];
 	int status = run_child(overflow_child, out, sizeof(out));
 	ck_assert_int_eq(status, 2);
-	ck_assert_msg(strstr(out, "fatal error: goroutine 2 \"deep\" stack "
-				  "exceeds 262144-byte limit"), "got: %s", out);
+	long long id = 0;
+	ck_assert_int_eq(sscanf(out, "id=%lld", &id), 1);
+	char expect[128];
+	snprintf(expect, sizeof(expect), "fatal error: goroutine %lld \"deep\" "
+		 "stack exceeds 262144-byte limit", id);
+	ck_assert_msg(strstr(out, expect), "got: %s", out);
 	ck_assert_msg(strstr(out, "recurse_forever"), "no frames: %s", out);
 }
 END_TEST
@@ -346,7 +352,8 @@ static void wild_write(void *arg)
 static int wild_main(int argc, char **argv)
 {
 	(void)argc; (void)argv;
-	goro_go(wild_write, NULL);
+	printf("id=%lld\n", (long long)goro_go(wild_write, NULL));
+	fflush(stdout);
 	goro_sleep(10LL * 1000 * 1000 * 1000);
 	return 0;
 }
@@ -369,7 +376,11 @@ START_TEST(test_wild_pointer_is_not_growth)
 	ck_assert_int_eq(status, 2);
 	ck_assert_msg(strstr(out, "fatal error: unexpected signal"), "got: %s", out);
 	ck_assert_msg(strstr(out, "addr=0x10 "), "got: %s", out);
-	ck_assert_msg(strstr(out, "goroutine 2 "), "got: %s", out);
+	long long id = 0;
+	ck_assert_int_eq(sscanf(out, "id=%lld", &id), 1);
+	char expect[64];
+	snprintf(expect, sizeof(expect), "\ngoroutine %lld ", id);
+	ck_assert_msg(strstr(out, expect), "got: %s", out);
 #endif
 }
 END_TEST
