@@ -211,6 +211,30 @@ void goro_blocking_exit(void);
 
 void goro_dump(int fd);  /* every goroutine's traceback, Go's format */
 
+/* Asynchronous preemption counters, cumulative since the process started
+ * (every goro_main run adds to them).  A signal is requested when a
+ * goroutine ran past GORO_QUANTUM while other work waited (or for
+ * goro_maxprocs and program exit); the handler then either stops the
+ * goroutine (preempted), finds it already gone (stale), or refuses because
+ * it is not at a safe point, by reason.  A refused goroutine yields at its
+ * next runtime call and is asked again shortly. */
+struct goro_preempt_stats {
+	uint64_t requested;            /* signals sent */
+	uint64_t delivered;            /* received by the runtime's handler */
+	uint64_t preempted;            /* goroutines stopped by the signal */
+	uint64_t stale;                /* it had yielded meanwhile */
+	uint64_t refused_no_goroutine; /* the M was in the scheduler */
+	uint64_t refused_disabled;     /* goro_preempt_disable() in force */
+	uint64_t refused_locks;        /* the M held a runtime lock */
+	uint64_t refused_syscall;      /* in a blocking call (goro_blocking_enter) */
+	uint64_t refused_runtime;      /* PC inside libgoro */
+	uint64_t refused_libc;         /* PC inside libc, ld.so or the vDSO */
+	uint64_t refused_library;      /* PC inside jemalloc, libunwind, libgcc_s */
+	uint64_t refused_stack;        /* not on its goroutine stack, or no room */
+};
+/* Fill *out: 0, -EINVAL for NULL. */
+int goro_preempt_stats(struct goro_preempt_stats *out);
+
 /* ---- errno ----------------------------------------------------------------- */
 
 /* glibc declares __errno_location() const, so a compiler keeps &errno in a
