@@ -337,6 +337,7 @@ END_TEST
 /* Spawned goroutines hold a stack reservation until they run: mprotect
  * guards cap how many may wait at once. */
 #define PER_ROUND_MPROTECT 20000
+#define REUSE_BATCH 1000
 
 static long per_round;
 
@@ -367,11 +368,17 @@ static void short_lived(void *arg)
 static int reuse_main(int argc, char **argv)
 {
 	(void)argc; (void)argv;
+	long spawned = 0;
 	for (int r = 0; r < ROUNDS; r++) {
-		for (long i = 0; i < per_round; i++)
+		/* In batches, so that how many are alive at once (and so the
+		 * stacks in use) does not depend on scheduling. */
+		for (long i = 0; i < per_round; i++) {
 			if (goro_go(short_lived, (void *)(intptr_t)i) <= 0)
 				return 1;
-		wait_for(&reuse_done, (long)(r + 1) * per_round);
+			if (++spawned % REUSE_BATCH == 0)
+				wait_for(&reuse_done, spawned);
+		}
+		wait_for(&reuse_done, spawned);
 		rss_kib[r] = rss_now_kib();
 	}
 	return 0;
