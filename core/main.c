@@ -20,6 +20,7 @@
 #include "procs.h"
 #include "runq.h"
 #include "sched.h"
+#include "stack_fault.h"
 #include "sysmon.h"
 #include "timer.h"
 #include <goro.h>
@@ -96,14 +97,18 @@ int goro_main(int (*fn)(int, char **), int argc, char **argv)
 		atomic_store(&sched.running, false);
 		return err;
 	}
-	if (config.stack_max)
-		stack_default_max = config.stack_max;
+	if ((err = stack_init()) != 0 || (err = stack_fault_install()) != 0) {
+		atomic_store(&sched.running, false);
+		return err;
+	}
 
 	runtime_reset();
 	int nprocs = config.maxprocs ? config.maxprocs : procs_available_cpus();
 	struct m *m0 = m_alloc();
 	if (!m0 || (err = procs_init(nprocs)) != 0) {
 		procs_free_all();
+		stack_shutdown();
+		stack_fault_remove();
 		rt_free(m0, sizeof(*m0));
 		preempt_fini();
 		atomic_store(&sched.running, false);
@@ -138,6 +143,8 @@ int goro_main(int (*fn)(int, char **), int argc, char **argv)
 	m_detach_thread(m0);
 	g_free_all();
 	procs_free_all();
+	stack_shutdown();
+	stack_fault_remove();
 	rt_free(m0, sizeof(*m0));
 	preempt_fini();
 	int code = sched.exit_code;

@@ -46,6 +46,40 @@ int goro_main(int (*fn)(int, char **), int argc, char **argv);
 
 /* ---- Goroutines -------------------------------------------------------- */
 
+/*
+ * Stacks.  A goroutine's stack may grow to its limit: stack_max, or
+ * GORO_STACK_MAX (default 256 KiB), from 16 KiB to 1 GiB, one guard page
+ * included.  It starts with
+ * 8 KiB open and grows on demand: touching the guard page below the open
+ * part opens the next segment (doubling).  Going past the limit ends the
+ * program: "fatal error: goroutine N "name" stack exceeds LIMIT-byte limit",
+ * that goroutine's frames, exit status 2.  The rules for code that runs in
+ * goroutines:
+ *  - Build it with -fstack-clash-protection (the default of several
+ *    distributions' compilers, not of upstream GCC).  Functions with large
+ *    frames then touch each stack page in order, so growth always meets the
+ *    guard first.  Without it, a frame bigger than a page can skip the
+ *    guard: a system call given a stack buffer that spans a guard not yet
+ *    reached fails with EFAULT or stops short at the guard (measured: a
+ *    200 KB read() into a fresh local buffer returned 192544 bytes), and a
+ *    frame skipping past the limit is not caught.  goro's own I/O calls
+ *    open their buffer's stack pages first.
+ *  - Signal handlers must be installed with SA_ONSTACK.  goro gives every
+ *    thread it runs goroutines on an alternate signal stack; a handler run
+ *    on the goroutine's own stack may land on its guard, and the kernel
+ *    then kills the process.
+ *  - goro_main installs a SIGSEGV/SIGBUS handler (growth needs it) and
+ *    restores the previous one when it returns.  Install your own before
+ *    goro_main, not while it runs: goro passes it every fault that is not
+ *    a stack fault.
+ * Memory: a parked goroutine that used under 4 KiB of stack costs one
+ * resident page, plus a page-table page shared by the stacks whose limits
+ * fall in the same 2 MiB (eight at the default limit; none shared from
+ * 1 MiB up, where each stack has a page-table page of its own).  On kernels without MADV_GUARD_INSTALL (before 6.13), or
+ * with GORO_STACK_GUARD=mprotect, each stack takes two memory mappings, so
+ * vm.max_map_count (65530 by default) allows about 30000 goroutines;
+ * goro_go then fails with -EAGAIN and a message naming the sysctl.
+ */
 typedef struct goro_attr {
 	const char *name;  /* label shown in dumps; copied; NULL = none */
 	size_t stack_max;  /* stack limit in bytes; 0 = GORO_STACK_MAX default */
@@ -85,7 +119,10 @@ void goro_sleep(int64_t ns);     /* park the goroutine for at least ns */
 typedef struct goro_chan goro_chan_t;
 
 /* Unbuffered (cap 0) or buffered channel of elements of elem_size bytes
- * (0 allowed: signal-only).  NULL with errno set on failure. */
+ * (0 allowed: signal-only).  NULL with errno set on failure.  Operations
+ * copy elem_size bytes from/to elem; a receive may pass NULL to discard
+ * the value (so may a send when elem_size is 0).  A NULL channel is
+ * -EINVAL. */
 goro_chan_t *goro_chan_make(size_t elem_size, size_t cap);
 int goro_chan_send(goro_chan_t *c, const void *elem);  /* 0, -EPIPE if closed */
 int goro_chan_recv(goro_chan_t *c, void *elem);        /* 1 value, 0 closed */
@@ -130,6 +167,26 @@ typedef struct goro_wg {
 int goro_wg_add(goro_wg_t *wg, int64_t n);
 int goro_wg_done(goro_wg_t *wg);
 int goro_wg_wait(goro_wg_t *wg);
+
+/* Condition variable (sync.Cond): goro_cond_wait unlocks mu, parks until
+ * signalled, and locks mu again before returning; call it in a loop that
+ * rechecks the condition.  Signal wakes one waiter (the longest waiting),
+ * broadcast every one.  0, or -EINVAL for NULL arguments. */
+typedef struct goro_cond {
+	_Alignas(8) unsigned char opaque[32];
+} goro_cond_t;
+#define GORO_COND_INIT {{0}}
+int goro_cond_wait(goro_cond_t *cond, goro_mutex_t *mu);
+int goro_cond_signal(goro_cond_t *cond);
+int goro_cond_broadcast(goro_cond_t *cond);
+
+/* Run fn(arg) once (sync.Once): the first caller runs it, concurrent
+ * callers wait until it has returned, later ones return at once. */
+typedef struct goro_once {
+	_Alignas(8) unsigned char opaque[40];
+} goro_once_t;
+#define GORO_ONCE_INIT {{0}}
+int goro_once(goro_once_t *once, void (*fn)(void *), void *arg);
 
 /* ---- I/O: the goroutine parks on the netpoller, the thread runs others ---- */
 
