@@ -14,6 +14,7 @@
 
 #include "alloc.h"
 #include "m.h"
+#include "netpoll.h"
 #include "sanitizer.h"
 #include "sched.h"
 #include "signal_stack.h"
@@ -159,12 +160,15 @@ void m_wake_all_idle(void)
 	while ((m = midle_get()))
 		note_wake(&m->park);
 	rlock_unlock(&sched.lock);
+	netpoll_break();  /* and the one blocked in the poller */
 }
 
 void m_poke_idle_for_deadline(int64_t when)
 {
 	if (atomic_load_explicit(&sched.npidle, RELAXED) == 0)
 		return;  /* every P is busy and will see the timer itself */
+	if (netpoll_wake_for_deadline(when))
+		return;  /* the M blocked in the poller wakes in time */
 	rlock_lock(&sched.lock);
 	for (struct m *m = sched.midle; m; m = m->link) {
 		if (m->sleep_until && m->sleep_until <= when) {

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "goroutine.h"
 #include "m.h"
+#include "netpoll.h"
 #include "procs.h"
 #include "runq.h"
 #include "sched.h"
@@ -101,6 +102,12 @@ int goro_main(int (*fn)(int, char **), int argc, char **argv)
 		atomic_store(&sched.running, false);
 		return -ENOMEM;
 	}
+	if ((err = netpoll_init()) != 0) {
+		procs_free_all();
+		rt_free(m0, sizeof(*m0));
+		atomic_store(&sched.running, false);
+		return err;
+	}
 	m0->is_m0 = true;
 	sched.allm = m0;
 	sched.mcount = 1;
@@ -121,6 +128,7 @@ int goro_main(int (*fn)(int, char **), int argc, char **argv)
 
 	/* Goroutine 1 returned.  Wait for the other Ms, then free it all. */
 	m_join_all(m0);
+	netpoll_teardown();
 	m_detach_thread(m0);
 	g_free_all();
 	procs_free_all();

@@ -135,6 +135,7 @@ struct m {
 	struct g *curg;              /* running goroutine, or NULL on g0 */
 	struct p *p;                 /* attached P */
 	struct p *nextp;             /* P handed over by whoever woke this M */
+	struct p *syscall_p;         /* P lent out by goro_blocking_enter */
 	bool spinning;               /* looking for work while holding no G */
 	bool is_m0;                  /* the thread that called goro_main */
 	bool idle;                   /* on sched.midle */
