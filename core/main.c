@@ -19,7 +19,9 @@
 #include "netpoll.h"
 #include "procs.h"
 #include "runq.h"
+#include "retake.h"
 #include "sched.h"
+#include "sysmon.h"
 #include "timer.h"
 #include <goro.h>
 
@@ -124,11 +126,16 @@ int goro_main(int (*fn)(int, char **), int argc, char **argv)
 	if (id < 0)
 		rt_fatal("cannot create the main goroutine: %s", strerror((int)-id));
 
+	if ((err = sysmon_start()) != 0)
+		rt_fatal("cannot start sysmon: %s", strerror(-err));
+
 	sched_m_loop(m0);
 
 	/* Goroutine 1 returned.  Wait for the other Ms, then free it all. */
+	sysmon_stop();
 	m_join_all(m0);
 	netpoll_teardown();
+	retake_free_spares();
 	m_detach_thread(m0);
 	g_free_all();
 	procs_free_all();

@@ -42,6 +42,7 @@
 #include "m.h"
 #include "netpoll.h"
 #include "procs.h"
+#include "retake.h"
 #include "runq.h"
 #include "sanitizer.h"
 #include "sched.h"
@@ -187,7 +188,9 @@ static struct g *find_local(struct m *m, bool *inherit, bool run_timers)
 
 static bool must_leave_p(void)
 {
-	return atomic_load_explicit(&sched.stw_waiting, RELAXED) ||
+	struct p *p = m_current()->p;
+	return (p && p->spare) ||
+	       atomic_load_explicit(&sched.stw_waiting, RELAXED) ||
 	       atomic_load_explicit(&sched.exiting, RELAXED);
 }
 
@@ -303,6 +306,11 @@ top:
 			goto top;
 		}
 		p_acquire(m, p);
+	}
+	if (m->p->spare) {
+		/* sysmon lent this M a spare P while it slept in the kernel. */
+		retake_spare_release(m);
+		goto top;
 	}
 	if (atomic_load_explicit(&sched.stw_waiting, RELAXED)) {
 		stop_for_world(m);
