@@ -1,9 +1,12 @@
 // Go's counterpart of examples/http_hello: net/http answering "Hello,
 // World!" on every path.  With -wrk it also measures itself: it serves on
-// a free loopback port, runs wrk with the given arguments against it and
-// prints "rps <requests/s>" and "p99 <µs>", the lines goro-bench's http
-// suite reads (tools/bench/bench_http.c).  Without -wrk it just serves on
-// -addr.
+// a free loopback port, runs wrk with the arguments after "--" against it
+// and prints "rps <requests/s>" and "p99 <µs>", the lines goro-bench's
+// http suite reads (tools/bench/bench_http.c):
+//
+//	http -wrk -- -t1 -c64 -d5s --latency
+//
+// Without -wrk it just serves on -addr.
 package main
 
 import (
@@ -38,10 +41,10 @@ func micros(s string) (float64, error) {
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8081", "listen address (serve mode)")
-	wrkArgs := flag.String("wrk", "", "run wrk with these arguments against the server, print figures, exit")
+	measure := flag.Bool("wrk", false, "run wrk (arguments after --) against the server, print figures, exit")
 	flag.Parse()
 	http.HandleFunc("/", hello)
-	if *wrkArgs == "" {
+	if !*measure {
 		if err := http.ListenAndServe(*addr, nil); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
@@ -54,7 +57,7 @@ func main() {
 		os.Exit(1)
 	}
 	go http.Serve(l, nil)
-	args := append(strings.Fields(*wrkArgs), "http://"+l.Addr().String()+"/")
+	args := append(flag.Args(), "http://"+l.Addr().String()+"/")
 	out, err := exec.Command("wrk", args...).Output()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "wrk:", err)
@@ -65,10 +68,10 @@ func main() {
 		f := strings.Fields(sc.Text())
 		switch {
 		case len(f) == 2 && f[0] == "Requests/sec:":
-			fmt.Println("rps", f[1])
+			fmt.Println("rps", f[1], "req/s")
 		case len(f) == 2 && f[0] == "99%":
 			if us, err := micros(f[1]); err == nil {
-				fmt.Println("p99", us)
+				fmt.Println("p99", us, "us")
 			}
 		}
 	}
