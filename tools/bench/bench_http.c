@@ -45,7 +45,10 @@ static bool find_server(char *path, size_t cap)
 	char *slash = strrchr(self, '/');
 	if (!slash)
 		return false;
-	*slash = '\0';  /* .../tools/bench */
+	*slash = '\0';  /* .../tools/bench, or its .libs (libtool) */
+	size_t len = strlen(self);
+	if (len > 6 && !strcmp(self + len - 6, "/.libs"))
+		self[len - 6] = '\0';
 	snprintf(path, cap, "%s/../../examples/http_hello", self);
 	return access(path, X_OK) == 0;
 }
