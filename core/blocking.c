@@ -16,6 +16,7 @@
 #include "blocking.h"
 #include "m.h"
 #include "netpoll.h"
+#include "retake.h"
 #include "runq.h"
 #include "sched.h"
 #include "timer.h"
@@ -27,7 +28,8 @@ static _Atomic int64_t in_blocking_calls;
 
 int64_t blocking_count(void)
 {
-	return atomic_load_explicit(&in_blocking_calls, RELAXED);
+	return atomic_load_explicit(&in_blocking_calls, RELAXED) +
+	       retake_spares_lent();
 }
 
 void goro_blocking_enter(void)

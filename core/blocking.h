@@ -10,8 +10,10 @@
 
 #include "runtime.h"
 
-/* Goroutines between goro_blocking_enter and goro_blocking_exit
- * (deadlock detection: the kernel may still wake them). */
+/* Goroutines in the kernel: between goro_blocking_enter and
+ * goro_blocking_exit, or found blocked there by sysmon and moved to a spare
+ * P (core/retake.c).  For deadlock detection: the kernel may still wake
+ * them. */
 int64_t blocking_count(void);
 
 /*

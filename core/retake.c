@@ -79,6 +79,7 @@ static struct retake_p observed[GORO_MAXPROCS_LIMIT];
 static struct rlock spare_lock = RLOCK_INIT;
 static struct p *spare_free;
 static struct p *spare_all;      /* every spare, through spare_next */
+static _Atomic int64_t spares_lent;
 
 void retake_reset(void)
 {
@@ -173,6 +174,7 @@ static struct p *spare_get(void)
 	rlock_unlock(&spare_lock);
 	if (p) {
 		p->link = NULL;
+		atomic_fetch_add_explicit(&spares_lent, 1, RELAXED);
 		return p;
 	}
 	p = rt_alloc(sizeof(*p));
@@ -188,6 +190,7 @@ static struct p *spare_get(void)
 	p->spare_next = spare_all;
 	spare_all = p;
 	rlock_unlock(&spare_lock);
+	atomic_fetch_add_explicit(&spares_lent, 1, RELAXED);
 	return p;
 }
 
@@ -197,6 +200,12 @@ static void spare_put(struct p *p)
 	p->link = spare_free;
 	spare_free = p;
 	rlock_unlock(&spare_lock);
+	atomic_fetch_sub_explicit(&spares_lent, 1, RELAXED);
+}
+
+int64_t retake_spares_lent(void)
+{
+	return atomic_load_explicit(&spares_lent, RELAXED);
 }
 
 /* Take p from m, whose thread sleeps in the kernel inside goroutine g. */
@@ -357,4 +366,5 @@ void retake_free_spares(void)
 		rt_free(p, sizeof(*p));
 	}
 	spare_all = spare_free = NULL;
+	atomic_store_explicit(&spares_lent, 0, RELAXED);
 }
