@@ -329,11 +329,16 @@ END_TEST
 static _Atomic int ticks;
 static _Atomic bool ticking;
 
+/* Ticks every 10 ms of the clock, like a Go Ticker: a tick that comes
+ * late (a loaded machine is slow to wake a thread) does not push the next
+ * ones back. */
 static void ticker(void *arg)
 {
 	(void)arg;
+	int64_t next = goro_now();
 	while (atomic_load(&ticking)) {
-		goro_sleep(10 * MS);
+		next += 10 * MS;
+		goro_sleep(next - goro_now());
 		atomic_fetch_add(&ticks, 1);
 	}
 }
@@ -431,6 +436,46 @@ START_TEST(plain_mutex_no_deadlock)
 }
 END_TEST
 
+/* A stop-the-world (goro_maxprocs) does not wait for a goroutine inside a
+ * blocking call, and the call's errno survives goro_blocking_exit. */
+static _Atomic bool sleeper_done;
+static _Atomic int sleeper_errno;
+
+static void blocking_sleeper(void *arg)
+{
+	(void)arg;
+	GORO_BLOCKING(usleep(300 * 1000));
+	char c;
+	ssize_t r = GORO_BLOCKING(read(-1, &c, 1));
+	atomic_store(&sleeper_errno, r < 0 ? errno : 0);
+	atomic_store(&sleeper_done, true);
+}
+
+static int stw_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	goro_go(blocking_sleeper, NULL);
+	goro_sleep(20 * MS);  /* it is in usleep now */
+	int64_t t0 = goro_now();
+	ck_assert_int_eq(goro_maxprocs(1), 2);
+	ck_assert_int_eq(goro_maxprocs(2), 1);
+	int64_t took = goro_now() - t0;
+	ck_assert_msg(took < 200 * MS, "stop-the-world waited %lld ms for "
+		      "a blocking call", (long long)(took / MS));
+	ck_assert(!atomic_load(&sleeper_done));
+	while (!atomic_load(&sleeper_done))
+		goro_sleep(MS);
+	ck_assert_int_eq(atomic_load(&sleeper_errno), EBADF);
+	return 0;
+}
+
+START_TEST(blocking_call_and_stop_the_world)
+{
+	ck_assert_int_eq(run_goro(stw_main, 2), 0);
+}
+END_TEST
+
 /* ---- outside goro_main ------------------------------------------------------------ */
 
 START_TEST(outside_goroutine)
@@ -462,6 +507,7 @@ static Suite *io_suite(void)
 	tcase_add_test(tc, blocking_call_hands_p_on);
 	tcase_add_test(tc, plain_sleep_hands_p_on);
 	tcase_add_test(tc, plain_mutex_no_deadlock);
+	tcase_add_test(tc, blocking_call_and_stop_the_world);
 	suite_add_tcase(s, tc);
 	return s;
 }
