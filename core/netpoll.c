@@ -129,53 +129,36 @@ static uint64_t event_data(int fd, struct poll_desc *pd)
 	return (uint64_t)pd->seq << 32 | (uint32_t)fd;
 }
 
-/* Caller holds pd->lock. */
+/* Caller holds pd->lock.  nonblocking: fd is known to be O_NONBLOCK. */
 static int register_fd(int fd, struct poll_desc *pd, bool nonblocking)
 {
+	int flags = 0;
 	if (!nonblocking) {
-		int flags = fcntl(fd, F_GETFL);
+		flags = fcntl(fd, F_GETFL);
 		if (flags < 0)
 			return -errno;
 		nonblocking = flags & O_NONBLOCK;
-		if (!nonblocking) {
-			/* Try epoll first: a regular file is refused (EPERM)
-			 * and then keeps its blocking mode. */
-			struct epoll_event ev = {
-				.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-				.data.u64 = event_data(fd, pd),
-			};
-			if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-				if (errno == EPERM) {
-					pd->kind = PD_BLOCKING;
-					return 0;
-				}
-				if (errno != EEXIST)
-					return -errno;
-				if (epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev) != 0)
-					return -errno;
-			}
-			if (fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0)
-				return -errno;
-			pd->kind = PD_POLLED;
-			return 0;
-		}
 	}
 	struct epoll_event ev = {
 		.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
 		.data.u64 = event_data(fd, pd),
 	};
 	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+		/* epoll refuses regular files: they keep their blocking mode
+		 * and go through the blocking-call path. */
 		if (errno == EPERM) {
 			pd->kind = PD_BLOCKING;
 			return 0;
 		}
-		/* Still registered from an earlier life (a descriptor that
-		 * was closed with close() while a duplicate kept it open):
-		 * update it to the current sequence number. */
+		/* Still registered from an earlier life (closed with close()
+		 * while a duplicate kept the file open): update it to the
+		 * current sequence number. */
 		if (errno != EEXIST ||
 		    epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev) != 0)
 			return -errno;
 	}
+	if (!nonblocking && fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0)
+		return -errno;
 	pd->kind = PD_POLLED;
 	return 0;
 }
