@@ -16,21 +16,12 @@
 #include "blocking.h"
 #include "m.h"
 #include "netpoll.h"
-#include "retake.h"
 #include "runq.h"
 #include "sched.h"
 #include "timer.h"
 #include <goro.h>
 
 #define RELAXED memory_order_relaxed
-
-static _Atomic int64_t in_blocking_calls;
-
-int64_t blocking_count(void)
-{
-	return atomic_load_explicit(&in_blocking_calls, RELAXED) +
-	       retake_spares_lent();
-}
 
 void goro_blocking_enter(void)
 {
@@ -40,7 +31,8 @@ void goro_blocking_enter(void)
 	struct p *p = m->p;
 	if (m->syscall_p)
 		return;  /* nested: the P is lent out already */
-	atomic_fetch_add_explicit(&in_blocking_calls, 1, RELAXED);
+	/* Waiting on the outside world: not a deadlock (core/deadlock.c). */
+	atomic_fetch_add_explicit(&sched.nblocked, 1, RELAXED);
 	atomic_store_explicit(&g->status, G_SYSCALL, RELAXED);
 	m->syscall_p = p;
 	m->p = NULL;
@@ -59,7 +51,7 @@ void goro_blocking_exit(void)
 	int saved_errno = *m->errno_loc;  /* the call's result, for the caller */
 	struct g *g = m->curg;
 	m->syscall_p = NULL;
-	atomic_fetch_sub_explicit(&in_blocking_calls, 1, RELAXED);
+	atomic_fetch_sub_explicit(&sched.nblocked, 1, RELAXED);
 
 	uint32_t status = P_SYSCALL;
 	if (atomic_compare_exchange_strong_explicit(&p->status, &status,

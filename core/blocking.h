@@ -10,12 +10,6 @@
 
 #include "runtime.h"
 
-/* Goroutines in the kernel: between goro_blocking_enter and
- * goro_blocking_exit, or found blocked there by sysmon and moved to a spare
- * P (core/retake.c).  For deadlock detection: the kernel may still wake
- * them. */
-int64_t blocking_count(void);
-
 /*
  * Give p, taken from an M that cannot use it now, to whoever should have
  * it: a stop-the-world in progress, an M to run its work, or the idle list.

@@ -56,6 +56,14 @@ static _Atomic int64_t last_poll;    /* 0 while an M blocks in netpoll */
 static _Atomic int64_t poll_until;   /* that M's deadline; 0 = not known */
 static _Atomic int64_t waiting;      /* goroutines parked here */
 
+/* Goroutines parked here wait on the outside world: they count in
+ * sched.nblocked too, so that deadlock detection leaves them alone. */
+static void waiting_add(int64_t n)
+{
+	atomic_fetch_add_explicit(&waiting, n, RELAXED);
+	atomic_fetch_add_explicit(&sched.nblocked, n, RELAXED);
+}
+
 int netpoll_init(void)
 {
 	epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -193,7 +201,7 @@ static struct g *take_waiters(struct poll_desc *pd, uint32_t events,
 		w->g->schedlink = list;
 		list = w->g;
 		(*count)++;
-		atomic_fetch_sub_explicit(&waiting, 1, RELAXED);
+		waiting_add(-1);
 	}
 	return list;
 }
@@ -239,7 +247,7 @@ static void wait_timeout(struct timer *t)
 			*link = w->next;
 			w->result = -ETIMEDOUT;
 			g = w->g;
-			atomic_fetch_sub_explicit(&waiting, 1, RELAXED);
+			waiting_add(-1);
 			break;
 		}
 	}
@@ -277,7 +285,7 @@ int netpoll_wait_locked(struct poll_desc *pd, uint32_t events,
 	}
 	w.next = pd->waiters;
 	pd->waiters = &w;
-	atomic_fetch_add_explicit(&waiting, 1, RELAXED);
+	waiting_add(1);
 	sched_park(WAIT_IO, wait_commit, &w);
 	if (w.timed && !timer_stop(&w.timer)) {
 		/* The callback has begun: it still reads w. */

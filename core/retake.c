@@ -79,7 +79,14 @@ static struct retake_p observed[GORO_MAXPROCS_LIMIT];
 static struct rlock spare_lock = RLOCK_INIT;
 static struct p *spare_free;
 static struct p *spare_all;      /* every spare, through spare_next */
-static _Atomic int64_t spares_lent;
+
+/* A goroutine on a spare P was found asleep in the kernel: it counts in
+ * sched.nblocked until it gives the spare back, so that deadlock detection
+ * leaves it alone. */
+static void spares_lent_add(int64_t n)
+{
+	atomic_fetch_add_explicit(&sched.nblocked, n, RELAXED);
+}
 
 void retake_reset(void)
 {
@@ -174,7 +181,7 @@ static struct p *spare_get(void)
 	rlock_unlock(&spare_lock);
 	if (p) {
 		p->link = NULL;
-		atomic_fetch_add_explicit(&spares_lent, 1, RELAXED);
+		spares_lent_add(1);
 		return p;
 	}
 	p = rt_alloc(sizeof(*p));
@@ -190,7 +197,7 @@ static struct p *spare_get(void)
 	p->spare_next = spare_all;
 	spare_all = p;
 	rlock_unlock(&spare_lock);
-	atomic_fetch_add_explicit(&spares_lent, 1, RELAXED);
+	spares_lent_add(1);
 	return p;
 }
 
@@ -200,13 +207,9 @@ static void spare_put(struct p *p)
 	p->link = spare_free;
 	spare_free = p;
 	rlock_unlock(&spare_lock);
-	atomic_fetch_sub_explicit(&spares_lent, 1, RELAXED);
+	spares_lent_add(-1);
 }
 
-int64_t retake_spares_lent(void)
-{
-	return atomic_load_explicit(&spares_lent, RELAXED);
-}
 
 /* Take p from m, whose thread sleeps in the kernel inside goroutine g. */
 static bool retake_silent(struct p *p, struct m *m, struct g *g)
@@ -366,5 +369,4 @@ void retake_free_spares(void)
 		rt_free(p, sizeof(*p));
 	}
 	spare_all = spare_free = NULL;
-	atomic_store_explicit(&spares_lent, 0, RELAXED);
 }

@@ -31,10 +31,6 @@ void retake_reset(void);
  */
 void retake_spare_release(struct m *m);
 
-/* Spare Ps in use: goroutines whose threads sysmon found blocked in the
- * kernel and that have not reached a scheduling point since. */
-int64_t retake_spares_lent(void);
-
 /* Free the spare Ps (end of goro_main, every M gone). */
 void retake_free_spares(void);
 

@@ -476,6 +476,66 @@ START_TEST(blocking_call_and_stop_the_world)
 }
 END_TEST
 
+/* ---- waiting on the outside world is not a deadlock ---------------------------
+ *
+ * Every goroutine is blocked: main on a channel, the other on a descriptor
+ * (parked on the poller, or inside a blocking call).  No timer is pending
+ * and no goroutine can help, but a plain thread writes to the descriptor
+ * after 100 ms: the deadlock detector must wait for it. */
+static int outside_fd[2];
+static goro_chan_t *outside_done;
+static bool outside_blocking_call;
+
+static void *outside_writer(void *arg)
+{
+	(void)arg;
+	usleep(100 * 1000);
+	if (write(outside_fd[1], "x", 1) != 1)
+		abort();
+	return NULL;
+}
+
+static void outside_reader(void *arg)
+{
+	(void)arg;
+	char c = 0;
+	if (outside_blocking_call)
+		GORO_BLOCKING(read(outside_fd[0], &c, 1));
+	else
+		goro_read(outside_fd[0], &c, 1);
+	goro_chan_send(outside_done, &c);
+}
+
+static int outside_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	ck_assert_int_eq(pipe(outside_fd), 0);
+	outside_done = goro_chan_make(1, 0);
+	goro_go(outside_reader, NULL);
+	pthread_t writer;
+	ck_assert_int_eq(pthread_create(&writer, NULL, outside_writer, NULL), 0);
+	char c = 0;
+	ck_assert_int_eq(goro_chan_recv(outside_done, &c), 1);
+	ck_assert_int_eq(c, 'x');
+	pthread_join(writer, NULL);
+	return 0;
+}
+
+START_TEST(io_wait_is_not_deadlock)
+{
+	outside_blocking_call = false;
+	ck_assert_int_eq(run_goro(outside_main, 2), 0);
+}
+END_TEST
+
+START_TEST(blocking_call_is_not_deadlock)
+{
+	outside_blocking_call = true;
+	ck_assert_int_eq(run_goro(outside_main, 1), 0);
+}
+END_TEST
+
 /* ---- outside goro_main ------------------------------------------------------------ */
 
 START_TEST(outside_goroutine)
@@ -501,6 +561,7 @@ static Suite *io_suite(void)
 	tcase_add_test(tc, reset_gives_error);
 	tcase_add_test(tc, regular_file);
 	tcase_add_test(tc, outside_goroutine);
+	tcase_add_test(tc, io_wait_is_not_deadlock);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("blocking");
 	tcase_set_timeout(tc, 60);
@@ -508,6 +569,7 @@ static Suite *io_suite(void)
 	tcase_add_test(tc, plain_sleep_hands_p_on);
 	tcase_add_test(tc, plain_mutex_no_deadlock);
 	tcase_add_test(tc, blocking_call_and_stop_the_world);
+	tcase_add_test(tc, blocking_call_is_not_deadlock);
 	suite_add_tcase(s, tc);
 	return s;
 }
