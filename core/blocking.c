@@ -14,6 +14,7 @@
 #include <errno.h>
 
 #include "blocking.h"
+#include "deadlock.h"
 #include "m.h"
 #include "netpoll.h"
 #include "runq.h"
@@ -101,6 +102,8 @@ void p_handoff(struct p *p)
 	if (!work) {
 		pidle_put(p);
 		rlock_unlock(&sched.lock);
+		/* Maybe the last busy P: nobody else would notice a deadlock. */
+		deadlock_check();
 		return;
 	}
 	rlock_unlock(&sched.lock);
