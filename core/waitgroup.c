@@ -60,6 +60,7 @@ int goro_wg_add(goro_wg_t *wgp, int64_t n)
 
 int goro_wg_done(goro_wg_t *wg)
 {
+	RT_REQUIRE_G(-EPERM);
 	return goro_wg_add(wg, -1);
 }
 

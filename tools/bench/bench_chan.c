@@ -13,6 +13,8 @@
  *                the receiver takes each value with a select of the 4
  *                receive cases; on 1 P
  *
+ * Each sample is one goro_main that runs its workload twice and times the
+ * second run, warmed up as the Go counterpart is (see bench_sched.c).
  * tools/bench/go/chan does the same work with Go's runtime; its runs are
  * interleaved with goro's.
  */
@@ -46,12 +48,11 @@ static void pong(void *arg)
 	long v;
 	while (goro_chan_recv(chans[0], &v) == 1)
 		goro_chan_send(chans[1], &v);
+	goro_chan_close(chans[1]);
 }
 
-static int pingpong_main(int argc, char **argv)
+static void pingpong_run(void)
 {
-	(void)argc;
-	(void)argv;
 	chans[0] = goro_chan_make(sizeof(long), 0);
 	chans[1] = goro_chan_make(sizeof(long), 0);
 	if (goro_go(pong, NULL) < 0)
@@ -67,6 +68,17 @@ static int pingpong_main(int argc, char **argv)
 	sample = (double)(bench_now() - t0) / (double)count;
 	cpu_sample = (double)(process_cpu_ns() - cpu0) / (double)count;
 	goro_chan_close(chans[0]);
+	goro_chan_recv(chans[1], NULL);  /* pong has left */
+	goro_chan_free(chans[0]);
+	goro_chan_free(chans[1]);
+}
+
+static int pingpong_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	pingpong_run();
+	pingpong_run();
 	return 0;
 }
 
@@ -80,10 +92,8 @@ static void buffered_sender(void *arg)
 	goro_chan_close(chans[0]);
 }
 
-static int buffered_main(int argc, char **argv)
+static void buffered_run(void)
 {
-	(void)argc;
-	(void)argv;
 	chans[0] = goro_chan_make(sizeof(long), BUFFERED_CAP);
 	int64_t t0 = bench_now();
 	if (goro_go(buffered_sender, NULL) < 0)
@@ -96,6 +106,15 @@ static int buffered_main(int argc, char **argv)
 	sample = (double)(bench_now() - t0) / (double)count;
 	if (n != count || sum != count * (count - 1) / 2)
 		bench_fail(SUITE, "buffered: %ld values, sum %ld", n, sum);
+	goro_chan_free(chans[0]);
+}
+
+static int buffered_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	buffered_run();
+	buffered_run();
 	return 0;
 }
 
@@ -109,10 +128,8 @@ static void select_sender(void *arg)
 	goro_chan_send(done, NULL);
 }
 
-static int select_main(int argc, char **argv)
+static void select_run(void)
 {
-	(void)argc;
-	(void)argv;
 	long vals[4];
 	goro_case_t cases[4];
 	for (int i = 0; i < 4; i++) {
@@ -135,6 +152,17 @@ static int select_main(int argc, char **argv)
 	goro_chan_recv(done, NULL);
 	if (sum != count * (count - 1) / 2)
 		bench_fail(SUITE, "select4: sum %ld", sum);
+	for (int i = 0; i < 4; i++)
+		goro_chan_free(chans[i]);
+	goro_chan_free(done);
+}
+
+static int select_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	select_run();
+	select_run();
 	return 0;
 }
 
