@@ -26,20 +26,27 @@
  *    swap, sysmon gives up and the thread itself takes its P back at that
  *    same point.
  *
- *    What this cannot see: runtime code that keeps a P in a register while
- *    sleeping in the kernel without holding a runtime lock (m->locks).  The
- *    only such sleep is jemalloc's own mutex under contention lasting
- *    milliseconds.
+ *    Only a sleep the application's own code asked for qualifies: runtime
+ *    code may keep its P in a register across a system call (mprotect on a
+ *    stack, jemalloc's mutex), so the first return address above the
+ *    thread's stack pointer (/proc/self/task/TID/syscall) outside libc and
+ *    the support libraries must lie in application code (text table of
+ *    core/text_ranges.c), and the sleep must be interruptible (S: sleep(),
+ *    a pipe or socket, a futex), not the kernel's own (D: page faults, the
+ *    mm lock).  A blocking disk read() is therefore not taken over: use
+ *    goro_read or GORO_BLOCKING there.
  *
  * 3. The network is polled (non-blocking) when no M has for NETPOLL_IDLE_NS:
  *    goroutines whose data arrived run even if every M is busy.
  */
 #include <errno.h>
+#include <link.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -50,6 +57,7 @@
 #include "retake.h"
 #include "runq.h"
 #include "sched.h"
+#include "text_ranges.h"
 #include "timer.h"
 #include <goro.h>
 
@@ -147,8 +155,10 @@ static int64_t thread_cpu_ns(struct m *m)
 	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* The thread's scheduler state: true if it sleeps in the kernel (S or D),
- * with its count of voluntary context switches. */
+/* The thread's scheduler state: true if it sleeps in the kernel, with its
+ * count of voluntary context switches.  Only an interruptible sleep (S)
+ * counts: the uninterruptible one (D) is the kernel's own business — a
+ * page fault, or the runtime's mprotect waiting for the mm lock. */
 static bool thread_asleep(pid_t tid, long *nvcsw)
 {
 	char path[64], buf[2048];
@@ -169,7 +179,105 @@ static bool thread_asleep(pid_t tid, long *nvcsw)
 	while (*state == ' ' || *state == '\t')
 		state++;
 	*nvcsw = strtol(vol + strlen("\nvoluntary_ctxt_switches:"), NULL, 10);
-	return *state == 'S' || *state == 'D';
+	return *state == 'S';
+}
+
+/* The executable segments of every loaded object. */
+#define CODE_RANGES_MAX 128
+struct code_ranges {
+	int n;
+	uintptr_t lo[CODE_RANGES_MAX], hi[CODE_RANGES_MAX];
+};
+
+static int collect_code(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	struct code_ranges *r = arg;
+	for (int i = 0; i < info->dlpi_phnum && r->n < CODE_RANGES_MAX; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+			continue;
+		r->lo[r->n] = info->dlpi_addr + ph->p_vaddr;
+		r->hi[r->n] = r->lo[r->n] + ph->p_memsz;
+		r->n++;
+	}
+	return 0;
+}
+
+static bool in_code(const struct code_ranges *r, uintptr_t pc)
+{
+	for (int i = 0; i < r->n; i++)
+		if (pc >= r->lo[i] + 8 && pc < r->hi[i])
+			return true;
+	return false;
+}
+
+/* Does the code just before pc end with a call (so pc is a return
+ * address)?  call rel32; call through a register or memory operand. */
+static bool after_call(const struct code_ranges *r, uintptr_t pc)
+{
+	if (!in_code(r, pc))
+		return false;
+	const uint8_t *c = (const uint8_t *)pc;
+	if (c[-5] == 0xe8)
+		return true;
+	static const int modrm_at[] = { 1, 2, 3, 6, 7 };
+	for (size_t i = 0; i < sizeof(modrm_at) / sizeof(*modrm_at); i++) {
+		int k = modrm_at[i];
+		if (c[-k - 1] == 0xff && ((c[-k] >> 3) & 7) == 2)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Whose system call does thread tid sleep in: the application's (a plain
+ * sleep(), read(), pthread_mutex_lock) or the runtime's own (mprotect on a
+ * stack, jemalloc's mutex) — which must never lose its P, since it may
+ * hold it in a register.  The answer is the first return address above the
+ * thread's user stack pointer that lies outside libc and the support
+ * libraries.  Anything unclear counts as the runtime's.
+ */
+static bool blocked_in_app_code(pid_t tid)
+{
+	if (!text_ranges_runtime_separable())
+		return false;
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, line, sizeof(line) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	line[n] = '\0';
+	/* "nr arg1 ... arg6 sp pc", or "running", or "-1 sp pc". */
+	char *field = line, *end;
+	long nr = strtol(field, &end, 0);
+	if (end == field || nr < 0)
+		return false;
+	unsigned long long v[8];
+	for (int i = 0; i < 8; i++) {
+		field = end;
+		v[i] = strtoull(field, &end, 0);
+		if (end == field)
+			return false;
+	}
+	uintptr_t sp = (uintptr_t)v[6];
+	uintptr_t words[512];
+	struct iovec local = { words, sizeof(words) };
+	struct iovec remote = { (void *)sp, sizeof(words) };
+	ssize_t got = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+	struct code_ranges code = { 0 };
+	dl_iterate_phdr(collect_code, &code);
+	for (ssize_t i = 0; i < got / (ssize_t)sizeof(*words); i++) {
+		enum text_kind kind = text_ranges_lookup(words[i]);
+		if ((kind == TEXT_APP || kind == TEXT_RUNTIME) &&
+		    after_call(&code, words[i]))
+			return kind == TEXT_APP;
+	}
+	return false;
 }
 
 static struct p *spare_get(void)
@@ -215,7 +323,7 @@ static void spare_put(struct p *p)
 static bool retake_silent(struct p *p, struct m *m, struct g *g)
 {
 	long before, after;
-	if (!thread_asleep(m->tid, &before))
+	if (!thread_asleep(m->tid, &before) || !blocked_in_app_code(m->tid))
 		return false;
 	struct p *spare = spare_get();
 	if (!spare)
