@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -31,8 +32,18 @@ struct m *m_alloc(void)
 	return m;
 }
 
+/* The signal mask of the thread that called goro_main.  Every M runs
+ * with it, whichever thread created it: sysmon, which may start Ms, blocks
+ * every signal, and a thread inherits its creator's mask — an M with
+ * SIGSEGV blocked dies on its first stack-growth fault. */
+static sigset_t m0_sigmask;
+
 void m_attach_thread(struct m *m)
 {
+	if (m->is_m0)
+		pthread_sigmask(SIG_SETMASK, NULL, &m0_sigmask);
+	else
+		pthread_sigmask(SIG_SETMASK, &m0_sigmask, NULL);
 	tls_m = m;
 	m->thread = pthread_self();
 	m->tid = (pid_t)syscall(SYS_gettid);
