@@ -27,6 +27,7 @@
 
 #include "netpoll.h"
 #include "sched.h"
+#include "stack.h"
 #include <goro.h>
 
 #define RELAXED memory_order_relaxed
@@ -112,6 +113,9 @@ static ssize_t read_common(int fd, void *buf, size_t n, int flags, bool is_recv)
 	struct poll_desc *pd = io_desc(fd, &kind);
 	if (!pd)
 		return -1;
+	/* The kernel writes into buf: a not-yet-opened part of the
+	 * goroutine's stack would make it fail with EFAULT. */
+	stack_commit_range(buf, n);
 	if (kind == PD_BLOCKING)
 		return is_recv ? GORO_BLOCKING(recv(fd, buf, n, flags))
 			       : GORO_BLOCKING(read(fd, buf, n));
@@ -215,6 +219,8 @@ int goro_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
 	struct poll_desc *pd = io_desc(fd, &kind);
 	if (!pd)
 		return -1;
+	if (addr && addrlen)
+		stack_commit_range(addr, *addrlen);
 	if (kind == PD_BLOCKING)
 		return GORO_BLOCKING(accept(fd, addr, addrlen));
 	for (;;) {

@@ -548,6 +548,66 @@ START_TEST(outside_goroutine)
 }
 END_TEST
 
+/* ---- a read into a stack buffer the goroutine has not touched yet ----- */
+
+#define FRESH_READ (200 * 1024)
+static int fresh_pipe[2];
+static atomic_long fresh_got;
+static atomic_int fresh_errno;
+
+/* Built without stack-clash probes (as much user code is): the buffer's
+ * pages below the first guard are never touched before the read, so only
+ * goro_read committing the buffer keeps the kernel from failing with
+ * EFAULT or stopping short at the guard. */
+__attribute__((noinline, optimize("no-stack-clash-protection")))
+static void fresh_reader(void *arg)
+{
+	(void)arg;
+	char buf[FRESH_READ];
+	long got = 0;
+	while (got < FRESH_READ) {
+		ssize_t r = goro_read(fresh_pipe[0], buf + got,
+				      (size_t)(FRESH_READ - got));
+		if (r <= 0) {
+			atomic_store(&fresh_errno, r < 0 ? errno : -1);
+			break;
+		}
+		got += r;
+	}
+	long bad = 0;
+	for (long i = 0; i < got; i++)
+		bad += buf[i] != (char)(i * 7);
+	atomic_store(&fresh_got, bad ? -bad : got);
+}
+
+static void fresh_writer(void *arg)
+{
+	(void)arg;
+	static char data[FRESH_READ];
+	for (long i = 0; i < FRESH_READ; i++)
+		data[i] = (char)(i * 7);
+	ck_assert_int_eq(goro_write(fresh_pipe[1], data, FRESH_READ), FRESH_READ);
+}
+
+static int fresh_main(int argc, char **argv)
+{
+	(void)argc; (void)argv;
+	ck_assert_int_eq(pipe(fresh_pipe), 0);
+	goro_go(fresh_reader, NULL);
+	goro_go(fresh_writer, NULL);
+	while (goro_count() > 1)
+		goro_sleep(1000 * 1000);
+	return 0;
+}
+
+START_TEST(read_into_untouched_stack_buffer)
+{
+	ck_assert_int_eq(run_goro(fresh_main, 1), 0);
+	ck_assert_int_eq(atomic_load(&fresh_errno), 0);
+	ck_assert_int_eq(atomic_load(&fresh_got), FRESH_READ);
+}
+END_TEST
+
 static Suite *io_suite(void)
 {
 	Suite *s = suite_create("io");
@@ -560,6 +620,7 @@ static Suite *io_suite(void)
 	tcase_add_test(tc, fdwait_closed);
 	tcase_add_test(tc, reset_gives_error);
 	tcase_add_test(tc, regular_file);
+	tcase_add_test(tc, read_into_untouched_stack_buffer);
 	tcase_add_test(tc, outside_goroutine);
 	tcase_add_test(tc, io_wait_is_not_deadlock);
 	suite_add_tcase(s, tc);
