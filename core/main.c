@@ -14,12 +14,14 @@
 
 #include "alloc.h"
 #include "config.h"
+#include "crash.h"
 #include "goroutine.h"
 #include "m.h"
 #include "procs.h"
 #include "runq.h"
 #include "sched.h"
 #include "timer.h"
+#include "traceback.h"
 #include <goro.h>
 
 #define RELAXED memory_order_relaxed
@@ -91,6 +93,11 @@ int goro_main(int (*fn)(int, char **), int argc, char **argv)
 	}
 	if (config.stack_max)
 		stack_default_max = config.stack_max;
+	if ((err = crash_install()) != 0) {
+		atomic_store(&sched.running, false);
+		return err;
+	}
+	traceback_warmup();
 
 	runtime_reset();
 	int nprocs = config.maxprocs ? config.maxprocs : procs_available_cpus();

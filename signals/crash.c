@@ -1,0 +1,199 @@
+/*
+ * crash.c — SIGQUIT dumps and fatal-signal reports, as Go prints them.
+ *
+ * SIGQUIT: every goroutine to stderr, exit status 2.
+ * SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT in goroutine code:
+ *
+ *	fatal error: unexpected signal
+ *	[signal SIGSEGV: segmentation violation code=0x1 addr=0x0 pc=0x...]
+ *
+ *	goroutine 5 "parser" [running]:
+ *	...
+ *
+ * then the other goroutines as GORO_TRACEBACK says (none: no goroutine,
+ * single: the faulting one, all: every one, crash: every one and a core
+ * dump instead of exit status 2).
+ *
+ * Chaining with the application's handlers:
+ *  - SIGQUIT is taken only when its disposition is the default when
+ *    goro_main starts; a program that handles or ignores SIGQUIT keeps it.
+ *  - A fatal signal outside goroutine code (a thread that is not an M, an
+ *    M in its scheduler, or after goro_main returned) goes to the handler
+ *    installed before goro_main, or gets the default action.
+ *  - A handler the application installs after goro_main replaces goro's
+ *    for that signal; it can call goro_dump() itself.
+ * Everything below runs in signal handlers: no allocation, no stdio.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "crash.h"
+#include "dump.h"
+#include "runtime.h"
+
+static const int fatal_signals[] = {
+	SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGQUIT,
+};
+#define NFATAL (sizeof(fatal_signals) / sizeof(fatal_signals[0]))
+
+/* The dispositions found at install time, to forward to. */
+static struct sigaction previous[NFATAL];
+static atomic_bool install_done;
+
+static _Atomic pid_t crashing_tid;
+static struct dump_out crash_out;
+
+static int signal_index(int sig)
+{
+	for (size_t i = 0; i < NFATAL; i++)
+		if (fatal_signals[i] == sig)
+			return (int)i;
+	return -1;
+}
+
+static const char *signal_description(int sig)
+{
+	switch (sig) {
+	case SIGSEGV: return "SIGSEGV: segmentation violation";
+	case SIGBUS: return "SIGBUS: bus error";
+	case SIGFPE: return "SIGFPE: floating-point exception";
+	case SIGILL: return "SIGILL: illegal instruction";
+	case SIGABRT: return "SIGABRT: abort";
+	case SIGQUIT: return "SIGQUIT: quit";
+	default: return "signal";
+	}
+}
+
+static pid_t current_tid(void)
+{
+	return (pid_t)syscall(SYS_gettid);
+}
+
+/* Give the signal its default action: synchronous faults simply return
+ * and fault again; the others are raised again. */
+static void die_by_default(int sig)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigaction(sig, &sa, NULL);
+	syscall(SYS_tgkill, getpid(), current_tid(), sig);
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
+static void forward(int sig, siginfo_t *info, void *uc)
+{
+	int i = signal_index(sig);
+	struct sigaction *prev = &previous[i];
+	if (prev->sa_flags & SA_SIGINFO) {
+		prev->sa_sigaction(sig, info, uc);
+	} else if (prev->sa_handler == SIG_IGN) {
+		return;
+	} else if (prev->sa_handler != SIG_DFL) {
+		prev->sa_handler(sig);
+	} else {
+		die_by_default(sig);
+	}
+}
+
+_Noreturn void crash_report(int sig, siginfo_t *info, void *uc)
+{
+	pid_t me = current_tid();
+	pid_t first = 0;
+	if (!atomic_compare_exchange_strong(&crashing_tid, &first, me)) {
+		if (first == me) {
+			/* Faulted while reporting: say so, and stop. */
+			static const char msg[] =
+				"\n[fault while printing the crash report]\n";
+			(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+			_exit(2);
+		}
+		/* Another thread reports; it ends the process. */
+		for (;;)
+			pause();
+	}
+	struct dump_out *o = &crash_out;
+	o->fd = STDERR_FILENO;
+	o->len = 0;
+	ucontext_t *ctx = uc;
+	uint64_t pc = (uint64_t)ctx->uc_mcontext.gregs[REG_RIP];
+	struct m *m = m_current();
+	if (sig == SIGQUIT) {
+		out_str(o, signal_description(sig));
+		out_str(o, "\nPC=");
+		out_hex(o, pc);
+		out_str(o, " m=");
+		out_dec(o, m ? m->id : -1);
+		out_str(o, "\n\n");
+	} else {
+		out_str(o, "fatal error: unexpected signal\n[signal ");
+		out_str(o, signal_description(sig));
+		out_str(o, " code=");
+		out_hex(o, (uint64_t)(unsigned)info->si_code);
+		out_str(o, " addr=");
+		out_hex(o, (uint64_t)(uintptr_t)info->si_addr);
+		out_str(o, " pc=");
+		out_hex(o, pc);
+		out_str(o, "]\n\n");
+	}
+	out_flush(o);
+	enum traceback_level level = config.traceback;
+	if (level != TRACEBACK_NONE)
+		dump_fatal(o, ctx, sig == SIGQUIT || level >= TRACEBACK_ALL);
+	if (level == TRACEBACK_CRASH)
+		die_by_default(sig == SIGQUIT ? SIGABRT : sig);
+	_exit(2);
+}
+
+static void fatal_handler(int sig, siginfo_t *info, void *uc)
+{
+	struct m *m = m_current();
+	bool in_goroutine = m && m->curg &&
+			    atomic_load_explicit(&sched.running,
+						 memory_order_relaxed);
+	/* SIGQUIT comes from outside and may land on any thread: it is about
+	 * the whole process while goro_main runs. */
+	if (sig == SIGQUIT && atomic_load(&sched.running))
+		in_goroutine = true;
+	if (!in_goroutine) {
+		forward(sig, info, uc);
+		return;
+	}
+	crash_report(sig, info, uc);
+}
+
+int crash_install(void)
+{
+	if (atomic_exchange(&install_done, true))
+		return 0;
+	int err = dump_install();
+	if (err)
+		return err;
+	for (size_t i = 0; i < NFATAL; i++) {
+		int sig = fatal_signals[i];
+		if (sigaction(sig, NULL, &previous[i]) != 0)
+			return -errno;
+		if (sig == SIGQUIT && previous[i].sa_handler != SIG_DFL)
+			continue;  /* the application's own */
+		struct sigaction sa;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_sigaction = fatal_handler;
+		/* NODEFER: a fault inside the report re-enters the handler,
+		 * which notices and stops, rather than the kernel killing us
+		 * silently. */
+		sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+		sigfillset(&sa.sa_mask);
+		sigdelset(&sa.sa_mask, SIGSEGV);
+		sigdelset(&sa.sa_mask, SIGBUS);
+		if (sigaction(sig, &sa, NULL) != 0)
+			return -errno;
+	}
+	return 0;
+}

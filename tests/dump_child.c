@@ -1,0 +1,172 @@
+/*
+ * dump_child.c — a goroutine program with known goroutines, for the dump
+ * tests (tests/check_dump.c) and the gdump benchmark.
+ *
+ *   dump_child park    named goroutines parked in sleep, one running, one
+ *                      spinning with preemption disabled; prints "ready",
+ *                      ends normally ("child done") when stdin closes
+ *   dump_child wedge   every M stuck: goroutines spinning with preemption
+ *                      disabled, main blocked on a pthread mutex; "ready"
+ *   dump_child dump    the park set, then goro_dump(1) from main
+ *   dump_child segv    goroutine "crasher" dereferences NULL
+ *   dump_child many N  N goroutines parked in sleep; "ready"; ends when
+ *                      stdin closes
+ *
+ * The function names below are what the tests look for in the frames;
+ * noinline keeps each one a frame of its own.
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <goro.h>
+
+#define NOINLINE __attribute__((noinline))
+
+static atomic_bool stop;
+static atomic_int started;
+
+NOINLINE static void sleep_forever(void)
+{
+	while (!atomic_load(&stop))
+		goro_sleep(10 * 1000 * 1000);
+	__asm__ volatile("");
+}
+
+NOINLINE static void child_sleeper(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&started, 1);
+	sleep_forever();
+}
+
+NOINLINE static void spin_until_stop(void)
+{
+	while (!atomic_load_explicit(&stop, memory_order_relaxed))
+		__asm__ volatile("pause");
+}
+
+NOINLINE static void child_spinner(void *arg)
+{
+	(void)arg;
+	goro_preempt_disable();
+	atomic_fetch_add(&started, 1);
+	spin_until_stop();
+	goro_preempt_enable();
+}
+
+NOINLINE static void child_busy(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&started, 1);
+	spin_until_stop();
+}
+
+NOINLINE static void crash_here(int *p)
+{
+	*p = 42;
+	__asm__ volatile("");
+}
+
+NOINLINE static void child_crasher(void *arg)
+{
+	crash_here(arg);
+}
+
+static void spawn(const char *name, void (*fn)(void *))
+{
+	goro_go_attr(&(goro_attr_t){ .name = name }, fn, NULL);
+}
+
+static void wait_started(int n)
+{
+	while (atomic_load(&started) < n)
+		goro_sleep(1000 * 1000);
+	/* Let the parked ones get to their park. */
+	goro_sleep(20 * 1000 * 1000);
+}
+
+static void say_ready(void)
+{
+	printf("ready %d\n", (int)getpid());
+	fflush(stdout);
+}
+
+/* Until the parent closes our stdin, polled so that this goroutine parks
+ * in sleep rather than holding an M in read(). */
+NOINLINE static void wait_for_stdin_eof(void)
+{
+	fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
+	char c;
+	while (read(0, &c, 1) != 0)
+		goro_sleep(5 * 1000 * 1000);
+}
+
+static void park_set(void)
+{
+	spawn("sleeper-1", child_sleeper);
+	spawn("sleeper-2", child_sleeper);
+	spawn("spinner", child_spinner);
+	spawn("busy", child_busy);
+	wait_started(4);
+}
+
+static int child_main(int argc, char **argv)
+{
+	const char *mode = argc > 1 ? argv[1] : "park";
+	if (!strcmp(mode, "park")) {
+		park_set();
+		say_ready();
+		wait_for_stdin_eof();
+		atomic_store(&stop, true);
+		printf("child done\n");
+		return 0;
+	}
+	if (!strcmp(mode, "dump")) {
+		park_set();
+		goro_dump(1);
+		atomic_store(&stop, true);
+		return 0;
+	}
+	if (!strcmp(mode, "wedge")) {
+		spawn("spinner-1", child_spinner);
+		spawn("spinner-2", child_spinner);
+		while (atomic_load(&started) < 1)
+			goro_sleep(1000 * 1000);
+		static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+		pthread_mutex_lock(&mu);
+		say_ready();
+		pthread_mutex_lock(&mu);  /* never returns */
+		return 1;
+	}
+	if (!strcmp(mode, "segv")) {
+		spawn("sleeper-1", child_sleeper);
+		wait_started(1);
+		spawn("crasher", child_crasher);
+		goro_sleep(5LL * 1000 * 1000 * 1000);
+		return 1;
+	}
+	if (!strcmp(mode, "many") && argc > 2) {
+		long n = atol(argv[2]);
+		for (long i = 0; i < n; i++)
+			goro_go(child_sleeper, NULL);
+		while (atomic_load(&started) < n)
+			goro_sleep(1000 * 1000);
+		say_ready();
+		wait_for_stdin_eof();
+		atomic_store(&stop, true);
+		return 0;
+	}
+	fprintf(stderr, "usage: dump_child park|wedge|dump|segv|many N\n");
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	return goro_main(child_main, argc, argv);
+}
