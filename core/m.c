@@ -151,13 +151,45 @@ void m_stop(struct m *m, int64_t ns)
 	}
 }
 
-/* Called with sched.exiting set: wake every idle M so it can leave. */
+void m_stop_locked(struct m *m)
+{
+	rlock_lock(&sched.lock);
+	bool exiting = atomic_load_explicit(&sched.exiting, RELAXED);
+	m->locked_sleeping = !exiting;
+	rlock_unlock(&sched.lock);
+	if (exiting)
+		return;
+	note_sleep(&m->locked_park);
+	note_clear(&m->locked_park);
+	if (m->nextp) {
+		p_acquire(m, m->nextp);
+		m->nextp = NULL;
+	}
+}
+
+void m_wake_locked(struct m *m, struct p *p)
+{
+	rlock_lock(&sched.lock);
+	m->locked_sleeping = false;
+	m->nextp = p;
+	rlock_unlock(&sched.lock);
+	note_wake(&m->locked_park);
+}
+
+/* Called with sched.exiting set: wake every idle M, and every locked M
+ * waiting for its goroutine, so that they leave. */
 void m_wake_all_idle(void)
 {
 	rlock_lock(&sched.lock);
 	struct m *m;
 	while ((m = midle_get()))
 		note_wake(&m->park);
+	for (m = sched.allm; m; m = m->alllink) {
+		if (m->locked_sleeping) {
+			m->locked_sleeping = false;
+			note_wake(&m->locked_park);
+		}
+	}
 	rlock_unlock(&sched.lock);
 }
 

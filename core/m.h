@@ -14,6 +14,10 @@ void m_start(struct p *p, bool spinning);
 /* Park m until another M hands it a P (m->p set on return) or ns elapse
  * (ns < 0: no limit; m->p may then be NULL). */
 void m_stop(struct m *m, int64_t ns);
+/* A locked M whose goroutine left the CPU sleeps here until another M
+ * hands it a P with m_wake_locked (or the program exits: m->p NULL). */
+void m_stop_locked(struct m *m);
+void m_wake_locked(struct m *m, struct p *p);
 /* With sched.exiting set: wake every idle M so that it leaves. */
 void m_wake_all_idle(void);
 /* A timer due at `when` was added: make sure some idle M wakes by then. */

@@ -81,6 +81,7 @@ struct g {
 	_Atomic bool preempt;        /* please yield at the next safe point */
 	int preempt_disable;         /* goro_preempt_disable nesting */
 	struct m *locked_m;          /* goro_lock_thread */
+	int32_t lock_thread_depth;   /* its nesting */
 
 	void *param;                 /* value handed over by whoever readies it */
 	struct g *schedlink;         /* run queue / free list link */
@@ -149,6 +150,9 @@ struct m {
 	uint64_t rand_state;
 	int locks;                   /* runtime locks held: no async preemption */
 	struct g *locked_g;          /* goroutine wired to this M */
+	struct g *handoff_g;         /* runnable, locked to another M: hand over */
+	bool locked_sleeping;        /* parked until locked_g is runnable */
+	struct note locked_park;     /* ... here */
 
 	/* What the goroutine switched away from still needs done, performed on
 	 * the other side of the switch (see sched_finish_switch). */

@@ -135,6 +135,12 @@ static void switch_to(struct m *m, struct g *from, struct g *to)
 static void execute(struct m *m, struct g *from, struct g *next, bool inherit)
 {
 	struct p *p = m->p;
+	if (__builtin_expect(next->locked_m != NULL && next->locked_m != m, 0)) {
+		/* Only g0 may give our P away and park: go there. */
+		m->handoff_g = next;
+		switch_to(m, from, NULL);
+		return;
+	}
 	if (!inherit)
 		p->schedtick++;
 	if (__builtin_expect(next->stack.slot == NULL, 0)) {
@@ -273,7 +279,8 @@ top:
 		struct p *p = must_leave_p() ? NULL : pidle_get();
 		rlock_unlock(&sched.lock);
 		if (!p) {
-			m_stop(m, timers_next_deadline_rel());
+			/* Every P is held by an M that will run its timers. */
+			m_stop(m, -1);
 			goto top;
 		}
 		p_acquire(m, p);
@@ -347,16 +354,76 @@ found:
 	return g;
 }
 
+/* ---- goroutines wired to a thread (goro_lock_thread) ------------------------
+ *
+ * A locked goroutine runs only on its M, and that M runs nothing else.
+ * When the goroutine leaves the CPU, its M gives its P away and sleeps
+ * (stop_locked_m); when any other M picks the goroutine from a run queue,
+ * it hands its own P to the locked M, wakes it, and parks itself
+ * (start_locked_m).  Go's LockOSThread works the same way.
+ */
+
+static void handoff_p(struct m *m)
+{
+	struct p *p = m->p;
+	p_release(m);
+	/* Work or timers to watch: the P needs an M (one with nothing to do
+	 * will sleep until the earliest timer). */
+	if (!runq_empty(p) || atomic_load_explicit(&sched.runq_size, RELAXED) ||
+	    timers_next(p)) {
+		m_start(p, false);
+		return;
+	}
+	rlock_lock(&sched.lock);
+	pidle_put(p);
+	rlock_unlock(&sched.lock);
+}
+
+/* m's locked goroutine left the CPU: sleep until it is runnable and handed
+ * back with a P.  NULL when the program is exiting. */
+static struct g *stop_locked_m(struct m *m)
+{
+	handoff_p(m);
+	m_stop_locked(m);
+	if (!m->p)
+		return NULL;
+	return m->locked_g;
+}
+
+/* g is locked to another M: give it our P and park. */
+static void start_locked_m(struct m *m, struct g *g)
+{
+	struct m *owner = g->locked_m;
+	struct p *p = m->p;
+	p_release(m);
+	m_wake_locked(owner, p);
+	m_stop(m, -1);
+}
+
 /* The g0 loop of every M. */
 void sched_m_loop(struct m *m)
 {
+	struct g *g = NULL;
+	bool inherit = false;
 	for (;;) {
-		bool inherit;
-		struct g *g = find_runnable(m, &inherit);
-		if (!g)
+		if (!g && !(g = find_runnable(m, &inherit)))
 			break;
+		if (g->locked_m && g->locked_m != m) {
+			start_locked_m(m, g);
+			g = NULL;
+			continue;
+		}
 		execute(m, NULL, g, inherit);
-		m = m_current();
+		g = NULL;
+		inherit = false;
+		if (m->handoff_g) {
+			/* A direct switch found a goroutine locked elsewhere. */
+			g = m->handoff_g;
+			m->handoff_g = NULL;
+		} else if (m->locked_g &&
+			   !atomic_load_explicit(&sched.exiting, RELAXED)) {
+			g = stop_locked_m(m);
+		}
 	}
 	if (m->p) {
 		rlock_lock(&sched.lock);
@@ -377,8 +444,9 @@ static void schedule(enum prev_action action)
 	struct g *self = m->curg;
 	m->prev_g = self;
 	m->prev_action = action;
-	/* Due timers are run from g0, after this goroutine's unlock. */
-	if (!must_leave_p() && !timers_due(m->p)) {
+	/* Due timers are run from g0, after this goroutine's unlock.  A
+	 * locked M runs nothing but its goroutine: it goes to g0 to sleep. */
+	if (!must_leave_p() && !timers_due(m->p) && !m->locked_g) {
 		bool inherit;
 		struct g *next = find_local(m, &inherit, false);
 		if (next) {
@@ -450,6 +518,10 @@ void sched_gosched(void)
 		schedule(PREV_PREEMPT);
 		return;
 	}
+	if (m->locked_g) {
+		schedule(PREV_YIELD);
+		return;
+	}
 	bool inherit;
 	struct g *next = find_local(m, &inherit, true);
 	if (!next)
@@ -466,6 +538,31 @@ void sched_preempt_self(bool async)
 	atomic_store_explicit(&g->preempt, false, RELAXED);
 	g->async_preempted = async;
 	schedule(PREV_PREEMPT);
+}
+
+/* ---- goro_lock_thread ------------------------------------------------------- */
+
+void goro_lock_thread(void)
+{
+	RT_REQUIRE_G();
+	struct m *m = m_current();
+	struct g *g = m->curg;
+	g->locked_m = m;
+	m->locked_g = g;
+	g->lock_thread_depth++;
+}
+
+void goro_unlock_thread(void)
+{
+	RT_REQUIRE_G();
+	struct m *m = m_current();
+	struct g *g = m->curg;
+	if (g->lock_thread_depth == 0)
+		return;  /* as Go: unlocking an unlocked goroutine is a no-op */
+	if (--g->lock_thread_depth == 0) {
+		g->locked_m = NULL;
+		m->locked_g = NULL;
+	}
 }
 
 /* ---- waking Ms ------------------------------------------------------------ */
@@ -497,6 +594,12 @@ _Noreturn void sched_goroutine_exit(void)
 	struct m *m = m_current();
 	struct g *g = m->curg;
 	g_mark_dead(g);
+	if (m->locked_g == g) {
+		/* Exiting while locked releases the thread (Go would end it). */
+		m->locked_g = NULL;
+		g->locked_m = NULL;
+		g->lock_thread_depth = 0;
+	}
 	schedule(PREV_EXIT);
 	__builtin_unreachable();
 }

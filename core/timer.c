@@ -188,6 +188,11 @@ static void heap_run_expired(struct timer_heap *h, int64_t now)
 	rlock_unlock(&h->lock);
 }
 
+int64_t timers_next(struct p *p)
+{
+	return atomic_load_explicit(&p->timers->next, RELAXED);
+}
+
 bool timers_due(struct p *p)
 {
 	int64_t next = atomic_load_explicit(&p->timers->next, RELAXED);

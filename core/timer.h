@@ -38,6 +38,8 @@ void timers_move(struct p *from, struct p *to);
 
 /* Run p's expired timers (cheap when none are due). */
 void timers_check(struct p *p);
+/* p's earliest deadline (goro_now), 0 if it has no timer. */
+int64_t timers_next(struct p *p);
 /* True if p has a timer due now. */
 bool timers_due(struct p *p);
 /* Run every live P's expired timers; callbacks ready goroutines onto the

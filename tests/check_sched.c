@@ -273,6 +273,67 @@ START_TEST(ids_exit_and_names)
 }
 END_TEST
 
+/* ---- goro_lock_thread ----------------------------------------------------- */
+
+static atomic_int locked_moved;
+static atomic_int lock_others_done;
+
+static void locked_worker(void *arg)
+{
+	(void)arg;
+	goro_lock_thread();
+	goro_lock_thread();  /* nests */
+	pid_t tid = thread_id();
+	for (int i = 0; i < 300; i++) {
+		if (i % 2)
+			goro_yield();
+		else
+			goro_sleep(50 * 1000);
+		if (thread_id() != tid)
+			atomic_fetch_add(&locked_moved, 1);
+	}
+	goro_unlock_thread();
+	goro_unlock_thread();
+	goro_unlock_thread();  /* one too many: a no-op */
+}
+
+static void busy_neighbour(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 2000; i++) {
+		goro_yield();
+		if (i % 100 == 0)
+			goro_sleep(10 * 1000);
+	}
+	atomic_fetch_add(&lock_others_done, 1);
+}
+
+static int lock_main(int argc, char **argv)
+{
+	(void)argc; (void)argv;
+	/* goroutine 1 locked too: it must still be able to wait for others */
+	goro_lock_thread();
+	pid_t tid = thread_id();
+	for (int i = 0; i < 4; i++)
+		goro_go(locked_worker, NULL);
+	for (int i = 0; i < 8; i++)
+		goro_go(busy_neighbour, NULL);
+	while (goro_count() > 1) {
+		goro_sleep(200 * 1000);
+		ck_assert_int_eq(thread_id(), tid);
+	}
+	goro_unlock_thread();
+	return 0;
+}
+
+START_TEST(locked_goroutines_stay_on_their_thread)
+{
+	ck_assert_int_eq(run_goro(lock_main, 2), 0);
+	ck_assert_int_eq(atomic_load(&locked_moved), 0);
+	ck_assert_int_eq(atomic_load(&lock_others_done), 8);
+}
+END_TEST
+
 /* ---- bad input ------------------------------------------------------------ */
 
 static void nothing(void *arg)
@@ -395,6 +456,7 @@ static Suite *sched_suite(void)
 	tcase_add_test(tc, errno_and_fp_state_survive_yields_and_migration);
 	tcase_add_test(tc, goro_main_twice_abandons_the_rest);
 	tcase_add_test(tc, ids_exit_and_names);
+	tcase_add_test(tc, locked_goroutines_stay_on_their_thread);
 	tcase_add_test(tc, bad_arguments_are_rejected);
 	tcase_add_test(tc, calls_outside_goro_main_say_so);
 	tcase_add_test(tc, bad_environment_is_a_clear_error);

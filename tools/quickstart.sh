@@ -3,8 +3,8 @@
 #
 #   tools/quickstart.sh demo   install build dependencies, build, run examples/hello
 #   tools/quickstart.sh test   install build dependencies, build, run the whole
-#                              test suite: a normal build with -Werror, then an
-#                              ASan+UBSan build
+#                              test suite: a normal build with -Werror, an
+#                              ASan+UBSan build, then make distcheck
 #
 # Run as root (or with sudo available) for the apt-get step; it is skipped when
 # every package is already installed.
@@ -73,6 +73,9 @@ test)
 	echo "quickstart: sanitized build (ASan + UBSan)"
 	build build-sanitize --enable-sanitizers
 	check build-sanitize
+	echo "quickstart: make distcheck (tarball builds, installs, passes make check)"
+	(cd build && make -j"$jobs" distcheck >distcheck.log 2>&1) ||
+		{ tail -50 build/distcheck.log >&2; exit 1; }
 	summary build/tests/*.log build-sanitize/tests/*.log
 	;;
 *)
