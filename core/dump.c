@@ -305,13 +305,46 @@ static void print_location(struct dump_ctx *d, uint64_t pc, bool exact,
 	}
 }
 
-static void print_frames(struct dump_ctx *d, const struct traceback *tb)
+static const char *frame_name(struct dump_ctx *d, const struct traceback *tb,
+			      int i)
 {
-	for (int i = 0; i < tb->n; i++)
+	if (!d->sym)
+		return tb->name[i];
+	struct symbol_info si;
+	symbolize(d->sym, tb->pc[i], !tb->exact[i], &si);
+	return si.function;
+}
+
+/*
+ * A switched-out goroutine's innermost frames are the scheduler's own
+ * (switch, park...), which differ with the path taken and say nothing to
+ * the reader: start at the goro_* call it is blocked in (goro_sleep,
+ * goro_chan_recv...), as Go's dumps start at gopark's caller.
+ */
+static int first_user_frame(struct dump_ctx *d, const struct traceback *tb)
+{
+	for (int i = 0; i < tb->n; i++) {
+		const char *name = frame_name(d, tb, i);
+		if (name && strncmp(name, "goro_", 5) == 0 &&
+		    strcmp(name, "goro_start") != 0)
+			return i;
+	}
+	return 0;
+}
+
+static void print_frames_from(struct dump_ctx *d, const struct traceback *tb,
+			      int first)
+{
+	for (int i = first; i < tb->n; i++)
 		print_location(d, tb->pc[i], tb->exact[i],
 			       tb->names ? tb->name[i] : NULL, tb->offset[i]);
 	if (tb->truncated)
 		out_str(d->o, "...additional frames elided...\n");
+}
+
+static void print_frames(struct dump_ctx *d, const struct traceback *tb)
+{
+	print_frames_from(d, tb, 0);
 }
 
 static void print_created_by(struct dump_ctx *d, const struct g *g)
@@ -376,7 +409,7 @@ static void print_other(struct dump_ctx *d, struct g *g)
 		/* Never ran: only its entry function is known. */
 		print_location(d, (uint64_t)(uintptr_t)g->fn, true, NULL, 0);
 	} else if (traceback_saved(g, tb) == 0) {
-		print_frames(d, tb);
+		print_frames_from(d, tb, first_user_frame(d, tb));
 	} else {
 		out_str(d->o, "\tstack unavailable\n");
 	}

@@ -59,8 +59,10 @@ void symbolizer_close(struct symbolizer *s)
 {
 	if (!s)
 		return;
-	for (size_t i = 0; i < s->cache_cap && s->cache; i++)
+	for (size_t i = 0; i < s->cache_cap && s->cache; i++) {
 		free((char *)s->cache[i].info.file);
+		free(s->cache[i].info.function_buf);
+	}
 	free(s->cache);
 	if (s->dwfl)
 		dwfl_end(s->dwfl);
@@ -115,6 +117,14 @@ static void lookup(struct symbolizer *s, uint64_t pc, bool ret,
 	const char *name = dwfl_module_addrinfo(mod, at, &off, &sym, NULL,
 						NULL, NULL);
 	if (name) {
+		/* "pthread_mutex_lock@GLIBC_2.2.5": the version is noise. */
+		const char *version = strchr(name, '@');
+		if (version) {
+			out->function_buf = strndup(name,
+						    (size_t)(version - name));
+			if (out->function_buf)
+				name = out->function_buf;
+		}
 		out->function = name;
 		out->offset = pc - (at - off);
 	}

@@ -24,6 +24,7 @@ struct symbol_info {
 	int line;
 	const char *module;    /* path of the object file, or NULL */
 	uint64_t module_offset;/* pc relative to the module's load base */
+	char *function_buf;    /* owned copy behind function, if one was made */
 };
 
 /* The modules mapped in process pid (getpid() for this process), as they

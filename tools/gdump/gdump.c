@@ -55,6 +55,7 @@ struct goroutine {
 	const char *state;          /* label: "sleep", "running", ... */
 	int64_t wait_minutes;
 	const char *unavailable;    /* why there are no frames */
+	bool switched_out;          /* frames start in the scheduler */
 	struct unwind_result *frames;
 	struct goroutine *group_next;  /* --summary grouping */
 	struct goroutine *group_tail;
@@ -341,6 +342,7 @@ static void unwind_goroutine(struct goroutine *g)
 			.rsp = g->ctx_sp + desc.frame_size,
 		};
 		unwind_regs_from_switch(&r, &sw);
+		g->switched_out = true;
 	}
 	if (unwind_stack(&r, res) != 0 || res->n == 0) {
 		g->unavailable = "stack unavailable";
@@ -348,6 +350,30 @@ static void unwind_goroutine(struct goroutine *g)
 		return;
 	}
 	g->frames = res;
+}
+
+/*
+ * A switched-out goroutine's innermost frames are the scheduler's (switch,
+ * park), which differ with the path taken: start at the goro_* call it is
+ * blocked in, as core/dump.c does, so that identical waits group together.
+ */
+static void drop_scheduler_frames(struct goroutine *g)
+{
+	struct unwind_result *f = g->frames;
+	if (!g->switched_out || !f)
+		return;
+	for (int i = 0; i < f->n; i++) {
+		struct symbol_info si;
+		symbolize(sym, f->pc[i], !f->exact[i], &si);
+		if (si.function && strncmp(si.function, "goro_", 5) == 0 &&
+		    strcmp(si.function, "goro_start") != 0) {
+			f->n -= i;
+			memmove(f->pc, f->pc + i, (size_t)f->n * sizeof(f->pc[0]));
+			memmove(f->exact, f->exact + i,
+				(size_t)f->n * sizeof(f->exact[0]));
+			return;
+		}
+	}
 }
 
 /* ---- filtering and grouping --------------------------------------------- */
@@ -674,6 +700,8 @@ int main(int argc, char **argv)
 	if (!sel)
 		fail(EXIT_FAILED, "out of memory");
 	size_t nsel = 0;
+	for (size_t i = 0; i < n; i++)
+		drop_scheduler_frames(&gs[i]);
 	for (size_t i = 0; i < n; i++)
 		if (selected(&gs[i]))
 			sel[nsel++] = &gs[i];
