@@ -9,7 +9,7 @@
  *                      disabled, main blocked on a pthread mutex; "ready"
  *   dump_child dump    the park set, then goro_dump(1) from main
  *   dump_child segv    goroutine "crasher" dereferences NULL
- *   dump_child many N  N goroutines parked in sleep; "ready"; ends when
+ *   dump_child many N  N goroutines parked in one long sleep; "ready"; ends when
  *                      stdin closes
  *
  * The function names below are what the tests look for in the frames;
@@ -35,6 +35,15 @@ NOINLINE static void sleep_forever(void)
 {
 	while (!atomic_load(&stop))
 		goro_sleep(10 * 1000 * 1000);
+	__asm__ volatile("");
+}
+
+/* Parked for good: no wakeups while a dump reads 100k of them. */
+NOINLINE static void child_parked(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&started, 1);
+	goro_sleep(3600LL * 1000 * 1000 * 1000);
 	__asm__ volatile("");
 }
 
@@ -162,7 +171,7 @@ static int child_main(int argc, char **argv)
 	if (!strcmp(mode, "many") && argc > 2) {
 		long n = atol(argv[2]);
 		for (long i = 0; i < n; i++)
-			goro_go(child_sleeper, NULL);
+			goro_go(child_parked, NULL);
 		while (atomic_load(&started) < n)
 			goro_sleep(1000 * 1000);
 		say_ready();

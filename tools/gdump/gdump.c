@@ -42,6 +42,9 @@ enum exit_status {
 
 #define NS_PER_MINUTE (60LL * 1000 * 1000 * 1000)
 #define MAX_MS 100000   /* bound on the M list walk */
+/* Stack copied per parked goroutine; deeper frames are read from the
+ * process after it has been let go. */
+#define STACK_COPY_MAX (64 * 1024)
 
 struct goroutine {
 	int64_t id, parent_id;
@@ -56,6 +59,7 @@ struct goroutine {
 	int64_t wait_minutes;
 	const char *unavailable;    /* why there are no frames */
 	bool switched_out;          /* frames start in the scheduler */
+	struct memory_copy copy;    /* its stack, copied while stopped */
 	struct unwind_result *frames;
 	struct goroutine *group_next;  /* --summary grouping */
 	struct goroutine *group_tail;
@@ -233,15 +237,23 @@ static struct goroutine *read_goroutines(size_t *count)
 	uint64_t items = read_u64(desc.allgs_items_addr);
 	uint64_t *ptrs = calloc(n ? n : 1, sizeof(*ptrs));
 	struct goroutine *gs = calloc(n ? n : 1, sizeof(*gs));
-	char *buf = malloc(desc.g_size);
-	if (!ptrs || !gs || !buf)
+	if (!ptrs || !gs)
 		fail(EXIT_FAILED, "out of memory for %zu goroutines", n);
 	if (n && target_read(&target, items, ptrs, n * sizeof(*ptrs)))
 		fail(EXIT_FAILED, "cannot read the goroutine table");
 	int64_t now = monotonic_ns();
+	char *records = malloc(n ? n * desc.g_size : 1);
+	struct target_span *spans = calloc(n ? n : 1, sizeof(*spans));
+	if (!records || !spans)
+		fail(EXIT_FAILED, "out of memory for %zu goroutines", n);
+	for (size_t i = 0; i < n; i++)
+		spans[i] = (struct target_span){ ptrs[i], desc.g_size,
+						 records + i * desc.g_size, false };
+	target_read_many(&target, spans, n);
 	size_t live = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (target_read(&target, ptrs[i], buf, desc.g_size))
+		const char *buf = records + i * desc.g_size;
+		if (!spans[i].ok)
 			continue;
 		struct goroutine *g = &gs[live];
 		g->status = FIELD(uint32_t, buf, desc.g_status);
@@ -268,7 +280,8 @@ static struct goroutine *read_goroutines(size_t *count)
 			g->wait_minutes = (now - g->wait_since) / NS_PER_MINUTE;
 		live++;
 	}
-	free(buf);
+	free(records);
+	free(spans);
 	free(ptrs);
 	*count = live;
 	return gs;
@@ -296,60 +309,108 @@ static void find_running_threads(struct goroutine *gs, size_t n)
 	}
 }
 
-static void unwind_goroutine(struct goroutine *g)
+static void unwind_into(struct goroutine *g, const struct unwind_regs *r,
+			const struct memory_copy *copy)
 {
-	struct unwind_regs r;
 	struct unwind_result *res = calloc(1, sizeof(*res));
 	if (!res)
 		fail(EXIT_FAILED, "out of memory");
+	if (unwind_stack(r, copy, res) != 0 || res->n == 0) {
+		g->unavailable = "stack unavailable";
+		free(res);
+		return;
+	}
+	g->frames = res;
+}
+
+/*
+ * While the target is stopped: a goroutine on a CPU is unwound at once
+ * from its thread's registers; a parked one only gets the range of its
+ * stack to copy (from the saved frame up, at most STACK_COPY_MAX bytes).
+ */
+static void unwind_running_or_plan_copy(struct goroutine *g)
+{
 	bool on_cpu = g->status == desc.status_running ||
 		      g->status == desc.status_syscall;
 	if (on_cpu) {
 		const struct user_regs_struct *regs =
 			g->tid ? target_regs(&target, g->tid) : NULL;
 		if (!regs) {
-			g->unavailable = "goroutine running on other thread; "
-					 "stack unavailable";
-			free(res);
+			/* All threads are stopped: it is between states. */
+			g->unavailable = "stack unavailable (switching)";
 			return;
 		}
+		struct unwind_regs r;
 		unwind_regs_from_thread(&r, regs);
+		unwind_into(g, &r, NULL);
 	} else if (!g->stack_hi) {
 		/* Never ran: only its entry function is known. */
-		res->n = 1;
-		res->pc[0] = g->fn;
-		res->exact[0] = true;
-		g->frames = res;
-		return;
-	} else {
-		unsigned char frame[256];
-		if (g->ctx_sp < g->stack_lo ||
-		    g->ctx_sp + desc.frame_size > g->stack_hi ||
-		    desc.frame_size > sizeof(frame) ||
-		    target_read(&target, g->ctx_sp, frame, desc.frame_size)) {
-			g->unavailable = "stack unavailable";
-			free(res);
-			return;
-		}
-		struct switch_regs sw = {
-			.rbx = FIELD(uint64_t, frame, desc.frame_rbx),
-			.rbp = FIELD(uint64_t, frame, desc.frame_rbp),
-			.r12 = FIELD(uint64_t, frame, desc.frame_r12),
-			.r13 = FIELD(uint64_t, frame, desc.frame_r13),
-			.r14 = FIELD(uint64_t, frame, desc.frame_r14),
-			.r15 = FIELD(uint64_t, frame, desc.frame_r15),
-			.rip = FIELD(uint64_t, frame, desc.frame_rip),
-			.rsp = g->ctx_sp + desc.frame_size,
-		};
-		unwind_regs_from_switch(&r, &sw);
-		g->switched_out = true;
-	}
-	if (unwind_stack(&r, res) != 0 || res->n == 0) {
+		if (!(g->frames = calloc(1, sizeof(*g->frames))))
+			fail(EXIT_FAILED, "out of memory");
+		g->frames->n = 1;
+		g->frames->pc[0] = g->fn;
+		g->frames->exact[0] = true;
+	} else if (g->ctx_sp < g->stack_lo ||
+		   g->ctx_sp + desc.frame_size > g->stack_hi) {
 		g->unavailable = "stack unavailable";
-		free(res);
-		return;
+	} else {
+		g->copy.addr = g->ctx_sp;
+		g->copy.len = g->stack_hi - g->ctx_sp;
+		if (g->copy.len > STACK_COPY_MAX)
+			g->copy.len = STACK_COPY_MAX;
 	}
-	g->frames = res;
+}
+
+/* Copy every planned stack range in a few system calls. */
+static unsigned char *copy_stacks(struct goroutine *gs, size_t n)
+{
+	size_t total = 0, count = 0;
+	for (size_t i = 0; i < n; i++) {
+		total += gs[i].copy.len;
+		count += gs[i].copy.len != 0;
+	}
+	unsigned char *arena = malloc(total ? total : 1);
+	struct target_span *spans = calloc(count ? count : 1, sizeof(*spans));
+	if (!arena || !spans)
+		fail(EXIT_FAILED, "out of memory copying %zu stacks", count);
+	size_t off = 0, k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!gs[i].copy.len)
+			continue;
+		gs[i].copy.data = arena + off;
+		spans[k++] = (struct target_span){ gs[i].copy.addr,
+			gs[i].copy.len, arena + off, false };
+		off += gs[i].copy.len;
+	}
+	target_read_many(&target, spans, count);
+	k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (gs[i].copy.len && !spans[k++].ok)
+			gs[i].copy.len = 0, gs[i].unavailable = "stack unavailable";
+	free(spans);
+	return arena;
+}
+
+/* After the target is let go: unwind a parked goroutine from its copy. */
+static void unwind_parked(struct goroutine *g)
+{
+	if (!g->copy.len)
+		return;
+	const unsigned char *frame = g->copy.data;
+	struct switch_regs sw = {
+		.rbx = FIELD(uint64_t, frame, desc.frame_rbx),
+		.rbp = FIELD(uint64_t, frame, desc.frame_rbp),
+		.r12 = FIELD(uint64_t, frame, desc.frame_r12),
+		.r13 = FIELD(uint64_t, frame, desc.frame_r13),
+		.r14 = FIELD(uint64_t, frame, desc.frame_r14),
+		.r15 = FIELD(uint64_t, frame, desc.frame_r15),
+		.rip = FIELD(uint64_t, frame, desc.frame_rip),
+		.rsp = g->ctx_sp + desc.frame_size,
+	};
+	struct unwind_regs r;
+	unwind_regs_from_switch(&r, &sw);
+	g->switched_out = true;
+	unwind_into(g, &r, &g->copy);
 }
 
 /*
@@ -682,14 +743,18 @@ int main(int argc, char **argv)
 	target_read(&target, desc.running_addr, &running, sizeof(running));
 	size_t n = 0;
 	struct goroutine *gs = NULL;
+	unsigned char *stacks = NULL;
 	if (running) {
 		gs = read_goroutines(&n);
 		find_running_threads(gs, n);
 		for (size_t i = 0; i < n; i++)
 			if (opt.only_id <= 0 || gs[i].id == opt.only_id)
-				unwind_goroutine(&gs[i]);
+				unwind_running_or_plan_copy(&gs[i]);
+		stacks = copy_stacks(gs, n);
 	}
 	target_resume(&target);
+	for (size_t i = 0; i < n; i++)
+		unwind_parked(&gs[i]);
 	unwind_fini();
 	if (!running)
 		fail(EXIT_DONE, "process %d: the goro runtime is not running "
@@ -731,6 +796,8 @@ int main(int argc, char **argv)
 		free(gs[i].frames);
 	free(gs);
 	free(sel);
+	free(stacks);
+	unwind_fini();
 	symbolizer_close(sym);
 	return EXIT_DONE;
 }

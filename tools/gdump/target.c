@@ -11,6 +11,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,4 +171,33 @@ int target_read(struct target *t, uint64_t addr, void *buf, size_t len)
 		len -= n;
 	}
 	return 0;
+}
+
+void target_read_many(struct target *t, struct target_span *spans, size_t n)
+{
+	static struct iovec local[IOV_MAX], remote[IOV_MAX];
+	size_t i = 0;
+	while (i < n) {
+		size_t k = 0;
+		for (size_t j = i; j < n && k < IOV_MAX; j++, k++) {
+			local[k] = (struct iovec){ spans[j].buf, spans[j].len };
+			remote[k] = (struct iovec){
+				(void *)(uintptr_t)spans[j].addr, spans[j].len };
+		}
+		ssize_t r = process_vm_readv(t->pid, local, k, remote, k, 0);
+		size_t got = r > 0 ? (size_t)r : 0;
+		/* Transfers stop at the first range that fails: those before
+		 * it are complete, that one is given up, the rest retried. */
+		size_t done = 0;
+		while (done < k && got >= spans[i + done].len) {
+			got -= spans[i + done].len;
+			spans[i + done].ok = true;
+			done++;
+		}
+		if (done < k) {
+			spans[i + done].ok = false;
+			done++;
+		}
+		i += done;
+	}
 }

@@ -39,6 +39,18 @@ const struct user_regs_struct *target_regs(struct target *t, pid_t tid);
  * nothing read can change).  0 or -EFAULT. */
 int target_read(struct target *t, uint64_t addr, void *buf, size_t len);
 
+/* Many reads at once (process_vm_readv with up to IOV_MAX ranges per
+ * call, bypassing the page cache): copying 100k goroutine records or
+ * stacks in a few hundred system calls.  ok[i] says whether range i was
+ * read in full. */
+struct target_span {
+	uint64_t addr;
+	size_t len;
+	void *buf;
+	bool ok;
+};
+void target_read_many(struct target *t, struct target_span *spans, size_t n);
+
 /* CLOCK_MONOTONIC in ns. */
 int64_t monotonic_ns(void);
 

@@ -11,10 +11,14 @@
  * _UPT_find_proc_info keeps one ELF image loaded per handle and reloads it
  * (rereading /proc/PID/maps) whenever the PC lies in another object, which
  * alternating frames of the program and libgoro would do constantly; so we
- * keep one handle per mapped object.  libunwind's global register-state
- * cache (UNW_CACHE_GLOBAL) then skips even that for PCs seen before: 100k
- * goroutines parked at the same few places cost little more than reading
- * their stacks.
+ * keep one handle per mapped object.  libunwind's register-state cache
+ * then skips even that for PCs seen before: 100k goroutines parked at the
+ * same few places cost little more than reading their stacks.
+ *
+ * A parked goroutine's stack is unwound from a copy taken while the
+ * target was stopped (unwind_stack's `copy`), so that the target need not
+ * stay stopped while 100k stacks are unwound: everything else an unwind
+ * reads — text and unwind tables — does not change.
  */
 #include <errno.h>
 #include <libunwind-ptrace.h>
@@ -37,6 +41,7 @@ static struct {
 	size_t nobjects;
 	void *any_upt;        /* for PCs in no file-backed mapping */
 	const struct unwind_regs *regs;   /* the unwind in progress */
+	const struct memory_copy *copy;   /* its stack, copied, or NULL */
 } u;
 
 /* The file-backed mappings of the target, merged per object. */
@@ -127,6 +132,11 @@ static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val,
 	(void)arg;
 	if (write)
 		return -UNW_EINVAL;  /* never change the target */
+	const struct memory_copy *c = u.copy;
+	if (c && addr >= c->addr && addr - c->addr + sizeof(*val) <= c->len) {
+		memcpy(val, c->data + (addr - c->addr), sizeof(*val));
+		return 0;
+	}
 	return target_read(u.t, addr, val, sizeof(*val)) ? -UNW_EINVAL : 0;
 }
 
@@ -245,10 +255,12 @@ void unwind_regs_from_switch(struct unwind_regs *r, const struct switch_regs *s)
 	r->exact_pc = false;
 }
 
-int unwind_stack(const struct unwind_regs *r, struct unwind_result *out)
+int unwind_stack(const struct unwind_regs *r, const struct memory_copy *copy,
+		 struct unwind_result *out)
 {
 	unw_cursor_t c;
 	u.regs = r;
+	u.copy = copy;
 	out->n = 0;
 	out->truncated = false;
 	int err = unw_init_remote(&c, u.as, NULL);

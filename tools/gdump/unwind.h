@@ -42,8 +42,16 @@ struct switch_regs {
 };
 void unwind_regs_from_switch(struct unwind_regs *r, const struct switch_regs *s);
 
-/* Unwind from r; reads go to the target (stopped).  0 or a negative
- * libunwind error. */
-int unwind_stack(const struct unwind_regs *r, struct unwind_result *out);
+/* A copy of part of the target's memory (a stack), read while stopped. */
+struct memory_copy {
+	uint64_t addr;
+	size_t len;
+	const unsigned char *data;
+};
+
+/* Unwind from r.  Reads inside `copy` (may be NULL) are answered from it;
+ * others go to the target.  0 or a negative libunwind error. */
+int unwind_stack(const struct unwind_regs *r, const struct memory_copy *copy,
+		 struct unwind_result *out);
 
 #endif
