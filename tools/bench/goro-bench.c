@@ -26,7 +26,8 @@
 /* The suites: one line each, X(name, about).  Each suite is a function
  * void bench_<name>(const struct bench_opts *) in bench_<name>.c. */
 #define BENCH_SUITES(X) \
-	X(sched, "scheduler: spawn, yield, parallel fib(35) on 1 and 2 Ps")
+	X(sched, "scheduler: spawn, yield, parallel fib(35) on 1 and 2 Ps") \
+	X(gdump, "gdump --summary of 100k parked goroutines: wall time, time stopped")
 
 #define DECLARE_SUITE(name, about) \
 	void bench_##name(const struct bench_opts *opts);
