@@ -187,7 +187,8 @@ static void stop_others(bool all, int max)
 		if (syscall(SYS_tgkill, pid, m->tid, DUMP_CAPTURE_SIGNAL) != 0)
 			atomic_store(&s->state, CAPTURE_GIVEN_UP);
 	}
-	int64_t deadline = goro_now() + DUMP_CAPTURE_TIMEOUT_NS;
+	/* A fatal dump can wait longer: it is the process's last act. */
+	int64_t deadline = goro_now() + DUMP_CAPTURE_TIMEOUT_NS * (all ? 5 : 1);
 	for (int i = 0; i < nslots; i++) {
 		struct capture_slot *s = &slots[i];
 		for (;;) {

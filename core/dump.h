@@ -5,7 +5,8 @@
  * Goroutines running on other Ms are stopped for the dump: their M is sent
  * DUMP_CAPTURE_SIGNAL, whose handler records the registers and waits until
  * the dump is over (for a fatal dump: forever).  An M that does not answer
- * within DUMP_CAPTURE_TIMEOUT_NS is reported as "running on other thread".
+ * within DUMP_CAPTURE_TIMEOUT_NS (five times that in a fatal dump) is
+ * reported as "running on other thread".
  */
 #ifndef GORO_DUMP_H
 #define GORO_DUMP_H

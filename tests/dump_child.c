@@ -31,11 +31,12 @@
 static atomic_bool stop;
 static atomic_int started;
 
+/* Parked until the program ends (main returning abandons it): a long
+ * sleep, so that a dump never catches it runnable. */
 NOINLINE static void sleep_forever(void)
 {
-	while (!atomic_load(&stop))
-		goro_sleep(10 * 1000 * 1000);
-	__asm__ volatile("");
+	for (;;)
+		goro_sleep(3600LL * 1000 * 1000 * 1000);
 }
 
 /* Parked for good: no wakeups while a dump reads 100k of them. */
