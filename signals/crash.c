@@ -17,11 +17,16 @@
  * Chaining with the application's handlers:
  *  - SIGQUIT is taken only when its disposition is the default when
  *    goro_main starts; a program that handles or ignores SIGQUIT keeps it.
- *  - A fatal signal outside goroutine code (a thread that is not an M, an
- *    M in its scheduler, or after goro_main returned) goes to the handler
- *    installed before goro_main, or gets the default action.
+ *  - A fatal signal for which the application installed a handler before
+ *    goro_main goes to that handler, wherever it happens: the program may
+ *    mean to handle it (guard pages of its own, its own crash reporter).
+ *    Without one, a signal on one of goro's threads gets the report above,
+ *    and one on any other thread the default action.
  *  - A handler the application installs after goro_main replaces goro's
  *    for that signal; it can call goro_dump() itself.
+ *  - SIGSEGV and SIGBUS belong to the stack-growth handler when it is
+ *    installed (signals/stack_fault.c); the faults it does not handle come
+ *    here by the same rules, through crash_report().
  * Everything below runs in signal handlers: no allocation, no stdio.
  */
 #include <errno.h>
@@ -88,19 +93,21 @@ static void die_by_default(int sig)
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 }
 
-static void forward(int sig, siginfo_t *info, void *uc)
+/* The handler the application had installed, if any: true if it ran. */
+static bool forward(int sig, siginfo_t *info, void *uc)
 {
 	int i = signal_index(sig);
 	struct sigaction *prev = &previous[i];
 	if (prev->sa_flags & SA_SIGINFO) {
+		if (!prev->sa_sigaction)
+			return false;
 		prev->sa_sigaction(sig, info, uc);
-	} else if (prev->sa_handler == SIG_IGN) {
-		return;
-	} else if (prev->sa_handler != SIG_DFL) {
-		prev->sa_handler(sig);
-	} else {
-		die_by_default(sig);
+		return true;
 	}
+	if (prev->sa_handler == SIG_DFL || prev->sa_handler == SIG_IGN)
+		return false;
+	prev->sa_handler(sig);
+	return true;
 }
 
 _Noreturn void crash_report(int sig, siginfo_t *info, void *uc)
@@ -154,19 +161,20 @@ _Noreturn void crash_report(int sig, siginfo_t *info, void *uc)
 
 static void fatal_handler(int sig, siginfo_t *info, void *uc)
 {
-	struct m *m = m_current();
-	bool in_goroutine = m && m->curg &&
-			    atomic_load_explicit(&sched.running,
-						 memory_order_relaxed);
-	/* SIGQUIT comes from outside and may land on any thread: it is about
-	 * the whole process while goro_main runs. */
-	if (sig == SIGQUIT && atomic_load(&sched.running))
-		in_goroutine = true;
-	if (!in_goroutine) {
-		forward(sig, info, uc);
+	bool running = atomic_load_explicit(&sched.running,
+					    memory_order_relaxed);
+	if (sig == SIGQUIT) {
+		/* From outside, on any thread: about the whole process. */
+		if (running)
+			crash_report(sig, info, uc);
+		die_by_default(sig);
 		return;
 	}
-	crash_report(sig, info, uc);
+	if (forward(sig, info, uc))
+		return;
+	if (running && m_current())
+		crash_report(sig, info, uc);
+	die_by_default(sig);
 }
 
 int crash_install(void)

@@ -139,6 +139,20 @@ static bool block_of(const char *text, const char *name, char *blk,
 	return true;
 }
 
+/* The id in `goroutine N "name"`, or -1. */
+static long id_of(const char *text, const char *name)
+{
+	char key[96];
+	snprintf(key, sizeof(key), "\"%s\" [", name);
+	const char *p = strstr(text, key);
+	if (!p)
+		return -1;
+	while (p > text && p[-1] != '\n')
+		p--;
+	long id;
+	return sscanf(p, "goroutine %ld ", &id) == 1 ? id : -1;
+}
+
 static void expect_goroutine(const char *text, const char *name,
 			     const char *state, const char *const *funcs)
 {
@@ -233,25 +247,34 @@ START_TEST(gdump_summary_json_filters)
 {
 	static struct child c;
 	child_start(&c, "GORO_MAXPROCS=4", "park", NULL, true);
+	/* Ids depend on which P spawned: learn the sleepers' from a dump. */
+	ck_assert_int_eq(gdump("", c.goro_pid), 0);
+	long id1 = id_of(dump, "sleeper-1"), id2 = id_of(dump, "sleeper-2");
+	ck_assert(id1 > 0 && id2 > 0);
+	char want[128], args[64];
+
 	/* The two sleepers share one stack: one group of 2. */
 	ck_assert_int_eq(gdump("--summary", c.goro_pid), 0);
-	ck_assert_msg(strstr(dump, "2 goroutines [sleep]:\nids: 2 3\n"
-				   "goro_sleep+0x"), "summary:\n%s", dump);
+	snprintf(want, sizeof(want), "2 goroutines [sleep]:\nids: %ld %ld\n"
+		 "goro_sleep+0x", id1 < id2 ? id1 : id2, id1 < id2 ? id2 : id1);
+	ck_assert_msg(strstr(dump, want), "summary:\n%s", dump);
 	ck_assert_int_eq(json_valid("--json", c.goro_pid), 0);
 	ck_assert_msg(strncmp(dump, "OK 5", 4) == 0, "json: %s", dump);
 	ck_assert_int_eq(json_valid("--summary --json", c.goro_pid), 0);
 	ck_assert_msg(strncmp(dump, "OK 4", 4) == 0, "summary json: %s", dump);
 
-	ck_assert_int_eq(gdump("-g 2", c.goro_pid), 0);
-	ck_assert_msg(strstr(dump, "goroutine 2 \"sleeper-1\"") &&
-		      !strstr(dump, "goroutine 3 "), "-g 2:\n%s", dump);
+	snprintf(args, sizeof(args), "-g %ld", id1);
+	ck_assert_int_eq(gdump(args, c.goro_pid), 0);
+	snprintf(want, sizeof(want), "goroutine %ld \"sleeper-1\"", id1);
+	ck_assert_msg(strstr(dump, want) && !strstr(dump, "sleeper-2"),
+		      "-g %ld:\n%s", id1, dump);
 	ck_assert_int_eq(gdump("--state running", c.goro_pid), 0);
 	ck_assert_msg(strstr(dump, "\"spinner\"") && strstr(dump, "\"busy\"") &&
 		      !strstr(dump, "[sleep"), "--state:\n%s", dump);
 	ck_assert_int_eq(gdump("--func child_sleep", c.goro_pid), 0);
 	ck_assert_msg(strstr(dump, "\"sleeper-2\"") && !strstr(dump, "\"main\""),
 		      "--func:\n%s", dump);
-	ck_assert_int_eq(gdump("-g 999", c.goro_pid), 1);
+	ck_assert_int_eq(gdump("-g 999999", c.goro_pid), 1);
 	ck_assert_int_eq(child_finish(&c), 0);
 }
 END_TEST
@@ -369,6 +392,36 @@ START_TEST(null_dereference_report)
 }
 END_TEST
 
+START_TEST(illegal_instruction_report)
+{
+	static struct child c;
+	child_start(&c, NULL, "trap", NULL, false);
+	ck_assert_int_eq(child_finish(&c), 2);
+	ck_assert_msg(strstr(c.out, "fatal error: unexpected signal\n"
+				    "[signal SIGILL: illegal instruction code="),
+		      "%s", c.out);
+	expect_goroutine(c.out, "trapper", "running",
+			 FUNCS("trap_here", "child_trapper"));
+}
+END_TEST
+
+/* Handlers the program installed before goro_main keep their signals. */
+START_TEST(application_handlers_chain)
+{
+	static struct child c;
+	child_start(&c, NULL, "trap", "own", false);
+	ck_assert_int_eq(child_finish(&c), 9);
+	ck_assert_msg(strstr(c.out, "application handler") &&
+		      !strstr(c.out, "fatal error"), "%s", c.out);
+
+	child_start(&c, "GORO_MAXPROCS=4", "ownquit", NULL, true);
+	kill(c.goro_pid, SIGQUIT);
+	ck_assert_int_eq(child_wait(&c, false), 7);
+	ck_assert_msg(strstr(c.out, "application handler") &&
+		      !strstr(c.out, "goroutine "), "%s", c.out);
+}
+END_TEST
+
 static Suite *dump_suite(void)
 {
 	Suite *s = suite_create("dump");
@@ -381,6 +434,8 @@ static Suite *dump_suite(void)
 	tcase_add_test(tc, goro_dump_in_process);
 	tcase_add_test(tc, sigquit_dumps_and_exits_2);
 	tcase_add_test(tc, null_dereference_report);
+	tcase_add_test(tc, illegal_instruction_report);
+	tcase_add_test(tc, application_handlers_chain);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -9,6 +9,11 @@
  *                      disabled, main blocked on a pthread mutex; "ready"
  *   dump_child dump    the park set, then goro_dump(1) from main
  *   dump_child segv    goroutine "crasher" dereferences NULL
+ *   dump_child trap [own]  goroutine "trapper" executes ud2 (SIGILL); with
+ *                      "own", after installing its own SIGILL handler
+ *                      (which says so and exits 9) before goro_main
+ *   dump_child ownquit the park set, with the program's own SIGQUIT
+ *                      handler (says so, exits 7) installed before goro_main
  *   dump_child many N  N goroutines parked in one long sleep; "ready"; ends when
  *                      stdin closes
  *
@@ -17,6 +22,7 @@
  */
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -89,6 +95,25 @@ static void crash_here(int *p)
 NOINLINE static void child_crasher(void *arg)
 {
 	crash_here(arg);
+}
+
+NOINLINE static void trap_here(void)
+{
+	__builtin_trap();
+}
+
+NOINLINE static void child_trapper(void *arg)
+{
+	(void)arg;
+	trap_here();
+	__asm__ volatile("");
+}
+
+static void own_handler(int sig)
+{
+	static const char msg[] = "application handler\n";
+	(void)!write(1, msg, sizeof(msg) - 1);
+	_exit(sig == SIGQUIT ? 7 : 9);
 }
 
 static void spawn(const char *name, void (*fn)(void *))
@@ -172,6 +197,20 @@ static int child_main(int argc, char **argv)
 		goro_sleep(5LL * 1000 * 1000 * 1000);
 		return 1;
 	}
+	if (!strcmp(mode, "trap")) {
+		spawn("sleeper-1", child_sleeper);
+		wait_started(1);
+		spawn("trapper", child_trapper);
+		goro_sleep(5LL * 1000 * 1000 * 1000);
+		return 1;
+	}
+	if (!strcmp(mode, "ownquit")) {
+		park_set();
+		say_ready();
+		wait_for_stdin_eof();
+		atomic_store(&stop, true);
+		return 0;
+	}
 	if (!strcmp(mode, "many") && argc > 2) {
 		long n = atol(argv[2]);
 		for (long i = 0; i < n; i++)
@@ -189,5 +228,9 @@ static int child_main(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	if (argc > 1 && !strcmp(argv[1], "ownquit"))
+		signal(SIGQUIT, own_handler);
+	if (argc > 2 && !strcmp(argv[1], "trap") && !strcmp(argv[2], "own"))
+		signal(SIGILL, own_handler);
 	return goro_main(child_main, argc, argv);
 }
