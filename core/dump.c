@@ -299,6 +299,13 @@ static void print_location(struct dump_ctx *d, uint64_t pc, bool exact,
 		out_str(o, ":");
 		out_dec(o, si.line);
 		out_str(o, "\n");
+	} else if (si.module && (!name || !name[0])) {
+		/* No symbol: where in which object, for addr2line. */
+		out_str(o, "\t");
+		out_str(o, si.module);
+		out_str(o, "+");
+		out_hex(o, si.module_offset);
+		out_str(o, "\n");
 	} else if (!name || !name[0]) {
 		out_str(o, "\tpc=");
 		out_hex(o, pc);
@@ -384,13 +391,23 @@ static void print_created_by(struct dump_ctx *d, const struct g *g)
 	}
 }
 
+static bool captured_in_fatal(struct dump_ctx *d, const struct g *g)
+{
+	return !d->held && captured(g) >= 0;
+}
+
 /* A goroutine that is not the one dumping. */
 static void print_other(struct dump_ctx *d, struct g *g)
 {
 	uint32_t status = atomic_load_explicit(&g->status, ACQUIRE);
 	struct traceback *tb = d->tb;
 	print_header(d, g);
-	if (status == G_RUNNING || status == G_SYSCALL) {
+	if (status == G_SYSCALL && !captured_in_fatal(d, g)) {
+		/* goro_dump leaves Ms in system calls alone (a signal would
+		 * interrupt the call). */
+		out_str(d->o, "\tgoroutine in a system call; stack "
+			      "unavailable\n");
+	} else if (status == G_RUNNING || status == G_SYSCALL) {
 		int i;
 		if (d->held) {
 			for (i = 0; i < d->nheld && d->running[i] != g; i++)

@@ -541,6 +541,9 @@ static void print_location_text(uint64_t pc, bool exact)
 		printf("?\n");
 	if (si.file)
 		printf("\t%s:%d\n", si.file, si.line);
+	else if (!si.function && si.module)
+		printf("\t%s+0x%lx\n", si.module,
+		       (unsigned long)si.module_offset);
 	else if (!si.function)
 		printf("\tpc=0x%lx\n", (unsigned long)pc);
 }
