@@ -68,7 +68,8 @@ struct g {
 	_Atomic uint32_t status;     /* enum g_status */
 	uint8_t wait_reason;         /* enum wait_reason, while G_WAITING */
 	bool async_preempted;        /* ctx is a preemption trampoline frame */
-	int64_t wait_since;          /* goro_now() when the wait began */
+	int64_t wait_since;          /* when the wait began (goro_now's
+	                                timeline, tick-granular: sched_park) */
 
 	void (*fn)(void *);
 	void *arg;
@@ -202,6 +203,11 @@ struct sched {
 
 	_Atomic int64_t goid_next;
 	_Atomic int64_t gcount;      /* live goroutines */
+	/* Goroutines waiting on the outside world (I/O wait, a blocking
+	 * call): they may wake without help from any other goroutine, so
+	 * while there are any the program is not deadlocked (core/deadlock.c).
+	 * The I/O and blocking-call paths count themselves in and out. */
+	_Atomic int64_t nblocked;
 	_Atomic int64_t mid_next;
 };
 

@@ -85,7 +85,10 @@ void goro_sleep(int64_t ns);     /* park the goroutine for at least ns */
 typedef struct goro_chan goro_chan_t;
 
 /* Unbuffered (cap 0) or buffered channel of elements of elem_size bytes
- * (0 allowed: signal-only).  NULL with errno set on failure. */
+ * (0 allowed: signal-only).  NULL with errno set on failure.  Operations
+ * copy elem_size bytes from/to elem; a receive may pass NULL to discard
+ * the value (so may a send when elem_size is 0).  A NULL channel is
+ * -EINVAL. */
 goro_chan_t *goro_chan_make(size_t elem_size, size_t cap);
 int goro_chan_send(goro_chan_t *c, const void *elem);  /* 0, -EPIPE if closed */
 int goro_chan_recv(goro_chan_t *c, void *elem);        /* 1 value, 0 closed */
@@ -130,6 +133,26 @@ typedef struct goro_wg {
 int goro_wg_add(goro_wg_t *wg, int64_t n);
 int goro_wg_done(goro_wg_t *wg);
 int goro_wg_wait(goro_wg_t *wg);
+
+/* Condition variable (sync.Cond): goro_cond_wait unlocks mu, parks until
+ * signalled, and locks mu again before returning; call it in a loop that
+ * rechecks the condition.  Signal wakes one waiter (the longest waiting),
+ * broadcast every one.  0, or -EINVAL for NULL arguments. */
+typedef struct goro_cond {
+	_Alignas(8) unsigned char opaque[32];
+} goro_cond_t;
+#define GORO_COND_INIT {{0}}
+int goro_cond_wait(goro_cond_t *cond, goro_mutex_t *mu);
+int goro_cond_signal(goro_cond_t *cond);
+int goro_cond_broadcast(goro_cond_t *cond);
+
+/* Run fn(arg) once (sync.Once): the first caller runs it, concurrent
+ * callers wait until it has returned, later ones return at once. */
+typedef struct goro_once {
+	_Alignas(8) unsigned char opaque[40];
+} goro_once_t;
+#define GORO_ONCE_INIT {{0}}
+int goro_once(goro_once_t *once, void (*fn)(void *), void *arg);
 
 /* ---- I/O: the goroutine parks on the netpoller, the thread runs others ---- */
 

@@ -27,6 +27,7 @@
  * void bench_<name>(const struct bench_opts *) in bench_<name>.c. */
 #define BENCH_SUITES(X) \
 	X(sched, "scheduler: spawn, yield, parallel fib(35) on 1 and 2 Ps") \
+	X(chan, "channels: ping-pong on 1 and 2 Ps, buffered, select of 4") \
 	X(gdump, "gdump --summary of 100k parked goroutines: wall time, time stopped")
 
 #define DECLARE_SUITE(name, about) \

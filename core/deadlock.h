@@ -1,0 +1,12 @@
+/*
+ * deadlock.h — detecting a program that can never make progress again.
+ */
+#ifndef GORO_DEADLOCK_H
+#define GORO_DEADLOCK_H
+
+/* Called by an M about to sleep with no timer to wake it.  If no goroutine
+ * can ever run again, print Go's "all goroutines are asleep - deadlock!"
+ * report and exit with status 2; otherwise return. */
+void deadlock_check(void);
+
+#endif
