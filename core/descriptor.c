@@ -76,6 +76,9 @@ struct goro_debug_descriptor goro_debug_descriptor = {
 		[G_DEAD] = "dead",
 	},
 	.wait_count = WAIT_REASON_COUNT,
+	.scheduler_entries = {
+		"sched_park", "sched_gosched", "sched_preempt_self",
+	},
 };
 
 /* The wait reasons' names come from the one table that defines them

@@ -24,7 +24,9 @@
 #ifndef GORO_DESCRIPTOR_H
 #define GORO_DESCRIPTOR_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #define GORO_DEBUG_MAGIC "goro-dbg"      /* 8 bytes, no terminator needed */
 #define GORO_DEBUG_VERSION 1
@@ -32,6 +34,7 @@
 #define GORO_DEBUG_NAME_LEN 24
 #define GORO_DEBUG_MAX_STATUS 8
 #define GORO_DEBUG_MAX_WAIT 32
+#define GORO_DEBUG_MAX_ENTRIES 4
 
 struct goro_debug_descriptor {
 	char magic[8];
@@ -82,6 +85,25 @@ struct goro_debug_descriptor {
 	/* Wait reasons, as printed ("chan receive", "sleep", ...). */
 	uint32_t wait_count;
 	char wait_names[GORO_DEBUG_MAX_WAIT][GORO_DEBUG_NAME_LEN];
+
+	/* The scheduler functions a goroutine calls to park or yield.  The
+	 * frames of a switched-out goroutine up to the first of these are
+	 * the scheduler's; dumps start at its caller. */
+	char scheduler_entries[GORO_DEBUG_MAX_ENTRIES][GORO_DEBUG_NAME_LEN];
 };
+
+/* libgoro's own (descriptor.c). */
+extern struct goro_debug_descriptor goro_debug_descriptor;
+
+static inline bool goro_debug_is_scheduler_entry(
+	const struct goro_debug_descriptor *d, const char *function)
+{
+	for (int i = 0; function && i < GORO_DEBUG_MAX_ENTRIES; i++)
+		if (d->scheduler_entries[i][0] &&
+		    strncmp(function, d->scheduler_entries[i],
+			    GORO_DEBUG_NAME_LEN) == 0)
+			return true;
+	return false;
+}
 
 #endif

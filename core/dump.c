@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "descriptor.h"
 #include "dump.h"
 #include "goroutine.h"
 #include "symbolize.h"
@@ -325,18 +326,16 @@ static const char *frame_name(struct dump_ctx *d, const struct traceback *tb,
 
 /*
  * A switched-out goroutine's innermost frames are the scheduler's own
- * (switch, park...), which differ with the path taken and say nothing to
- * the reader: start at the goro_* call it is blocked in (goro_sleep,
- * goro_chan_recv...), as Go's dumps start at gopark's caller.
+ * (switch, execute...), which differ with the path taken and say nothing
+ * to the reader: start at whatever called the scheduler to park or yield,
+ * as Go's dumps start at gopark's caller.
  */
 static int first_user_frame(struct dump_ctx *d, const struct traceback *tb)
 {
-	for (int i = 0; i < tb->n; i++) {
-		const char *name = frame_name(d, tb, i);
-		if (name && strncmp(name, "goro_", 5) == 0 &&
-		    strcmp(name, "goro_start") != 0)
-			return i;
-	}
+	for (int i = 0; i + 1 < tb->n; i++)
+		if (goro_debug_is_scheduler_entry(&goro_debug_descriptor,
+						  frame_name(d, tb, i)))
+			return i + 1;
 	return 0;
 }
 

@@ -2,8 +2,10 @@
  * dump_child.c — a goroutine program with known goroutines, for the dump
  * tests (tests/check_dump.c) and the gdump benchmark.
  *
- *   dump_child park    named goroutines parked in sleep, one running, one
- *                      spinning with preemption disabled; prints "ready",
+ *   dump_child park    named goroutines parked in sleep, chan receive,
+ *                      chan send, select, mutex and WaitGroup, one
+ *                      running, one spinning with preemption disabled;
+ *                      prints "ready",
  *                      ends normally ("child done") when stdin closes
  *   dump_child wedge   every M stuck: goroutines spinning with preemption
  *                      disabled, main blocked on a pthread mutex; "ready"
@@ -116,6 +118,58 @@ static void own_handler(int sig)
 	_exit(sig == SIGQUIT ? 7 : 9);
 }
 
+/* Parked on synchronization nobody will ever complete. */
+static goro_chan_t *never_chan, *never_read_chan;
+static goro_mutex_t held_mutex = GORO_MUTEX_INIT;
+static goro_wg_t never_done = GORO_WG_INIT;
+
+NOINLINE static void child_receiver(void *arg)
+{
+	(void)arg;
+	int v;
+	atomic_fetch_add(&started, 1);
+	goro_chan_recv(never_chan, &v);
+	__asm__ volatile("");
+}
+
+NOINLINE static void child_sender(void *arg)
+{
+	(void)arg;
+	int v = 1;
+	atomic_fetch_add(&started, 1);
+	goro_chan_send(never_read_chan, &v);
+	__asm__ volatile("");
+}
+
+NOINLINE static void child_selector(void *arg)
+{
+	(void)arg;
+	int v;
+	goro_case_t cases[2] = {
+		{ .chan = never_chan, .dir = GORO_RECV, .elem = &v },
+		{ .chan = never_chan, .dir = GORO_RECV, .elem = &v },
+	};
+	atomic_fetch_add(&started, 1);
+	goro_select(cases, 2, -1);
+	__asm__ volatile("");
+}
+
+NOINLINE static void child_locker(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&started, 1);
+	goro_mutex_lock(&held_mutex);
+	__asm__ volatile("");
+}
+
+NOINLINE static void child_waiter(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&started, 1);
+	goro_wg_wait(&never_done);
+	__asm__ volatile("");
+}
+
 static void spawn(const char *name, void (*fn)(void *))
 {
 	goro_go_attr(&(goro_attr_t){ .name = name }, fn, NULL);
@@ -159,7 +213,18 @@ static void park_set(void)
 	spawn_sleeper("sleeper-2");
 	spawn("spinner", child_spinner);
 	spawn("busy", child_busy);
-	wait_started(4);
+	/* A receiver and a sender on one unbuffered channel would pair
+	 * up: the sender's channel is another one. */
+	never_chan = goro_chan_make(sizeof(int), 0);
+	never_read_chan = goro_chan_make(sizeof(int), 0);
+	goro_mutex_lock(&held_mutex);
+	goro_wg_add(&never_done, 1);
+	spawn("receiver", child_receiver);
+	spawn("sender", child_sender);
+	spawn("selector", child_selector);
+	spawn("locker", child_locker);
+	spawn("waiter", child_waiter);
+	wait_started(9);
 }
 
 static int child_main(int argc, char **argv)

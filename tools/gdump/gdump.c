@@ -415,19 +415,20 @@ static void unwind_parked(struct goroutine *g)
 
 /*
  * A switched-out goroutine's innermost frames are the scheduler's (switch,
- * park), which differ with the path taken: start at the goro_* call it is
- * blocked in, as core/dump.c does, so that identical waits group together.
+ * execute), which differ with the path taken: start at what called the
+ * scheduler to park or yield, as core/dump.c does, so that identical waits
+ * group together.
  */
 static void drop_scheduler_frames(struct goroutine *g)
 {
 	struct unwind_result *f = g->frames;
 	if (!g->switched_out || !f)
 		return;
-	for (int i = 0; i < f->n; i++) {
+	for (int i = 0; i + 1 < f->n; i++) {
 		struct symbol_info si;
 		symbolize(sym, f->pc[i], !f->exact[i], &si);
-		if (si.function && strncmp(si.function, "goro_", 5) == 0 &&
-		    strcmp(si.function, "goro_start") != 0) {
+		if (goro_debug_is_scheduler_entry(&desc, si.function)) {
+			i++;
 			f->n -= i;
 			memmove(f->pc, f->pc + i, (size_t)f->n * sizeof(f->pc[0]));
 			memmove(f->exact, f->exact + i,
