@@ -28,6 +28,7 @@ static void record(unw_cursor_t *cursor, struct traceback *tb, bool exact)
 		int i = tb->n++;
 		tb->pc[i] = ip;
 		tb->exact[i] = exact;
+		tb->offset[i] = 0;
 		if (tb->names) {
 			unw_word_t off = 0;
 			if (unw_get_proc_name(cursor, tb->name[i],
@@ -102,9 +103,16 @@ int traceback_here(int skip, struct traceback *tb)
 
 void traceback_warmup(void)
 {
-	static struct traceback tb;
-	tb.names = true;
-	traceback_here(0, &tb);
+	/* Initialisation and the first object lookup, without unw_step: its
+	 * memory-validation probes upset valgrind, and what it would set up
+	 * (nothing beyond the lookup) is not needed early. */
+	unw_context_t uc;
+	unw_cursor_t cursor;
+	char name[64];
+	unw_word_t off;
+	unw_getcontext(&uc);
+	if (unw_init_local(&cursor, &uc) == 0)
+		unw_get_proc_name(&cursor, name, sizeof(name), &off);
 }
 
 int traceback_name_of(uint64_t pc, char *buf, size_t len, uint64_t *offset)

@@ -38,8 +38,8 @@ struct traceback {
 	uint64_t offset[TRACEBACK_MAX_FRAMES];
 };
 
-/* Unwind once, so that libunwind's first-use initialisation (a lock, the
- * loader's module list) is done before any signal handler needs it. */
+/* Have libunwind do its first-use initialisation (a lock, the loader's
+ * module list) now, before any signal handler needs it. */
 void traceback_warmup(void);
 
 /* A goroutine that is not running: from its saved context.  0, or -EINVAL
