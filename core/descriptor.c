@@ -76,8 +76,11 @@ struct goro_debug_descriptor goro_debug_descriptor = {
 		[G_DEAD] = "dead",
 	},
 	.wait_count = WAIT_REASON_COUNT,
-	.scheduler_entries = {
-		"sched_park", "sched_gosched", "sched_preempt_self",
+	/* Keep in step with core/sched.c: the functions between a
+	 * goroutine's call to park or yield and arch_switch. */
+	.scheduler_frames = {
+		"switch_to", "execute", "schedule", "sched_park",
+		"sched_gosched", "sched_preempt_self",
 	},
 };
 

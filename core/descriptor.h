@@ -34,7 +34,7 @@
 #define GORO_DEBUG_NAME_LEN 24
 #define GORO_DEBUG_MAX_STATUS 8
 #define GORO_DEBUG_MAX_WAIT 32
-#define GORO_DEBUG_MAX_ENTRIES 4
+#define GORO_DEBUG_MAX_ENTRIES 8
 
 struct goro_debug_descriptor {
 	char magic[8];
@@ -86,21 +86,22 @@ struct goro_debug_descriptor {
 	uint32_t wait_count;
 	char wait_names[GORO_DEBUG_MAX_WAIT][GORO_DEBUG_NAME_LEN];
 
-	/* The scheduler functions a goroutine calls to park or yield.  The
-	 * frames of a switched-out goroutine up to the first of these are
-	 * the scheduler's; dumps start at its caller. */
-	char scheduler_entries[GORO_DEBUG_MAX_ENTRIES][GORO_DEBUG_NAME_LEN];
+	/* The scheduler's functions: the innermost frames of a switched-out
+	 * goroutine that are among these are the scheduler's own (which ones
+	 * depends on the path taken and on tail calls); dumps leave them out
+	 * and start at the goroutine's own call to park or yield. */
+	char scheduler_frames[GORO_DEBUG_MAX_ENTRIES][GORO_DEBUG_NAME_LEN];
 };
 
 /* libgoro's own (descriptor.c). */
 extern struct goro_debug_descriptor goro_debug_descriptor;
 
-static inline bool goro_debug_is_scheduler_entry(
+static inline bool goro_debug_is_scheduler_frame(
 	const struct goro_debug_descriptor *d, const char *function)
 {
 	for (int i = 0; function && i < GORO_DEBUG_MAX_ENTRIES; i++)
-		if (d->scheduler_entries[i][0] &&
-		    strncmp(function, d->scheduler_entries[i],
+		if (d->scheduler_frames[i][0] &&
+		    strncmp(function, d->scheduler_frames[i],
 			    GORO_DEBUG_NAME_LEN) == 0)
 			return true;
 	return false;

@@ -332,11 +332,12 @@ static const char *frame_name(struct dump_ctx *d, const struct traceback *tb,
  */
 static int first_user_frame(struct dump_ctx *d, const struct traceback *tb)
 {
-	for (int i = 0; i + 1 < tb->n; i++)
-		if (goro_debug_is_scheduler_entry(&goro_debug_descriptor,
-						  frame_name(d, tb, i)))
-			return i + 1;
-	return 0;
+	int i = 0;
+	while (i + 1 < tb->n &&
+	       goro_debug_is_scheduler_frame(&goro_debug_descriptor,
+					     frame_name(d, tb, i)))
+		i++;
+	return i;
 }
 
 static void print_frames_from(struct dump_ctx *d, const struct traceback *tb,
@@ -422,7 +423,7 @@ static void print_other(struct dump_ctx *d, struct g *g)
 		else
 			out_str(d->o, "\tgoroutine running on other thread; "
 				      "stack unavailable\n");
-	} else if (g->stack.slot == NULL) {
+	} else if (g->stack.lo == NULL) {
 		/* Never ran: only its entry function is known. */
 		print_location(d, (uint64_t)(uintptr_t)g->fn, true, NULL, 0);
 	} else if (traceback_saved(g, tb) == 0) {

@@ -53,8 +53,8 @@ int traceback_saved(const struct g *g, struct traceback *tb)
 {
 	const struct arch_switch_frame *f = g->ctx.sp;
 	tb->n = 0;
-	if ((void *)f < g->stack.lo ||
-	    (void *)(f + 1) > g->stack.hi)
+	if ((uintptr_t)f < (uintptr_t)g->stack.lo ||
+	    (uintptr_t)(f + 1) > (uintptr_t)g->stack.hi)
 		return -EINVAL;
 	ucontext_t uc;
 	memset(&uc, 0, sizeof(uc));

@@ -343,7 +343,7 @@ static void unwind_running_or_plan_copy(struct goroutine *g)
 		struct unwind_regs r;
 		unwind_regs_from_thread(&r, regs);
 		unwind_into(g, &r, NULL);
-	} else if (!g->stack_hi) {
+	} else if (!g->stack_lo) {
 		/* Never ran: only its entry function is known. */
 		if (!(g->frames = calloc(1, sizeof(*g->frames))))
 			fail(EXIT_FAILED, "out of memory");
@@ -424,18 +424,16 @@ static void drop_scheduler_frames(struct goroutine *g)
 	struct unwind_result *f = g->frames;
 	if (!g->switched_out || !f)
 		return;
-	for (int i = 0; i + 1 < f->n; i++) {
+	int i = 0;
+	for (; i + 1 < f->n; i++) {
 		struct symbol_info si;
 		symbolize(sym, f->pc[i], !f->exact[i], &si);
-		if (goro_debug_is_scheduler_entry(&desc, si.function)) {
-			i++;
-			f->n -= i;
-			memmove(f->pc, f->pc + i, (size_t)f->n * sizeof(f->pc[0]));
-			memmove(f->exact, f->exact + i,
-				(size_t)f->n * sizeof(f->exact[0]));
-			return;
-		}
+		if (!goro_debug_is_scheduler_frame(&desc, si.function))
+			break;
 	}
+	f->n -= i;
+	memmove(f->pc, f->pc + i, (size_t)f->n * sizeof(f->pc[0]));
+	memmove(f->exact, f->exact + i, (size_t)f->n * sizeof(f->exact[0]));
 }
 
 /* ---- filtering and grouping --------------------------------------------- */
