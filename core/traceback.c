@@ -103,16 +103,13 @@ int traceback_here(int skip, struct traceback *tb)
 
 void traceback_warmup(void)
 {
-	/* Initialisation and the first object lookup, without unw_step: its
-	 * memory-validation probes upset valgrind, and what it would set up
-	 * (nothing beyond the lookup) is not needed early. */
-	unw_context_t uc;
-	unw_cursor_t cursor;
-	char name[64];
-	unw_word_t off;
-	unw_getcontext(&uc);
-	if (unw_init_local(&cursor, &uc) == 0)
-		unw_get_proc_name(&cursor, name, sizeof(name), &off);
+	/* A whole unwind, steps included: besides libunwind's own setup,
+	 * this binds its calls into libc (dl_iterate_phdr...) now.  Lazy
+	 * binding later would run the dynamic linker on a goroutine stack or
+	 * in a signal handler, both places too tight for it. */
+	static struct traceback tb;
+	tb.names = true;
+	traceback_here(0, &tb);
 }
 
 int traceback_name_of(uint64_t pc, char *buf, size_t len, uint64_t *offset)

@@ -38,8 +38,9 @@ struct traceback {
 	uint64_t offset[TRACEBACK_MAX_FRAMES];
 };
 
-/* Have libunwind do its first-use initialisation (a lock, the loader's
- * module list) now, before any signal handler needs it. */
+/* Unwind once, so that libunwind's first-use work (its setup, binding
+ * its calls into libc) is done before a goroutine or a signal handler
+ * needs it. */
 void traceback_warmup(void);
 
 /* A goroutine that is not running: from its saved context.  0, or -EINVAL
