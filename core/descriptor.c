@@ -80,8 +80,9 @@ struct goro_debug_descriptor goro_debug_descriptor = {
 	 * goroutine's call to park or yield and arch_switch. */
 	.scheduler_frames = {
 		"switch_to", "execute", "schedule", "sched_park",
-		"sched_gosched", "sched_preempt_self",
+		"sched_gosched", "sched_preempt_self", "preempt_park_async",
 	},
+	.interrupt_frames = { "goro_preempt_trampoline" },
 };
 
 /* The wait reasons' names come from the one table that defines them

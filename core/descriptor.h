@@ -91,6 +91,10 @@ struct goro_debug_descriptor {
 	 * depends on the path taken and on tail calls); dumps leave them out
 	 * and start at the goroutine's own call to park or yield. */
 	char scheduler_frames[GORO_DEBUG_MAX_ENTRIES][GORO_DEBUG_NAME_LEN];
+	/* Frames that interrupted their caller rather than being called by
+	 * it (the asynchronous preemption trampoline): the caller's PC is
+	 * the interrupted instruction itself, not a return address. */
+	char interrupt_frames[GORO_DEBUG_MAX_ENTRIES][GORO_DEBUG_NAME_LEN];
 };
 
 /* libgoro's own (descriptor.c). */
@@ -102,6 +106,17 @@ static inline bool goro_debug_is_scheduler_frame(
 	for (int i = 0; function && i < GORO_DEBUG_MAX_ENTRIES; i++)
 		if (d->scheduler_frames[i][0] &&
 		    strncmp(function, d->scheduler_frames[i],
+			    GORO_DEBUG_NAME_LEN) == 0)
+			return true;
+	return false;
+}
+
+static inline bool goro_debug_is_interrupt_frame(
+	const struct goro_debug_descriptor *d, const char *function)
+{
+	for (int i = 0; function && i < GORO_DEBUG_MAX_ENTRIES; i++)
+		if (d->interrupt_frames[i][0] &&
+		    strncmp(function, d->interrupt_frames[i],
 			    GORO_DEBUG_NAME_LEN) == 0)
 			return true;
 	return false;

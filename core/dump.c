@@ -340,11 +340,20 @@ static int first_user_frame(struct dump_ctx *d, const struct traceback *tb)
 	return i;
 }
 
+/* Is frame i's PC the instruction itself (not a return address)?  Also
+ * when frame i - 1 interrupted it: the preemption trampoline. */
+static bool frame_exact(struct dump_ctx *d, const struct traceback *tb, int i)
+{
+	return tb->exact[i] ||
+	       (i > 0 && goro_debug_is_interrupt_frame(&goro_debug_descriptor,
+						       frame_name(d, tb, i - 1)));
+}
+
 static void print_frames_from(struct dump_ctx *d, const struct traceback *tb,
 			      int first)
 {
 	for (int i = first; i < tb->n; i++)
-		print_location(d, tb->pc[i], tb->exact[i],
+		print_location(d, tb->pc[i], frame_exact(d, tb, i),
 			       tb->names ? tb->name[i] : NULL, tb->offset[i]);
 	if (tb->truncated)
 		out_str(d->o, "...additional frames elided...\n");

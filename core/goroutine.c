@@ -129,18 +129,12 @@ void g_recycle(struct p *p, struct g *g)
 
 void g_free_all(void)
 {
-	struct stack_cache scratch = {0};
 	size_t n = atomic_load_explicit(&allgs.count, RELAXED);
 	for (size_t i = 0; i < n; i++) {
 		struct g *g = allgs.items[i];
-		if (g->stack.slot) {
-			stack_release(&scratch, &g->stack);
-			if (scratch.count == STACK_CACHE_MAX)
-				stack_cache_drain(&scratch);
-		}
+		stack_discard(&g->stack);
 		rt_free(g, sizeof(*g));
 	}
-	stack_cache_drain(&scratch);
 	rt_free(allgs.items, allgs.capacity * sizeof(*allgs.items));
 	allgs.items = NULL;
 	allgs.capacity = 0;
@@ -161,9 +155,16 @@ int64_t g_spawn(void (*fn)(void *), void *arg, const char *name,
 {
 	struct m *m = m_current();
 	struct p *p = m->p;
+	/* The stack is bound at first run; whether there will be one is
+	 * known now, while the caller can still be told. */
+	int err = stack_reserve();
+	if (err)
+		return err;
 	struct g *g = g_alloc(p);
-	if (!g)
+	if (!g) {
+		stack_unreserve();
 		return -ENOMEM;
+	}
 	g->fn = fn;
 	g->arg = arg;
 	g->stack_max = stack_max;

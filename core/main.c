@@ -17,9 +17,12 @@
 #include "crash.h"
 #include "goroutine.h"
 #include "m.h"
+#include "preempt.h"
 #include "procs.h"
 #include "runq.h"
 #include "sched.h"
+#include "stack_fault.h"
+#include "sysmon.h"
 #include "timer.h"
 #include "traceback.h"
 #include <goro.h>
@@ -36,13 +39,16 @@ static void runtime_exit_begin(int code)
 {
 	sched.exit_code = code;
 	atomic_store_explicit(&sched.exiting, true, memory_order_release);
-	/* Running goroutines leave at their next scheduling point. */
+	/* Running goroutines leave at their next scheduling point, or at
+	 * once by the preemption signal (goro_main keeps asking until every
+	 * P is given back: preempt_until_released). */
+	struct m *self = m_current();
 	rlock_lock(&sched.lock);
 	int32_t n = atomic_load_explicit(&sched.gomaxprocs, RELAXED);
 	for (int32_t i = 0; i < n; i++) {
 		struct p *p = sched.allp[i];
-		if (p->m && p->m->curg)
-			atomic_store_explicit(&p->m->curg->preempt, true, RELAXED);
+		if (p->m && p->m != self && p->m->curg)
+			preempt_request(p->m, p->m->curg);
 	}
 	rlock_unlock(&sched.lock);
 	m_wake_all_idle();
@@ -87,13 +93,14 @@ int goro_main(int (*fn)(int, char **), int argc, char **argv)
 		return -EBUSY;
 	}
 	int err = config_load();
+	if (!err)
+		err = preempt_init();
 	if (err) {
 		atomic_store(&sched.running, false);
 		return err;
 	}
-	if (config.stack_max)
-		stack_default_max = config.stack_max;
-	if ((err = crash_install()) != 0) {
+	if ((err = crash_install()) != 0 || (err = stack_init()) != 0 ||
+	    (err = stack_fault_install()) != 0) {
 		atomic_store(&sched.running, false);
 		return err;
 	}
@@ -104,7 +111,10 @@ int goro_main(int (*fn)(int, char **), int argc, char **argv)
 	struct m *m0 = m_alloc();
 	if (!m0 || (err = procs_init(nprocs)) != 0) {
 		procs_free_all();
+		stack_shutdown();
+		stack_fault_remove();
 		rt_free(m0, sizeof(*m0));
+		preempt_fini();
 		atomic_store(&sched.running, false);
 		return -ENOMEM;
 	}
@@ -124,14 +134,23 @@ int goro_main(int (*fn)(int, char **), int argc, char **argv)
 	if (id < 0)
 		rt_fatal("cannot create the main goroutine: %s", strerror((int)-id));
 
+	if ((err = sysmon_start()) != 0)
+		rt_fatal("cannot start sysmon: %s", strerror(-err));
+
 	sched_m_loop(m0);
 
-	/* Goroutine 1 returned.  Wait for the other Ms, then free it all. */
+	/* Goroutine 1 returned.  Stop the goroutines still running, wait for
+	 * the other Ms, then free it all. */
+	sysmon_stop();
+	preempt_until_released();
 	m_join_all(m0);
 	m_detach_thread(m0);
 	g_free_all();
 	procs_free_all();
+	stack_shutdown();
+	stack_fault_remove();
 	rt_free(m0, sizeof(*m0));
+	preempt_fini();
 	int code = sched.exit_code;
 	errno = saved_errno;
 	atomic_store(&sched.running, false);

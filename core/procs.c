@@ -17,6 +17,7 @@
 #include "alloc.h"
 #include "goroutine.h"
 #include "m.h"
+#include "preempt.h"
 #include "procs.h"
 #include "runq.h"
 #include "sched.h"
@@ -164,9 +165,11 @@ void stop_the_world(void)
 				sched.stw_remaining--;
 				continue;
 			}
+			/* Under sched.lock, p->m and its goroutine stay
+			 * valid; a goroutine in a tight loop is stopped by the
+			 * preemption signal. */
 			if (st == P_RUNNING && p->m && p->m->curg)
-				atomic_store_explicit(&p->m->curg->preempt, true,
-						      RELAXED);
+				preempt_request(p->m, p->m->curg);
 		}
 		bool done = sched.stw_remaining == 0;
 		rlock_unlock(&sched.lock);

@@ -145,13 +145,12 @@ static void execute(struct m *m, struct g *from, struct g *next, bool inherit)
 	}
 	if (!inherit)
 		p->schedtick++;
-	if (__builtin_expect(next->stack.slot == NULL, 0)) {
+	if (__builtin_expect(next->stack.lo == NULL, 0)) {
 		int err = stack_bind(&p->stack_cache, &next->stack,
 				     next->stack_max);
 		if (err)
 			rt_fatal("cannot allocate a stack for goroutine %lld: %s",
 				 (long long)next->id, strerror(-err));
-		sanitizer_stack_fresh(next->stack.lo, next->stack.max);
 		arch_ctx_init(&next->ctx, next->stack.hi, next->fn, next->arg);
 	}
 	atomic_store_explicit(&next->status, G_RUNNING, RELAXED);

@@ -46,6 +46,40 @@ int goro_main(int (*fn)(int, char **), int argc, char **argv);
 
 /* ---- Goroutines -------------------------------------------------------- */
 
+/*
+ * Stacks.  A goroutine's stack may grow to its limit: stack_max, or
+ * GORO_STACK_MAX (default 256 KiB), from 16 KiB to 1 GiB, one guard page
+ * included.  It starts with
+ * 8 KiB open and grows on demand: touching the guard page below the open
+ * part opens the next segment (doubling).  Going past the limit ends the
+ * program: "fatal error: goroutine N "name" stack exceeds LIMIT-byte limit",
+ * that goroutine's frames, exit status 2.  The rules for code that runs in
+ * goroutines:
+ *  - Build it with -fstack-clash-protection (the default of several
+ *    distributions' compilers, not of upstream GCC).  Functions with large
+ *    frames then touch each stack page in order, so growth always meets the
+ *    guard first.  Without it, a frame bigger than a page can skip the
+ *    guard: a system call given a stack buffer that spans a guard not yet
+ *    reached fails with EFAULT or stops short at the guard (measured: a
+ *    200 KB read() into a fresh local buffer returned 192544 bytes), and a
+ *    frame skipping past the limit is not caught.  goro's own I/O calls
+ *    open their buffer's stack pages first.
+ *  - Signal handlers must be installed with SA_ONSTACK.  goro gives every
+ *    thread it runs goroutines on an alternate signal stack; a handler run
+ *    on the goroutine's own stack may land on its guard, and the kernel
+ *    then kills the process.
+ *  - goro_main installs a SIGSEGV/SIGBUS handler (growth needs it) and
+ *    restores the previous one when it returns.  Install your own before
+ *    goro_main, not while it runs: goro passes it every fault that is not
+ *    a stack fault.
+ * Memory: a parked goroutine that used under 4 KiB of stack costs one
+ * resident page, plus a page-table page shared by the stacks whose limits
+ * fall in the same 2 MiB (eight at the default limit; none shared from
+ * 1 MiB up, where each stack has a page-table page of its own).  On kernels without MADV_GUARD_INSTALL (before 6.13), or
+ * with GORO_STACK_GUARD=mprotect, each stack takes two memory mappings, so
+ * vm.max_map_count (65530 by default) allows about 30000 goroutines;
+ * goro_go then fails with -EAGAIN and a message naming the sysctl.
+ */
 typedef struct goro_attr {
 	const char *name;  /* label shown in dumps; copied; NULL = none */
 	size_t stack_max;  /* stack limit in bytes; 0 = GORO_STACK_MAX default */
@@ -176,6 +210,30 @@ void goro_blocking_exit(void);
 /* ---- Diagnostics ----------------------------------------------------------- */
 
 void goro_dump(int fd);  /* every goroutine's traceback, Go's format */
+
+/* Asynchronous preemption counters, cumulative since the process started
+ * (every goro_main run adds to them).  A signal is requested when a
+ * goroutine ran past GORO_QUANTUM while other work waited (or for
+ * goro_maxprocs and program exit); the handler then either stops the
+ * goroutine (preempted), finds it already gone (stale), or refuses because
+ * it is not at a safe point, by reason.  A refused goroutine yields at its
+ * next runtime call and is asked again shortly. */
+struct goro_preempt_stats {
+	uint64_t requested;            /* signals sent */
+	uint64_t delivered;            /* received by the runtime's handler */
+	uint64_t preempted;            /* goroutines stopped by the signal */
+	uint64_t stale;                /* it had yielded meanwhile */
+	uint64_t refused_no_goroutine; /* the M was in the scheduler */
+	uint64_t refused_disabled;     /* goro_preempt_disable() in force */
+	uint64_t refused_locks;        /* the M held a runtime lock */
+	uint64_t refused_syscall;      /* in a blocking call (goro_blocking_enter) */
+	uint64_t refused_runtime;      /* PC inside libgoro */
+	uint64_t refused_libc;         /* PC inside libc, ld.so or the vDSO */
+	uint64_t refused_library;      /* PC inside jemalloc, libunwind, libgcc_s */
+	uint64_t refused_stack;        /* not on its goroutine stack, or no room */
+};
+/* Fill *out: 0, -EINVAL for NULL. */
+int goro_preempt_stats(struct goro_preempt_stats *out);
 
 /* ---- errno ----------------------------------------------------------------- */
 

@@ -24,9 +24,10 @@
  *    and one on any other thread the default action.
  *  - A handler the application installs after goro_main replaces goro's
  *    for that signal; it can call goro_dump() itself.
- *  - SIGSEGV and SIGBUS belong to the stack-growth handler when it is
- *    installed (signals/stack_fault.c); the faults it does not handle come
- *    here by the same rules, through crash_report().
+ *  - SIGSEGV and SIGBUS belong to the stack-growth handler
+ *    (signals/stack_fault.c); the faults it does not handle come here by
+ *    the same rules, through crash_report(), and its stack-overflow report
+ *    ends with crash_goroutines().
  * Everything below runs in signal handlers: no allocation, no stdio.
  */
 #include <errno.h>
@@ -40,8 +41,10 @@
 #include "dump.h"
 #include "runtime.h"
 
+/* SIGSEGV and SIGBUS are the stack-fault handler's (stack_fault.c): it
+ * sends the faults that are not stack growth to crash_report(). */
 static const int fatal_signals[] = {
-	SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGQUIT,
+	SIGFPE, SIGILL, SIGABRT, SIGQUIT,
 };
 #define NFATAL (sizeof(fatal_signals) / sizeof(fatal_signals[0]))
 
@@ -110,7 +113,9 @@ static bool forward(int sig, siginfo_t *info, void *uc)
 	return true;
 }
 
-_Noreturn void crash_report(int sig, siginfo_t *info, void *uc)
+/* Only one thread reports; a fault inside the report ends it.  Returns
+ * in the thread that reports. */
+static void claim_report(void)
 {
 	pid_t me = current_tid();
 	pid_t first = 0;
@@ -126,6 +131,31 @@ _Noreturn void crash_report(int sig, siginfo_t *info, void *uc)
 		for (;;)
 			pause();
 	}
+}
+
+/* The goroutines as GORO_TRACEBACK says, then the end. */
+static _Noreturn void report_goroutines(int sig, ucontext_t *ctx)
+{
+	struct dump_out *o = &crash_out;
+	o->fd = STDERR_FILENO;
+	o->len = 0;
+	enum traceback_level level = config.traceback;
+	if (level != TRACEBACK_NONE)
+		dump_fatal(o, ctx, sig == SIGQUIT || level >= TRACEBACK_ALL);
+	if (level == TRACEBACK_CRASH)
+		die_by_default(sig == SIGQUIT ? SIGABRT : sig);
+	_exit(2);
+}
+
+_Noreturn void crash_goroutines(int sig, void *uc)
+{
+	claim_report();
+	report_goroutines(sig, uc);
+}
+
+_Noreturn void crash_report(int sig, siginfo_t *info, void *uc)
+{
+	claim_report();
 	struct dump_out *o = &crash_out;
 	o->fd = STDERR_FILENO;
 	o->len = 0;
@@ -151,12 +181,7 @@ _Noreturn void crash_report(int sig, siginfo_t *info, void *uc)
 		out_str(o, "]\n\n");
 	}
 	out_flush(o);
-	enum traceback_level level = config.traceback;
-	if (level != TRACEBACK_NONE)
-		dump_fatal(o, ctx, sig == SIGQUIT || level >= TRACEBACK_ALL);
-	if (level == TRACEBACK_CRASH)
-		die_by_default(sig == SIGQUIT ? SIGABRT : sig);
-	_exit(2);
+	report_goroutines(sig, ctx);
 }
 
 static void fatal_handler(int sig, siginfo_t *info, void *uc)

@@ -22,4 +22,10 @@ int crash_install(void);
  */
 _Noreturn void crash_report(int sig, siginfo_t *info, void *uc);
 
+/* What a fatal report with first lines of its own (a goroutine exceeding
+ * its stack limit) prints after them: the goroutine interrupted in uc,
+ * then the others as GORO_TRACEBACK says; then the end, as crash_report.
+ * Async-signal-safe. */
+_Noreturn void crash_goroutines(int sig, void *uc);
+
 #endif

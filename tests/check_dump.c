@@ -248,6 +248,32 @@ START_TEST(gdump_every_m_wedged)
 }
 END_TEST
 
+/* An asynchronously preempted goroutine: its frames go through the
+ * preemption trampoline into the interrupted function. */
+START_TEST(gdump_preempted_goroutine)
+{
+	static struct child c;
+	child_start(&c, "GORO_MAXPROCS=1", "hogs", NULL, true);
+	char blk[8192];
+	const char *want = "goro_preempt_trampoline+0x";
+	bool seen = false;
+	for (int i = 0; i < 100 && !seen; i++) {
+		ck_assert_int_eq(gdump("--state runnable", c.goro_pid), 0);
+		seen = strstr(dump, want) != NULL;
+		if (!seen)
+			usleep(10 * 1000);
+	}
+	ck_assert_msg(seen, "no preempted goroutine:\n%s", dump);
+	const char *name = strstr(dump, "\"hog-1\" [runnable]") ? "hog-1"
+								 : "hog-2";
+	ck_assert(block_of(dump, name, blk, sizeof(blk)));
+	ck_assert_msg(strstr(blk, "]:\ngoro_preempt_trampoline+0x") &&
+		      strstr(blk, "\nspin_until_stop+0x") &&
+		      strstr(blk, "\nchild_busy+0x"), "%s", blk);
+	ck_assert_int_eq(child_finish(&c), 0);
+}
+END_TEST
+
 static int json_valid(const char *args, pid_t pid)
 {
 	char cmd[512];
@@ -444,6 +470,7 @@ static Suite *dump_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, gdump_parked_and_running);
 	tcase_add_test(tc, gdump_every_m_wedged);
+	tcase_add_test(tc, gdump_preempted_goroutine);
 	tcase_add_test(tc, gdump_summary_json_filters);
 	tcase_add_test(tc, gdump_errors);
 	tcase_add_test(tc, goro_dump_in_process);

@@ -419,12 +419,17 @@ static int oom_main(int argc, char **argv)
 {
 	(void)argc; (void)argv;
 	/* Spawn without ever yielding until memory runs out: goro_go must say
-	 * so, not crash. */
+	 * so, not crash.  sysmon asks a goroutine that overran its quantum to
+	 * yield at its next runtime call (even with GORO_ASYNCPREEMPT=0, as
+	 * Go's cooperative preemption): preemption is disabled so that the
+	 * spawned goroutines never get to run and be recycled. */
+	goro_preempt_disable();
 	for (long i = 0; i < 100L * 1000 * 1000; i++) {
 		int64_t r = goro_go(nothing, NULL);
 		if (r < 0)
 			return (int)-r;
 	}
+	goro_preempt_enable();
 	return 0;
 }
 

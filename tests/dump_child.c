@@ -14,6 +14,9 @@
  *   dump_child trap [own]  goroutine "trapper" executes ud2 (SIGILL); with
  *                      "own", after installing its own SIGILL handler
  *                      (which says so and exits 9) before goro_main
+ *   dump_child hogs    two goroutines spinning, preemptible (run it on one
+ *                      P: one of them is always preempted); "ready"; ends
+ *                      when stdin closes
  *   dump_child ownquit the park set, with the program's own SIGQUIT
  *                      handler (says so, exits 7) installed before goro_main
  *   dump_child many N  N goroutines parked in one long sleep; "ready"; ends when
@@ -268,6 +271,15 @@ static int child_main(int argc, char **argv)
 		spawn("trapper", child_trapper);
 		goro_sleep(5LL * 1000 * 1000 * 1000);
 		return 1;
+	}
+	if (!strcmp(mode, "hogs")) {
+		spawn("hog-1", child_busy);
+		spawn("hog-2", child_busy);
+		wait_started(2);
+		say_ready();
+		wait_for_stdin_eof();
+		atomic_store(&stop, true);
+		return 0;
 	}
 	if (!strcmp(mode, "ownquit")) {
 		park_set();

@@ -28,6 +28,8 @@
 #define BENCH_SUITES(X) \
 	X(sched, "scheduler: spawn, yield, parallel fib(35) on 1 and 2 Ps") \
 	X(chan, "channels: ping-pong on 1 and 2 Ps, buffered, select of 4") \
+	X(stack, "stacks: 1M parked goroutines (time, memory), growth to 1 MiB") \
+	X(preempt, "async preemption: sleeper lateness, hog throughput, bimodal tail latency") \
 	X(gdump, "gdump --summary of 100k parked goroutines: wall time, time stopped")
 
 #define DECLARE_SUITE(name, about) \

@@ -419,6 +419,19 @@ static void unwind_parked(struct goroutine *g)
  * scheduler to park or yield, as core/dump.c does, so that identical waits
  * group together.
  */
+/* A frame called by the preemption trampoline did not call it: it was
+ * interrupted, and its PC is exact. */
+static void mark_interrupted_frames(struct goroutine *g)
+{
+	struct unwind_result *f = g->frames;
+	for (int i = 1; f && i < f->n; i++) {
+		struct symbol_info si;
+		symbolize(sym, f->pc[i - 1], !f->exact[i - 1], &si);
+		if (goro_debug_is_interrupt_frame(&desc, si.function))
+			f->exact[i] = true;
+	}
+}
+
 static void drop_scheduler_frames(struct goroutine *g)
 {
 	struct unwind_result *f = g->frames;
@@ -767,8 +780,10 @@ int main(int argc, char **argv)
 	if (!sel)
 		fail(EXIT_FAILED, "out of memory");
 	size_t nsel = 0;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		mark_interrupted_frames(&gs[i]);
 		drop_scheduler_frames(&gs[i]);
+	}
 	for (size_t i = 0; i < n; i++)
 		if (selected(&gs[i]))
 			sel[nsel++] = &gs[i];

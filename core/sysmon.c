@@ -1,0 +1,253 @@
+/*
+ * sysmon.c — the monitor thread (Go's sysmon).
+ *
+ * One thread per goro_main run, holding no P, running no goroutine.  Each
+ * round it looks at every P and decides what needs doing; then it sleeps.
+ * Today a round does one job, preempt_overrunning(): a P whose goroutine
+ * has run longer than the quantum while other work waits gets its M
+ * signalled.  Other jobs (taking Ps back from Ms blocked in system calls,
+ * polling the network when nobody has for a while) are further steps of
+ * the same round, sharing its per-P state and its sleep computation.
+ *
+ * "Running longer than the quantum" is measured as Go does: a P's
+ * schedtick changes on every new time slice; the first round that sees a
+ * new value notes the time.  No clock is read on the scheduler's hot path.
+ *
+ * Timer-driven design, chosen by measurement (tools/bench/bench_preempt.c,
+ * figures in the commit log of this file): the alternative, a per-M
+ * timer_create(SIGEV_THREAD_ID) timer firing every quantum, signals every
+ * busy M every quantum whether or not anything waits — at 50 µs that is
+ * 20 000 signals a second per M, each ~2.7 µs of the hog's own time (5%).
+ * sysmon signals only when a goroutine overran *and* something waits, and
+ * otherwise sleeps until the next slice end or timer deadline; its own
+ * wake-ups run on whatever CPU is free.
+ *
+ * Sleeping: until the earliest of (a) the end of a running goroutine's
+ * slice, (b) the next timer deadline while some goroutine is past its
+ * slice (that timer's goroutine will need the CPU), (c) the next retry of
+ * a signal that was refused or is still pending, (d) a quantum (at least
+ * 500 µs) from now while some goroutine is past its slice with nothing
+ * waiting yet, and (e) an adaptive delay, as Go's: 20 µs after a round
+ * that acted (a job that found something to do), doubling after 50 quiet
+ * rounds up to 10 ms.  Preemption needs no polling beyond (a)-(d): an
+ * idle program costs 100 wake-ups a second, a lone hog 2000.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+
+#include "config.h"
+#include "preempt.h"
+#include "runq.h"
+#include "runtime.h"
+#include "sysmon.h"
+#include "text_ranges.h"
+#include "timer.h"
+#include <goro.h>
+
+#define RELAXED memory_order_relaxed
+
+#define DELAY_MIN_NS (20 * 1000)
+#define DELAY_MAX_NS (10 * 1000 * 1000)
+#define QUIET_ROUNDS_BEFORE_BACKOFF 50
+#define SLEEP_FLOOR_NS (5 * 1000)
+#define TEXT_REFRESH_NS (10 * 1000 * 1000)
+/* How often a goroutine already past its slice, with nothing waiting, is
+ * looked at again for work that appeared meanwhile (goroutines it readied
+ * itself; timers are waited for precisely). */
+#define OVERRUN_POLL_MIN_NS (500 * 1000)
+/* A thread that got less than 1/16 of a CPU since its slice began is
+ * taken to be blocked in the kernel, not running. */
+#define BLOCKED_CPU_SHARE 16
+
+/* What sysmon remembers of each P between rounds. */
+struct sysmon_p {
+	uint32_t schedtick;          /* last value seen */
+	pid_t tid;                   /* the thread of the M running it */
+	int64_t since;               /* when that slice began (estimate) */
+	int64_t cpu_mark;            /* that thread's CPU time ... */
+	int64_t cpu_mark_at;         /* ... read at this time (0: none) */
+	int64_t signalled_at;        /* asked to stop during this slice */
+};
+
+/* One round's findings. */
+struct round {
+	int64_t now;
+	int64_t wake;                /* sleep until then at the latest */
+	bool acted;                  /* did something: poll again soon */
+};
+
+static struct {
+	pthread_t thread;
+	bool started;
+	_Atomic bool stop;
+	struct note wake;
+	struct sysmon_p p[GORO_MAXPROCS_LIMIT];
+} sysmon;
+
+static inline void wake_by(struct round *r, int64_t when)
+{
+	if (when < r->wake)
+		r->wake = when;
+}
+
+/* CPU time consumed by thread tid, or -1 (it is gone). */
+static int64_t thread_cpu_ns(pid_t tid)
+{
+	/* The kernel's per-thread CPU clock id (MAKE_THREAD_CPUCLOCK with
+	 * CPUCLOCK_SCHED): computed from the tid, so that a thread that has
+	 * exited yields an error instead of a use of a stale pthread_t. */
+	clockid_t clk = (clockid_t)((~(unsigned)tid << 3) | 6);
+	struct timespec ts;
+	if (clock_gettime(clk, &ts) != 0)
+		return -1;
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Is anything waiting that p's current goroutine keeps from running? */
+static bool work_waits(struct p *p)
+{
+	return !runq_empty(p) ||
+	       atomic_load_explicit(&sched.runq_size, RELAXED) > 0 ||
+	       timers_due(p) ||
+	       atomic_load_explicit(&sched.stw_waiting, RELAXED);
+}
+
+/*
+ * Preempt goroutines that overran their slice while work waits.  Reads
+ * the Ps without sched.lock: Ms and Gs are never freed while sysmon runs,
+ * so a stale pointer is at worst a wasted signal — and the handler checks
+ * the goroutine it lands on is the one that was asked.
+ */
+static void preempt_overrunning(struct round *r)
+{
+	int64_t quantum = config.quantum_ns;
+	bool overrun_seen = false;
+	int32_t n = atomic_load_explicit(&sched.gomaxprocs, RELAXED);
+	for (int32_t i = 0; i < n; i++) {
+		struct p *p = sched.allp[i];
+		struct sysmon_p *s = &sysmon.p[i];
+		struct m *m = *(struct m *volatile *)&p->m;
+		struct g *g = m ? *(struct g *volatile *)&m->curg : NULL;
+		if (atomic_load_explicit(&p->status, RELAXED) != P_RUNNING || !g) {
+			s->since = 0;
+			continue;
+		}
+		uint32_t tick = *(volatile uint32_t *)&p->schedtick;
+		if (tick != s->schedtick || s->since == 0 || s->tid != m->tid) {
+			/* A new slice.  If we had signalled this thread, the
+			 * slice began when that signal was answered, about
+			 * when it was sent: counting from then saves the round
+			 * that would otherwise be spent just noticing it. */
+			bool answered = s->signalled_at && s->tid == m->tid;
+			s->schedtick = tick;
+			s->since = answered ? s->signalled_at : r->now;
+			if (!answered) {
+				s->tid = m->tid;
+				s->cpu_mark = thread_cpu_ns(m->tid);
+				s->cpu_mark_at = r->now;
+			}
+			s->signalled_at = 0;
+		}
+		int64_t slice_end = s->since + quantum;
+		if (s->signalled_at)
+			slice_end = s->signalled_at + quantum;  /* retry */
+		if (r->now < slice_end) {
+			wake_by(r, slice_end);
+			continue;
+		}
+		overrun_seen = true;
+		if (!work_waits(p))
+			continue;
+		/* A thread that spent the slice blocked in the kernel (a plain
+		 * read() or usleep()) is not hogging: a signal would only risk
+		 * an EINTR there.  The bar is low because on a loaded machine
+		 * a real hog may get only a small share of a CPU. */
+		int64_t cpu = thread_cpu_ns(m->tid);
+		if (cpu >= 0 && s->cpu_mark >= 0 && r->now > s->cpu_mark_at &&
+		    BLOCKED_CPU_SHARE * (cpu - s->cpu_mark) < r->now - s->cpu_mark_at)
+			continue;
+		s->cpu_mark = cpu;
+		s->cpu_mark_at = r->now;
+		/* Refused (not at a safe point) or still pending (the thread
+		 * is off the CPU): asked again a quantum later. */
+		if (preempt_request(m, g)) {
+			s->signalled_at = r->now;
+			wake_by(r, r->now + quantum);
+		}
+	}
+	if (overrun_seen) {
+		wake_by(r, r->now + (quantum > OVERRUN_POLL_MIN_NS ?
+				     quantum : OVERRUN_POLL_MIN_NS));
+		int64_t next_timer = timers_next_deadline_rel();
+		if (next_timer >= 0)
+			wake_by(r, r->now + next_timer);
+	}
+}
+
+static void *sysmon_main(void *arg)
+{
+	(void)arg;
+	/* Sleeps of tens of µs must not be stretched by the default 50 µs
+	 * timer slack. */
+	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+	prctl(PR_SET_NAME, "goro-sysmon", 0, 0, 0);
+	int64_t delay = DELAY_MIN_NS;
+	int quiet = 0;
+	int64_t last_refresh = goro_now();
+	while (!atomic_load_explicit(&sysmon.stop, memory_order_acquire)) {
+		struct round r = { .now = goro_now() };
+		r.wake = r.now + DELAY_MAX_NS;
+
+		preempt_overrunning(&r);
+
+		if (r.now - last_refresh >= TEXT_REFRESH_NS) {
+			text_ranges_refresh();
+			last_refresh = r.now;
+		}
+		if (r.acted) {
+			delay = DELAY_MIN_NS;
+			quiet = 0;
+		} else if (++quiet > QUIET_ROUNDS_BEFORE_BACKOFF && delay < DELAY_MAX_NS) {
+			delay *= 2;
+		}
+		wake_by(&r, r.now + delay);
+		int64_t sleep_ns = r.wake - goro_now();
+		if (sleep_ns < SLEEP_FLOOR_NS)
+			sleep_ns = SLEEP_FLOOR_NS;
+		note_sleep_for(&sysmon.wake, sleep_ns);
+	}
+	return NULL;
+}
+
+int sysmon_start(void)
+{
+	memset(sysmon.p, 0, sizeof(sysmon.p));
+	atomic_store_explicit(&sysmon.stop, false, RELAXED);
+	note_clear(&sysmon.wake);
+	/* It must not take process-directed signals meant for the
+	 * application's goroutines (they may expect an M). */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int err = pthread_create(&sysmon.thread, NULL, sysmon_main, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err)
+		return -err;
+	sysmon.started = true;
+	return 0;
+}
+
+void sysmon_stop(void)
+{
+	if (!sysmon.started)
+		return;
+	atomic_store_explicit(&sysmon.stop, true, memory_order_release);
+	note_wake(&sysmon.wake);
+	pthread_join(sysmon.thread, NULL);
+	sysmon.started = false;
+}

@@ -1,0 +1,30 @@
+/*
+ * preempt.h — asynchronous preemption: asking a running goroutine to stop,
+ * by flag (honoured at its next runtime call) and by signal (honoured at
+ * once when it is at a safe point).  See signals/preempt.c.
+ */
+#ifndef GORO_PREEMPT_H
+#define GORO_PREEMPT_H
+
+#include <stdbool.h>
+
+struct m;
+struct g;
+
+/* goro_main start: CPU extended-state parameters, the text-range table,
+ * the SIGURG handler.  0 or a negative errno. */
+int preempt_init(void);
+/* goro_main end (every M gone): put back the application's handler. */
+void preempt_fini(void);
+
+/* Ask g, running on m, to stop: set g->preempt, and with async
+ * preemption on, signal m.  m and g must stay valid for the call (hold
+ * sched.lock, or be sysmon during the run).  True if a signal was sent. */
+bool preempt_request(struct m *m, struct g *g);
+
+/* Program exit, on M0 with sched.exiting set: signal every M still running
+ * a goroutine until each has given its P back.  Returns at once with
+ * GORO_ASYNCPREEMPT=0 (goro_main then waits for them to call the runtime). */
+void preempt_until_released(void);
+
+#endif

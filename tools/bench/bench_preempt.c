@@ -1,0 +1,346 @@
+/*
+ * bench_preempt.c — suite "preempt": what asynchronous preemption buys and
+ * what it costs, at several quanta (GORO_QUANTUM), against the cooperative
+ * runtime (GORO_ASYNCPREEMPT=0) and against Go 1.19, whose quantum is
+ * 10 ms (its figures appear beside goro's @10ms rows).
+ *
+ *   late-{p50,p99,max}@Q  (a) wake-up lateness of a goroutine sleeping 1 ms
+ *                         500 times beside a hog that never calls the
+ *                         runtime, on 1 P (µs)
+ *   loss-waiting@Q        (b) throughput lost by two hogs sharing 1 P
+ *                         (always something waiting: one preemption per
+ *                         quantum) against the cooperative runtime, where
+ *                         one of them simply runs (%)
+ *   loss-idle@Q           (b) the same for one hog alone: nothing waits, so
+ *                         nothing should be signalled (%)
+ *   tail-{p50,p99,p999}@Q (c) sojourn time of short requests: open-loop
+ *                         Poisson arrivals, 99.5% need 4 µs of CPU and 0.5%
+ *                         need 10 ms, a goroutine each, 70% load on 2 Ps
+ *                         (µs); tail-*@coop without async preemption
+ *
+ * Per-run figures are reported one sample at a time, so goro's and Go's
+ * runs interleave and the medians compare runs made under the same load.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <goro.h>
+
+#include "bench.h"
+
+#define SUITE "preempt"
+#define US 1000LL
+#define MS (1000 * 1000LL)
+
+static const char *const quanta[] = { "10ms", "1ms", "100us", "50us" };
+static const char *const tail_quanta[] = { "10ms", "1ms", "100us", "30us" };
+#define NQ (sizeof(quanta) / sizeof(*quanta))
+
+static bool quick;
+
+static void set_mode(const char *quantum, bool async)
+{
+	setenv("GORO_QUANTUM", quantum, 1);
+	setenv("GORO_ASYNCPREEMPT", async ? "1" : "0", 1);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* Percentile of a sorted array. */
+static double pct(const int64_t *v, size_t n, double p)
+{
+	if (n == 0)
+		return 0;
+	size_t i = (size_t)(p * (double)(n - 1) + 0.5);
+	return (double)v[i];
+}
+
+/* ---- CPU work of a known length ------------------------------------------ */
+
+static double iters_per_us;
+
+__attribute__((noinline)) static void spin(long iters)
+{
+	for (long i = 0; i < iters; i++)
+		__asm__ volatile("");
+}
+
+static void calibrate(void)
+{
+	double best = 0;
+	for (int k = 0; k < 5; k++) {
+		long n = 2000000;
+		int64_t t0 = bench_now();
+		spin(n);
+		double rate = (double)n / ((double)(bench_now() - t0) / 1e3);
+		if (rate > best)
+			best = rate;
+	}
+	iters_per_us = best;
+}
+
+/* ---- hogs -------------------------------------------------------------------- */
+
+static volatile bool hog_stop;
+static volatile uint64_t hog_iters[2];
+
+static void hog(void *arg)
+{
+	volatile uint64_t *ctr = &hog_iters[(intptr_t)arg];
+	while (!hog_stop)
+		(*ctr)++;
+}
+
+/* ---- (a) sleeper lateness ---------------------------------------------------- */
+
+#define SLEEPS_FULL 500
+static int64_t lateness[SLEEPS_FULL];
+static int sleeps;
+
+static int sleeper_main(int argc, char **argv)
+{
+	(void)argc; (void)argv;
+	hog_stop = false;
+	if (goro_go(hog, (void *)0) < 0)
+		bench_fail(SUITE, "goro_go failed");
+	goro_yield();
+	for (int i = 0; i < sleeps; i++) {
+		int64_t t0 = goro_now();
+		goro_sleep(1 * MS);
+		lateness[i] = goro_now() - t0 - 1 * MS;
+	}
+	hog_stop = true;
+	return 0;
+}
+
+static void run_sleeper(const char *q)
+{
+	set_mode(q, true);
+	bench_goro(1, sleeper_main);
+	qsort(lateness, (size_t)sleeps, sizeof(int64_t), cmp_i64);
+	char name[48];
+	double v;
+	v = pct(lateness, (size_t)sleeps, 0.5) / 1e3;
+	snprintf(name, sizeof(name), "late-p50@%s", q);
+	bench_report(SUITE, name, "us", &v, 1);
+	v = pct(lateness, (size_t)sleeps, 0.99) / 1e3;
+	snprintf(name, sizeof(name), "late-p99@%s", q);
+	bench_report(SUITE, name, "us", &v, 1);
+	v = (double)lateness[sleeps - 1] / 1e3;
+	snprintf(name, sizeof(name), "late-max@%s", q);
+	bench_report(SUITE, name, "us", &v, 1);
+}
+
+/* ---- (b) hog throughput ------------------------------------------------------- */
+
+static int hog_count;
+static int64_t hog_run_ns;
+static double hog_rate;  /* iterations per µs, all hogs together */
+
+static int throughput_main(int argc, char **argv)
+{
+	(void)argc; (void)argv;
+	hog_stop = false;
+	hog_iters[0] = hog_iters[1] = 0;
+	for (int i = 0; i < hog_count; i++)
+		if (goro_go(hog, (void *)(intptr_t)i) < 0)
+			bench_fail(SUITE, "goro_go failed");
+	/* Goroutine 1 sleeps: with GORO_MAXPROCS=1 the hogs have the P. */
+	int64_t t0 = goro_now();
+	uint64_t start = hog_iters[0] + hog_iters[1];
+	goro_sleep(hog_run_ns);
+	/* Under the cooperative runtime the sleeper only gets back when a
+	 * hog stops: never, so measure from the hogs' side instead. */
+	uint64_t end = hog_iters[0] + hog_iters[1];
+	hog_rate = (double)(end - start) / ((double)(goro_now() - t0) / 1e3);
+	hog_stop = true;
+	return 0;
+}
+
+/* The cooperative runtime never lets goroutine 1 back in while a hog
+ * runs, so those runs are timed from outside: a plain thread stops the
+ * hogs after hog_run_ns. */
+static void *stopper(void *arg)
+{
+	(void)arg;
+	struct timespec ts = { hog_run_ns / 1000000000, hog_run_ns % 1000000000 };
+	nanosleep(&ts, NULL);
+	hog_stop = true;
+	return NULL;
+}
+
+static int coop_main(int argc, char **argv)
+{
+	(void)argc; (void)argv;
+	hog_iters[0] = hog_iters[1] = 0;
+	for (int i = 0; i < hog_count; i++)
+		if (goro_go(hog, (void *)(intptr_t)i) < 0)
+			bench_fail(SUITE, "goro_go failed");
+	int64_t t0 = goro_now();
+	goro_yield();  /* a hog runs until the stopper thread ends it */
+	while (!hog_stop)
+		goro_yield();
+	hog_rate = (double)(hog_iters[0] + hog_iters[1]) /
+		   ((double)(goro_now() - t0) / 1e3);
+	return 0;
+}
+
+static double measure_hogs(int count, const char *q, bool async)
+{
+	hog_count = count;
+	set_mode(q, async);
+	if (async) {
+		bench_goro(1, throughput_main);
+	} else {
+		hog_stop = false;
+		pthread_t t;
+		if (pthread_create(&t, NULL, stopper, NULL))
+			bench_fail(SUITE, "pthread_create failed");
+		bench_goro(1, coop_main);
+		pthread_join(t, NULL);
+	}
+	return hog_rate;
+}
+
+static void run_throughput(const char *q)
+{
+	char name[48];
+	double coop2 = measure_hogs(2, q, false);
+	double pre2 = measure_hogs(2, q, true);
+	double coop1 = measure_hogs(1, q, false);
+	double pre1 = measure_hogs(1, q, true);
+	double v = 100.0 * (1.0 - pre2 / coop2);
+	snprintf(name, sizeof(name), "loss-waiting@%s", q);
+	bench_report(SUITE, name, "%", &v, 1);
+	v = 100.0 * (1.0 - pre1 / coop1);
+	snprintf(name, sizeof(name), "loss-idle@%s", q);
+	bench_report(SUITE, name, "%", &v, 1);
+}
+
+/* ---- (c) tail latency under a bimodal open-loop load ---------------------- */
+
+#define LOAD 0.70
+#define SHORT_US 4
+#define LONG_US 10000
+#define LONG_SHARE 0.005
+
+struct request {
+	int64_t arrival;     /* intended, ns from the start */
+	int64_t sojourn;     /* completion - arrival */
+	bool is_long;
+};
+
+static struct request *reqs;
+static size_t nreqs;
+static int64_t tail_t0;
+static atomic_long tail_done;
+
+static void request_body(void *arg)
+{
+	struct request *r = arg;
+	spin((long)(iters_per_us * (r->is_long ? LONG_US : SHORT_US)));
+	r->sojourn = goro_now() - tail_t0 - r->arrival;
+	atomic_fetch_add_explicit(&tail_done, 1, memory_order_release);
+}
+
+static void tail_plan(double seconds)
+{
+	double mean_us = (1 - LONG_SHARE) * SHORT_US + LONG_SHARE * LONG_US;
+	double rate_per_us = LOAD * 2 / mean_us;  /* 2 Ps */
+	nreqs = (size_t)(seconds * 1e6 * rate_per_us);
+	free(reqs);
+	reqs = calloc(nreqs, sizeof(*reqs));
+	if (!reqs)
+		bench_fail(SUITE, "out of memory");
+	uint64_t x = 0x9e3779b97f4a7c15ULL;
+	double t = 0;
+	for (size_t i = 0; i < nreqs; i++) {
+		x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+		double u = (double)(x >> 11) / 9007199254740992.0;
+		t += -log(1 - u) / rate_per_us;
+		reqs[i].arrival = (int64_t)(t * 1e3);
+		x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+		reqs[i].is_long = (double)(x >> 11) / 9007199254740992.0 < LONG_SHARE;
+	}
+}
+
+static int tail_main(int argc, char **argv)
+{
+	(void)argc; (void)argv;
+	atomic_store(&tail_done, 0);
+	tail_t0 = goro_now();
+	for (size_t i = 0; i < nreqs; i++) {
+		int64_t at = tail_t0 + reqs[i].arrival;
+		int64_t now = goro_now();
+		if (at - now > 50 * US)
+			goro_sleep(at - now - 20 * US);
+		while (goro_now() < at)
+			goro_yield();
+		if (goro_go(request_body, &reqs[i]) < 0)
+			bench_fail(SUITE, "goro_go failed");
+	}
+	while (atomic_load_explicit(&tail_done, memory_order_acquire) < (long)nreqs)
+		goro_sleep(1 * MS);
+	return 0;
+}
+
+static void run_tail(const char *label, const char *q, bool async)
+{
+	set_mode(q, async);
+	bench_goro(2, tail_main);
+	int64_t *s = malloc(nreqs * sizeof(int64_t));
+	if (!s)
+		bench_fail(SUITE, "out of memory");
+	size_t n = 0;
+	for (size_t i = 0; i < nreqs; i++)
+		if (!reqs[i].is_long)
+			s[n++] = reqs[i].sojourn;
+	qsort(s, n, sizeof(int64_t), cmp_i64);
+	const char *which[] = { "p50", "p99", "p999" };
+	const double at[] = { 0.5, 0.99, 0.999 };
+	for (int k = 0; k < 3; k++) {
+		char name[48];
+		double v = pct(s, n, at[k]) / 1e3;
+		snprintf(name, sizeof(name), "tail-%s@%s", which[k], label);
+		bench_report(SUITE, name, "us", &v, 1);
+	}
+	free(s);
+}
+
+/* ---- the suite ------------------------------------------------------------------ */
+
+void bench_preempt(const struct bench_opts *opts)
+{
+	quick = opts->quick;
+	sleeps = quick ? 50 : SLEEPS_FULL;
+	hog_run_ns = (quick ? 50 : 300) * MS;
+	calibrate();
+	tail_plan(quick ? 0.2 : 2.0);
+
+	struct bench_opts once = *opts;
+	once.runs = 1;
+	for (int run = 0; run < opts->runs; run++) {
+		for (size_t i = 0; i < NQ; i++)
+			run_sleeper(quanta[i]);
+		for (size_t i = 0; i < NQ; i++)
+			run_throughput(quanta[i]);
+		for (size_t i = 0; i < NQ; i++)
+			run_tail(tail_quanta[i], tail_quanta[i], true);
+		run_tail("coop", "1ms", false);
+		bench_go(&once, SUITE, "preempt", quick ? "-quick" : "", "us");
+	}
+	unsetenv("GORO_QUANTUM");
+	unsetenv("GORO_ASYNCPREEMPT");
+	free(reqs);
+	reqs = NULL;
+}

@@ -1,0 +1,215 @@
+// Command preempt is the Go counterpart of goro-bench's "preempt" suite
+// (tools/bench/bench_preempt.c): the same three workloads under Go's own
+// asynchronous preemption, whose quantum is fixed at 10 ms (sysmon's
+// forcePreemptNS), so its figures are printed under goro's @10ms names.
+//
+//	late-{p50,p99,max}@10ms   a 1 ms sleeper beside a hog on 1 P (µs)
+//	loss-waiting@10ms         two hogs on 1 P against one hog running
+//	                          with GODEBUG=asyncpreemptoff=1 (%)
+//	loss-idle@10ms            one hog against the same baseline (%)
+//	tail-{p50,p99,p999}@10ms  short-request sojourn under the bimodal
+//	                          open-loop load on 2 Ps (µs)
+package main
+
+import (
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+var hogStop int32
+var hogIters [2]uint64
+
+func hog(i int) {
+	for atomic.LoadInt32(&hogStop) == 0 {
+		hogIters[i]++
+	}
+}
+
+func pct(v []int64, p float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	return float64(v[int(p*float64(len(v)-1)+0.5)])
+}
+
+func sortI64(v []int64) { sort.Slice(v, func(a, b int) bool { return v[a] < v[b] }) }
+
+// (a) sleeper lateness.
+func sleeper(n int) {
+	runtime.GOMAXPROCS(1)
+	atomic.StoreInt32(&hogStop, 0)
+	go hog(0)
+	runtime.Gosched()
+	late := make([]int64, n)
+	for i := range late {
+		t0 := time.Now()
+		time.Sleep(time.Millisecond)
+		late[i] = time.Since(t0).Nanoseconds() - int64(time.Millisecond)
+	}
+	atomic.StoreInt32(&hogStop, 1)
+	sortI64(late)
+	fmt.Printf("late-p50@10ms %.3f us\n", pct(late, 0.5)/1e3)
+	fmt.Printf("late-p99@10ms %.3f us\n", pct(late, 0.99)/1e3)
+	fmt.Printf("late-max@10ms %.3f us\n", float64(late[n-1])/1e3)
+}
+
+// (b) combined iterations per µs of `hogs` hogs on procs Ps over d.
+func hogRate(hogs, procs int, d time.Duration) float64 {
+	runtime.GOMAXPROCS(procs)
+	atomic.StoreInt32(&hogStop, 0)
+	hogIters[0], hogIters[1] = 0, 0
+	for i := 0; i < hogs; i++ {
+		go hog(i)
+	}
+	t0 := time.Now()
+	time.Sleep(d)
+	n := hogIters[0] + hogIters[1]
+	rate := float64(n) / (float64(time.Since(t0).Nanoseconds()) / 1e3)
+	atomic.StoreInt32(&hogStop, 1)
+	time.Sleep(time.Millisecond)
+	return rate
+}
+
+// The baseline: one hog with asynchronous preemption off, in a child
+// process (GODEBUG is read at start).  The child has 2 Ps so that its main
+// goroutine, sleeping on the other one, gets back in time to read the
+// counter: nothing ever interrupts the hog itself.
+func baselineRate(d time.Duration) float64 {
+	exe, err := os.Executable()
+	if err != nil {
+		return 0
+	}
+	cmd := exec.Command(exe, "-child-rate", d.String())
+	cmd.Env = append(os.Environ(), "GODEBUG=asyncpreemptoff=1")
+	out, err := cmd.Output()
+	if err != nil {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
+	return v
+}
+
+// (c) bimodal open-loop load.
+const (
+	load      = 0.70
+	shortUs   = 4
+	longUs    = 10000
+	longShare = 0.005
+)
+
+var itersPerUs float64
+var sink uint64
+
+//go:noinline
+func spin(n int64) {
+	for i := int64(0); i < n; i++ {
+		sink++
+	}
+}
+
+func calibrate() {
+	best := 0.0
+	for k := 0; k < 5; k++ {
+		n := int64(2000000)
+		t0 := time.Now()
+		spin(n)
+		r := float64(n) / (float64(time.Since(t0).Nanoseconds()) / 1e3)
+		if r > best {
+			best = r
+		}
+	}
+	itersPerUs = best
+}
+
+type request struct {
+	arrival, sojourn int64
+	long             bool
+}
+
+func tail(seconds float64) {
+	runtime.GOMAXPROCS(2)
+	mean := (1-longShare)*shortUs + longShare*longUs
+	rate := load * 2 / mean
+	n := int(seconds * 1e6 * rate)
+	reqs := make([]request, n)
+	x := uint64(0x9e3779b97f4a7c15)
+	next := func() float64 {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		return float64(x>>11) / 9007199254740992.0
+	}
+	t := 0.0
+	for i := range reqs {
+		t += -math.Log(1-next()) / rate
+		reqs[i].arrival = int64(t * 1e3)
+		reqs[i].long = next() < longShare
+	}
+	var done int64
+	t0 := time.Now()
+	for i := range reqs {
+		r := &reqs[i]
+		at := t0.Add(time.Duration(r.arrival))
+		if d := time.Until(at); d > 50*time.Microsecond {
+			time.Sleep(d - 20*time.Microsecond)
+		}
+		for time.Now().Before(at) {
+			runtime.Gosched()
+		}
+		go func() {
+			us := int64(shortUs)
+			if r.long {
+				us = longUs
+			}
+			spin(int64(itersPerUs * float64(us)))
+			r.sojourn = time.Since(t0).Nanoseconds() - r.arrival
+			atomic.AddInt64(&done, 1)
+		}()
+	}
+	for atomic.LoadInt64(&done) < int64(n) {
+		time.Sleep(time.Millisecond)
+	}
+	var s []int64
+	for i := range reqs {
+		if !reqs[i].long {
+			s = append(s, reqs[i].sojourn)
+		}
+	}
+	sortI64(s)
+	fmt.Printf("tail-p50@10ms %.3f us\n", pct(s, 0.5)/1e3)
+	fmt.Printf("tail-p99@10ms %.3f us\n", pct(s, 0.99)/1e3)
+	fmt.Printf("tail-p999@10ms %.3f us\n", pct(s, 0.999)/1e3)
+}
+
+func main() {
+	quick := flag.Bool("quick", false, "small workloads")
+	childRate := flag.Duration("child-rate", 0, "internal: print one hog's rate over this long")
+	flag.Parse()
+	if *childRate > 0 {
+		fmt.Printf("%f\n", hogRate(1, 2, *childRate))
+		return
+	}
+	sleeps, hogRun, tailSeconds := 500, 300*time.Millisecond, 2.0
+	if *quick {
+		sleeps, hogRun, tailSeconds = 50, 50*time.Millisecond, 0.2
+	}
+	sleeper(sleeps)
+	base := baselineRate(hogRun)
+	two := hogRate(2, 1, hogRun)
+	one := hogRate(1, 1, hogRun)
+	if base > 0 {
+		fmt.Printf("loss-waiting@10ms %.3f %%\n", 100*(1-two/base))
+		fmt.Printf("loss-idle@10ms %.3f %%\n", 100*(1-one/base))
+	}
+	calibrate()
+	tail(tailSeconds)
+}
