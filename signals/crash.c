@@ -25,9 +25,10 @@
  *  - A handler the application installs after goro_main replaces goro's
  *    for that signal; it can call goro_dump() itself.
  *  - SIGSEGV and SIGBUS belong to the stack-growth handler
- *    (signals/stack_fault.c); the faults it does not handle come here by
- *    the same rules, through crash_report(), and its stack-overflow report
- *    ends with crash_goroutines().
+ *    (signals/stack_fault.c): it forwards to the application's handler in
+ *    the same way, reports every other fault that is not stack growth with
+ *    crash_report() (on any thread), and ends its stack-overflow report
+ *    with crash_goroutines().
  * Everything below runs in signal handlers: no allocation, no stdio.
  */
 #include <errno.h>
