@@ -227,6 +227,77 @@ static const char *state_label(const struct goroutine *g)
 	return "unknown";
 }
 
+static const uint64_t *sort_keys;
+
+static int by_address(const void *a, const void *b)
+{
+	uint64_t x = sort_keys[*(const size_t *)a];
+	uint64_t y = sort_keys[*(const size_t *)b];
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Copy n records of `size` bytes at ptrs[] into records[i * size]; ok[i]
+ * says which arrived.  Gs are allocated in runs, so the records are read
+ * as a few large ranges (neighbours at most `size` apart merged): the
+ * kernel then walks each page once instead of once per record.  A range
+ * that cannot be read is retried record by record.
+ */
+static void read_records(const uint64_t *ptrs, size_t n, size_t size,
+			 char *records, bool *ok)
+{
+	size_t *order = malloc((n ? n : 1) * sizeof(*order));
+	struct target_span *spans = calloc(n ? n : 1, sizeof(*spans));
+	size_t *first = malloc((n ? n : 1) * sizeof(*first));
+	if (!order || !spans || !first)
+		fail(EXIT_FAILED, "out of memory for %zu goroutines", n);
+	for (size_t i = 0; i < n; i++)
+		order[i] = i;
+	sort_keys = ptrs;
+	qsort(order, n, sizeof(*order), by_address);
+	size_t nranges = 0, total = 0;
+	for (size_t k = 0; k < n; k++) {
+		uint64_t p = ptrs[order[k]];
+		struct target_span *r = nranges ? &spans[nranges - 1] : NULL;
+		if (r && p >= r->addr + r->len && p - (r->addr + r->len) <= size) {
+			total += p + size - (r->addr + r->len);
+			r->len = p + size - r->addr;
+			continue;
+		}
+		first[nranges] = k;
+		spans[nranges++] = (struct target_span){ p, size, NULL, false };
+		total += size;
+	}
+	char *buf = malloc(total ? total : 1);
+	if (!buf)
+		fail(EXIT_FAILED, "out of memory for %zu goroutines", n);
+	size_t off = 0;
+	for (size_t i = 0; i < nranges; i++) {
+		spans[i].buf = buf + off;
+		off += spans[i].len;
+	}
+	target_read_many(&target, spans, nranges);
+	for (size_t i = 0; i < nranges; i++) {
+		size_t end = i + 1 < nranges ? first[i + 1] : n;
+		for (size_t k = first[i]; k < end; k++) {
+			size_t idx = order[k];
+			char *dst = records + idx * size;
+			if (spans[i].ok) {
+				memcpy(dst, (char *)spans[i].buf +
+				       (ptrs[idx] - spans[i].addr), size);
+				ok[idx] = true;
+			} else {
+				ok[idx] = target_read(&target, ptrs[idx], dst,
+						      size) == 0;
+			}
+		}
+	}
+	free(buf);
+	free(first);
+	free(spans);
+	free(order);
+}
+
 /* Every live goroutine of the current run, in table order. */
 static struct goroutine *read_goroutines(size_t *count)
 {
@@ -243,17 +314,14 @@ static struct goroutine *read_goroutines(size_t *count)
 		fail(EXIT_FAILED, "cannot read the goroutine table");
 	int64_t now = monotonic_ns();
 	char *records = malloc(n ? n * desc.g_size : 1);
-	struct target_span *spans = calloc(n ? n : 1, sizeof(*spans));
-	if (!records || !spans)
+	bool *ok = calloc(n ? n : 1, sizeof(*ok));
+	if (!records || !ok)
 		fail(EXIT_FAILED, "out of memory for %zu goroutines", n);
-	for (size_t i = 0; i < n; i++)
-		spans[i] = (struct target_span){ ptrs[i], desc.g_size,
-						 records + i * desc.g_size, false };
-	target_read_many(&target, spans, n);
+	read_records(ptrs, n, desc.g_size, records, ok);
 	size_t live = 0;
 	for (size_t i = 0; i < n; i++) {
 		const char *buf = records + i * desc.g_size;
-		if (!spans[i].ok)
+		if (!ok[i])
 			continue;
 		struct goroutine *g = &gs[live];
 		g->status = FIELD(uint32_t, buf, desc.g_status);
@@ -281,7 +349,7 @@ static struct goroutine *read_goroutines(size_t *count)
 		live++;
 	}
 	free(records);
-	free(spans);
+	free(ok);
 	free(ptrs);
 	*count = live;
 	return gs;
@@ -315,7 +383,9 @@ static void unwind_into(struct goroutine *g, const struct unwind_regs *r,
 	struct unwind_result *res = calloc(1, sizeof(*res));
 	if (!res)
 		fail(EXIT_FAILED, "out of memory");
-	if (unwind_stack(r, copy, res) != 0 || res->n == 0) {
+	int err = copy ? unwind_stack_memo(r, copy, res)
+		       : unwind_stack(r, NULL, res);
+	if (err != 0 || res->n == 0) {
 		g->unavailable = "stack unavailable";
 		free(res);
 		return;
@@ -355,6 +425,8 @@ static void unwind_running_or_plan_copy(struct goroutine *g)
 		g->unavailable = "stack unavailable";
 	} else {
 		g->copy.addr = g->ctx_sp;
+		g->copy.stack_lo = g->stack_lo;
+		g->copy.stack_hi = g->stack_hi;
 		g->copy.len = g->stack_hi - g->ctx_sp;
 		if (g->copy.len > STACK_COPY_MAX)
 			g->copy.len = STACK_COPY_MAX;

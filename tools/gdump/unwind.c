@@ -19,6 +19,19 @@
  * target was stopped (unwind_stack's `copy`), so that the target need not
  * stay stopped while 100k stacks are unwound: everything else an unwind
  * reads — text and unwind tables — does not change.
+ *
+ * Memoized unwinds.  libunwind takes a signal-masking lock around its
+ * cache at every step (two system calls a frame), so unwinding 100k
+ * goroutines one by one costs seconds.  But an unwind is a function of the
+ * values it reads: registers, stack words, and text and unwind tables
+ * (the same for every goroutine).  So the first unwind from a given PC is
+ * recorded — each register and stack word it read, with stack addresses
+ * made relative to the stack pointer — and a later goroutine with the same
+ * PC whose registers and stack words at those same places hold the same
+ * values (stack addresses again relative to its own stack pointer) would
+ * read exactly the same things: it gets the recorded frames without
+ * unwinding.  A recording is not kept if the unwind read anything of its
+ * stack outside the copy.
  */
 #include <errno.h>
 #include <libunwind-ptrace.h>
@@ -42,6 +55,7 @@ static struct {
 	void *any_upt;        /* for PCs in no file-backed mapping */
 	const struct unwind_regs *regs;   /* the unwind in progress */
 	const struct memory_copy *copy;   /* its stack, copied, or NULL */
+	struct recording *rec;            /* what it reads, or NULL */
 } u;
 
 /* The file-backed mappings of the target, merged per object. */
@@ -125,6 +139,81 @@ static int get_dyn_info_list_addr(unw_addr_space_t as, unw_word_t *addr,
 	return -UNW_ENOINFO;
 }
 
+/* ---- recording unwinds --------------------------------------------------- */
+
+#define RECORD_MAX_READS 256
+#define MEMO_BUCKETS 4096
+#define MEMO_PER_PC 8
+
+struct recording {
+	bool usable;
+	int nmem;
+	uint32_t mem_off[RECORD_MAX_READS];  /* offsets from the copy start */
+	uint64_t mem_val[RECORD_MAX_READS];  /* values, normalized */
+	uint32_t regs;                       /* mask of registers read */
+	uint64_t reg_val[17];                /* values, normalized */
+};
+
+struct memo {
+	uint64_t pc;
+	struct recording rec;
+	struct unwind_result result;
+	struct memo *next;
+};
+
+static struct memo *memo_table[MEMO_BUCKETS];
+
+/* A value as the unwind saw it: an address in the stack above the saved
+ * stack pointer becomes an offset from it (tagged), anything else stays. */
+static uint64_t normalize(const struct memory_copy *c, uint64_t v)
+{
+	if (v >= c->addr && v < c->stack_hi)
+		return (v - c->addr) | 1ULL << 63;
+	return v;
+}
+
+static void record_mem(uint64_t off, uint64_t val)
+{
+	struct recording *r = u.rec;
+	if (!r)
+		return;
+	if (r->nmem == RECORD_MAX_READS) {
+		r->usable = false;
+		return;
+	}
+	r->mem_off[r->nmem] = (uint32_t)off;
+	r->mem_val[r->nmem++] = normalize(u.copy, val);
+}
+
+static void record_reg(int reg, uint64_t val)
+{
+	struct recording *r = u.rec;
+	if (r) {
+		r->regs |= 1U << reg;
+		r->reg_val[reg] = normalize(u.copy, val);
+	}
+}
+
+/* Would unwinding from (regs, copy) read what `rec` records? */
+static bool replays(const struct recording *rec,
+		    const struct unwind_regs *regs, const struct memory_copy *c)
+{
+	for (int reg = 0; reg < 17; reg++)
+		if (rec->regs & 1U << reg &&
+		    normalize(c, regs->known[reg] ? regs->r[reg] : 0) !=
+			    rec->reg_val[reg])
+			return false;
+	for (int i = 0; i < rec->nmem; i++) {
+		uint64_t v;
+		if (rec->mem_off[i] + sizeof(v) > c->len)
+			return false;
+		memcpy(&v, c->data + rec->mem_off[i], sizeof(v));
+		if (normalize(c, v) != rec->mem_val[i])
+			return false;
+	}
+	return true;
+}
+
 static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val,
 		      int write, void *arg)
 {
@@ -135,8 +224,11 @@ static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val,
 	const struct memory_copy *c = u.copy;
 	if (c && addr >= c->addr && addr - c->addr + sizeof(*val) <= c->len) {
 		memcpy(val, c->data + (addr - c->addr), sizeof(*val));
+		record_mem(addr - c->addr, *val);
 		return 0;
 	}
+	if (c && u.rec && addr >= c->stack_lo && addr < c->stack_hi)
+		u.rec->usable = false;  /* the stack, beyond the copy */
 	return target_read(u.t, addr, val, sizeof(*val)) ? -UNW_EINVAL : 0;
 }
 
@@ -148,6 +240,7 @@ static int access_reg(unw_addr_space_t as, unw_regnum_t reg, unw_word_t *val,
 	if (write || reg < 0 || reg > UNW_X86_64_RIP)
 		return -UNW_EBADREG;
 	*val = u.regs->known[reg] ? u.regs->r[reg] : 0;
+	record_reg(reg, *val);
 	return 0;
 }
 
@@ -206,6 +299,13 @@ int unwind_init(struct target *t)
 
 void unwind_fini(void)
 {
+	for (size_t b = 0; b < MEMO_BUCKETS; b++) {
+		while (memo_table[b]) {
+			struct memo *m = memo_table[b];
+			memo_table[b] = m->next;
+			free(m);
+		}
+	}
 	for (size_t i = 0; i < u.nobjects; i++)
 		if (u.objects[i].upt)
 			_UPT_destroy(u.objects[i].upt);
@@ -283,5 +383,39 @@ int unwind_stack(const struct unwind_regs *r, const struct memory_copy *copy,
 			break;
 		}
 	}
+	return 0;
+}
+
+int unwind_stack_memo(const struct unwind_regs *r,
+		      const struct memory_copy *copy, struct unwind_result *out)
+{
+	uint64_t pc = r->r[UNW_X86_64_RIP];
+	struct memo **bucket = &memo_table[(pc * 0x9e3779b97f4a7c15ULL) >> 52];
+	int same_pc = 0;
+	for (struct memo *m = *bucket; m; m = m->next) {
+		if (m->pc != pc)
+			continue;
+		same_pc++;
+		if (replays(&m->rec, r, copy)) {
+			*out = m->result;
+			return 0;
+		}
+	}
+	struct memo *m = same_pc < MEMO_PER_PC ? calloc(1, sizeof(*m)) : NULL;
+	if (m)
+		m->rec.usable = true;
+	u.rec = m ? &m->rec : NULL;
+	int err = unwind_stack(r, copy, out);
+	u.rec = NULL;
+	if (!m)
+		return err;
+	if (err || !m->rec.usable) {
+		free(m);
+		return err;
+	}
+	m->pc = pc;
+	m->result = *out;
+	m->next = *bucket;
+	*bucket = m;
 	return 0;
 }
