@@ -4,7 +4,10 @@
  * Built into libgoro and into gdump alike, so it uses plain malloc: it
  * runs in neither a signal handler nor a hot path.
  */
+#include <dirent.h>
 #include <elfutils/libdwfl.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -25,9 +28,55 @@ struct symbolizer {
 };
 
 static char *debuginfo_path;
+/* The process last reported (modules are opened lazily, at lookup time;
+ * gdump and goro_dump each use one symbolizer at a time). */
+static pid_t reported_pid;
+
+/*
+ * An object whose file was replaced or deleted since it was mapped (a
+ * library upgraded under a running program) is still readable through
+ * /proc/PID/map_files/START-END, the kernel's handle on the mapping itself.
+ */
+static int find_elf(Dwfl_Module *mod, void **userdata, const char *name,
+		    Dwarf_Addr base, char **file_name, Elf **elfp)
+{
+	int fd = dwfl_linux_proc_find_elf(mod, userdata, name, base,
+					  file_name, elfp);
+	if (fd >= 0 || *elfp)
+		return fd;
+	Dwarf_Addr start;
+	dwfl_module_info(mod, NULL, &start, NULL, NULL, NULL, NULL, NULL);
+	char dir[64], path[64 + sizeof(((struct dirent *)0)->d_name)];
+	snprintf(dir, sizeof(dir), "/proc/%d/map_files", (int)reported_pid);
+	DIR *d = opendir(dir);
+	if (!d)
+		return -1;
+	char prefix[32];
+	int plen = snprintf(prefix, sizeof(prefix), "%lx-",
+			    (unsigned long)start);
+	struct dirent *e;
+	fd = -1;
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, prefix, (size_t)plen) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		fd = open(path, O_RDONLY);
+		break;
+	}
+	closedir(d);
+	if (fd < 0)
+		return -1;
+	*elfp = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!*elfp) {
+		close(fd);
+		return -1;
+	}
+	*file_name = strdup(path);
+	return fd;
+}
 
 static const Dwfl_Callbacks proc_callbacks = {
-	.find_elf = dwfl_linux_proc_find_elf,
+	.find_elf = find_elf,
 	.find_debuginfo = dwfl_standard_find_debuginfo,
 	.debuginfo_path = &debuginfo_path,
 };
@@ -41,6 +90,7 @@ struct symbolizer *symbolizer_open(pid_t pid)
 	if (!s->dwfl)
 		goto fail;
 	dwfl_report_begin(s->dwfl);
+	reported_pid = pid;
 	if (dwfl_linux_proc_report(s->dwfl, pid) != 0)
 		goto fail;
 	if (dwfl_report_end(s->dwfl, NULL, NULL) != 0)
