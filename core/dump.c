@@ -8,9 +8,10 @@
  *	created by main_fn in goroutine 1
  *		/src/app/main.c:40
  *
- * Two callers.  goro_dump(fd), from a goroutine: Ms running goroutines are
- * stopped while their stacks are read (see dump.h), PCs are symbolized
- * with libdw (function, file:line), and everything resumes afterwards.
+ * Two callers.  goro_dump(fd), from a goroutine, works on a thread of its
+ * own: Ms running goroutines are stopped while their stacks are read (see
+ * dump.h) and let go, then PCs are symbolized with libdw (function,
+ * file:line).
  * A fatal signal (signals/crash.c): the same, but inside a signal handler,
  * so nothing allocates — names come from libunwind, buffers are static —
  * and the stopped Ms are never released.
@@ -22,6 +23,7 @@
  */
 #include <errno.h>
 #include <linux/futex.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -162,15 +164,14 @@ static void sleep_briefly(void)
 }
 
 /*
- * Stop every other M that runs a goroutine (with `all`: every other M,
+ * Stop every M but self that runs a goroutine (with `all`: every other M,
  * idle or in a system call too, which a fatal dump can afford since
  * interrupted system calls no longer matter).  Returns when each has
  * answered or the timeout passed.  At most `max` Ms are stopped; the
  * goroutines of any others are reported as running elsewhere.
  */
-static void stop_others(bool all, int max)
+static void stop_others(struct m *self, bool all, int max)
 {
-	struct m *self = m_current();
 	pid_t pid = getpid();
 	nslots = 0;
 	for (struct m *m = __atomic_load_n(&sched.allm, __ATOMIC_ACQUIRE);
@@ -468,7 +469,7 @@ void dump_fatal(struct dump_out *o, ucontext_t *uc, bool others)
 	struct g *self = g_current();
 	fatal_tb.names = true;
 	if (others)
-		stop_others(true, CAPTURE_SLOTS);
+		stop_others(m_current(), true, CAPTURE_SLOTS);
 	if (self) {
 		print_header(&d, self);
 		if (traceback_signal(uc, &fatal_tb) == 0)
@@ -484,6 +485,55 @@ void dump_fatal(struct dump_out *o, ucontext_t *uc, bool others)
 /* One goroutine at a time: the capture slots are shared. */
 static struct rlock dump_lock = RLOCK_INIT;
 
+/* goro_dump's work, done on a thread of its own (below). */
+struct dump_job {
+	struct dump_ctx *d;
+	int max;                   /* Ms that may be stopped */
+	struct m *self_m;          /* the caller's M, waiting for us */
+	struct g *self;            /* the caller, or NULL */
+	unw_context_t self_ctx;    /* its registers, in goro_dump */
+	struct traceback *self_tb;
+};
+
+static void *dump_worker(void *arg)
+{
+	struct dump_job *job = arg;
+	struct dump_ctx *d = job->d;
+	stop_others(job->self_m, false, job->max);
+	for (int i = 0; i < nslots; i++) {
+		d->running[i] = captured(slots[i].g) == i ? slots[i].g : NULL;
+		if (d->running[i])
+			traceback_signal(&slots[i].uc, &d->held[i]);
+	}
+	d->nheld = nslots;
+	release_others();
+
+	d->sym = symbolizer_open(getpid());
+	if (!d->sym)
+		return NULL;
+	if (job->self) {
+		print_header(d, job->self);
+		/* From goro_dump's caller. */
+		if (traceback_context(&job->self_ctx, 1, job->self_tb) == 0)
+			print_frames(d, job->self_tb);
+		print_created_by(d, job->self);
+		out_str(d->o, "\n");
+	}
+	print_all_but(d, job->self);
+	out_flush(d->o);
+	symbolizer_close(d->sym);
+	return NULL;
+}
+
+/*
+ * Everything is done by a thread of its own, with an ordinary stack, while
+ * the caller waits: libunwind must not run on a goroutine stack (see
+ * traceback.h), and libdw allocates freely and can use more stack than a
+ * goroutine has.  The caller's own registers are taken here, so that the
+ * worker can unwind its stack too.
+ */
+#define DUMP_THREAD_STACK (8 << 20)
+
 void goro_dump(int fd)
 {
 	if (fd < 0 || !atomic_load_explicit(&sched.running, ACQUIRE))
@@ -494,36 +544,31 @@ void goro_dump(int fd)
 	if (max > CAPTURE_SLOTS)
 		max = CAPTURE_SLOTS;
 	size_t held_size = (size_t)max * sizeof(*d.held);
+	struct dump_job *job = rt_alloc(sizeof(*job));
+	struct traceback *self_tb = rt_alloc(sizeof(*self_tb));
 	d.o = rt_alloc(sizeof(*d.o));
 	d.tb = rt_alloc(sizeof(*d.tb));
 	d.held = rt_alloc(held_size);
-	d.sym = symbolizer_open(getpid());
-	if (!d.o || !d.tb || !d.held || !d.sym)
+	if (!job || !d.o || !d.tb || !d.held || !self_tb)
 		goto out;
 	d.o->fd = fd;
+	job->d = &d;
+	job->max = max;
+	job->self_m = m_current();
+	job->self = g_current();
+	job->self_tb = self_tb;
+	unw_getcontext(&job->self_ctx);
 
-	stop_others(false, max);
-	for (int i = 0; i < nslots; i++) {
-		d.running[i] = captured(slots[i].g) == i ? slots[i].g : NULL;
-		if (d.running[i])
-			traceback_signal(&slots[i].uc, &d.held[i]);
-	}
-	d.nheld = nslots;
-	release_others();
-
-	struct g *self = g_current();
-	if (self) {
-		print_header(&d, self);
-		/* From goro_dump's caller. */
-		if (traceback_here(1, d.tb) == 0)
-			print_frames(&d, d.tb);
-		print_created_by(&d, self);
-		out_str(d.o, "\n");
-	}
-	print_all_but(&d, self);
-	out_flush(d.o);
+	pthread_attr_t attr;
+	pthread_t worker;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, DUMP_THREAD_STACK);
+	if (pthread_create(&worker, &attr, dump_worker, job) == 0)
+		pthread_join(worker, NULL);
+	pthread_attr_destroy(&attr);
 out:
-	symbolizer_close(d.sym);
+	rt_free(job, sizeof(*job));
+	rt_free(self_tb, sizeof(*self_tb));
 	rt_free(d.held, held_size);
 	rt_free(d.tb, sizeof(*d.tb));
 	rt_free(d.o, sizeof(*d.o));

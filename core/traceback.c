@@ -10,9 +10,7 @@
  * UNW_INIT_SIGNAL_FRAME instead, because their PC is the interrupted
  * instruction itself.
  */
-#define UNW_LOCAL_ONLY
 #include <errno.h>
-#include <libunwind.h>
 #include <string.h>
 
 #include "traceback.h"
@@ -85,16 +83,13 @@ int traceback_signal(ucontext_t *uc, struct traceback *tb)
 	return 0;
 }
 
-__attribute__((noinline))
-int traceback_here(int skip, struct traceback *tb)
+int traceback_context(unw_context_t *ctx, int skip, struct traceback *tb)
 {
-	unw_context_t uc;
 	unw_cursor_t cursor;
 	tb->n = 0;
-	if (unw_getcontext(&uc) < 0 || unw_init_local(&cursor, &uc) < 0)
+	if (unw_init_local(&cursor, ctx) < 0)
 		return -EINVAL;
-	/* Frame 0 is this function. */
-	for (int i = 0; i <= skip; i++)
+	for (int i = 0; i < skip; i++)
 		if (unw_step(&cursor) <= 0)
 			return 0;
 	record(&cursor, tb, false);
@@ -108,8 +103,10 @@ void traceback_warmup(void)
 	 * binding later would run the dynamic linker on a goroutine stack or
 	 * in a signal handler, both places too tight for it. */
 	static struct traceback tb;
+	unw_context_t ctx;
 	tb.names = true;
-	traceback_here(0, &tb);
+	if (unw_getcontext(&ctx) == 0)
+		traceback_context(&ctx, 0, &tb);
 }
 
 int traceback_name_of(uint64_t pc, char *buf, size_t len, uint64_t *offset)

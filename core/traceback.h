@@ -4,9 +4,13 @@
  *
  * Three starting points: a goroutine switched out (its saved switch frame,
  * arch.h), registers captured by a signal (a crash, or a running goroutine
- * stopped for a dump: the PC is exact, not a return address), and the
- * caller's own stack.  Every unwind ends at goro_start, whose CFI marks
+ * stopped for a dump: the PC is exact, not a return address), and
+ * registers a waiting goroutine saved with unw_getcontext().  Every unwind ends at goro_start, whose CFI marks
  * the bottom of a goroutine.
+ *
+ * Never on a goroutine stack: libunwind blocks every signal around its
+ * caches, so a stack-growth fault there would kill the process.  Unwind
+ * from a signal handler (the M's alternate stack) or an ordinary thread.
  *
  * Nothing here allocates: a struct traceback is a fixed buffer, so the
  * crash handler can use one.  Optionally the function names are taken
@@ -20,6 +24,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <ucontext.h>
+
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
 
 #include "runtime.h"
 
@@ -54,8 +61,9 @@ int traceback_signal(ucontext_t *uc, struct traceback *tb);
  * allocation): for the crash path's "created by" line.  0 or -ENOENT. */
 int traceback_name_of(uint64_t pc, char *buf, size_t len, uint64_t *offset);
 
-/* The calling goroutine, leaving out the `skip` innermost frames (the
- * caller of traceback_here is frame 0). */
-int traceback_here(int skip, struct traceback *tb);
+/* From registers saved by unw_getcontext() (in a function that has not
+ * returned since, and whose thread waits), leaving out the `skip`
+ * innermost frames (frame 0 is that function). */
+int traceback_context(unw_context_t *ctx, int skip, struct traceback *tb);
 
 #endif

@@ -59,6 +59,15 @@ static void child_start(struct child *c, const char *env, const char *mode,
 		close(out[0]);
 		if (env)
 			putenv((char *)env);
+		/* In a sanitizer build: AddressSanitizer's fault handlers,
+		 * installed before goro_main, would get the crashes first
+		 * (goro passes signals to handlers installed before it). */
+		char asan[512];
+		const char *prev = getenv("ASAN_OPTIONS");
+		snprintf(asan, sizeof(asan), "%s%shandle_segv=0:handle_sigbus=0:"
+			 "handle_sigill=0:handle_sigfpe=0:handle_abort=0",
+			 prev ? prev : "", prev && *prev ? ":" : "");
+		setenv("ASAN_OPTIONS", asan, 1);
 		struct rlimit no_core = { 0, 0 };
 		setrlimit(RLIMIT_CORE, &no_core);
 		execl(DUMP_CHILD, DUMP_CHILD, mode, arg, (char *)NULL);
