@@ -768,7 +768,9 @@ static void print_json(struct goroutine **sel, size_t n)
 		printf("%s\n{\"id\":%lld,\"name\":", i ? "," : "",
 		       (long long)g->id);
 		json_string(g->name);
-		printf(",\"wait_minutes\":%lld,", (long long)g->wait_minutes);
+		printf(",\"wait_minutes\":%lld,\"async_preempted\":%s,",
+		       (long long)g->wait_minutes,
+		       g->async_preempted ? "true" : "false");
 		json_body(g);
 		printf("}");
 	}
