@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -14,6 +15,7 @@
 
 #include "alloc.h"
 #include "m.h"
+#include "netpoll.h"
 #include "sanitizer.h"
 #include "sched.h"
 #include "signal_stack.h"
@@ -30,8 +32,18 @@ struct m *m_alloc(void)
 	return m;
 }
 
+/* The signal mask of the thread that called goro_main.  Every M runs
+ * with it, whichever thread created it: sysmon, which may start Ms, blocks
+ * every signal, and a thread inherits its creator's mask — an M with
+ * SIGSEGV blocked dies on its first stack-growth fault. */
+static sigset_t m0_sigmask;
+
 void m_attach_thread(struct m *m)
 {
+	if (m->is_m0)
+		pthread_sigmask(SIG_SETMASK, NULL, &m0_sigmask);
+	else
+		pthread_sigmask(SIG_SETMASK, &m0_sigmask, NULL);
 	tls_m = m;
 	m->thread = pthread_self();
 	m->tid = (pid_t)syscall(SYS_gettid);
@@ -191,12 +203,15 @@ void m_wake_all_idle(void)
 		}
 	}
 	rlock_unlock(&sched.lock);
+	netpoll_break();  /* and the one blocked in the poller */
 }
 
 void m_poke_idle_for_deadline(int64_t when)
 {
 	if (atomic_load_explicit(&sched.npidle, RELAXED) == 0)
 		return;  /* every P is busy and will see the timer itself */
+	if (netpoll_wake_for_deadline(when))
+		return;  /* the M blocked in the poller wakes in time */
 	rlock_lock(&sched.lock);
 	for (struct m *m = sched.midle; m; m = m->link) {
 		if (m->sleep_until && m->sleep_until <= when) {

@@ -17,9 +17,11 @@
 #include "crash.h"
 #include "goroutine.h"
 #include "m.h"
+#include "netpoll.h"
 #include "preempt.h"
 #include "procs.h"
 #include "runq.h"
+#include "retake.h"
 #include "sched.h"
 #include "stack_fault.h"
 #include "sysmon.h"
@@ -73,6 +75,7 @@ static void runtime_reset(void)
 	atomic_store_explicit(&sched.stw_waiting, false, RELAXED);
 	atomic_store_explicit(&sched.exiting, false, RELAXED);
 	atomic_store_explicit(&sched.gcount, 0, RELAXED);
+	atomic_store_explicit(&sched.nblocked, 0, RELAXED);
 	atomic_store_explicit(&sched.goid_next, 1, RELAXED);
 	sched.exit_code = 0;
 	sched.generation++;
@@ -118,6 +121,15 @@ int goro_main(int (*fn)(int, char **), int argc, char **argv)
 		atomic_store(&sched.running, false);
 		return -ENOMEM;
 	}
+	if ((err = netpoll_init()) != 0) {
+		procs_free_all();
+		stack_shutdown();
+		stack_fault_remove();
+		rt_free(m0, sizeof(*m0));
+		preempt_fini();
+		atomic_store(&sched.running, false);
+		return err;
+	}
 	m0->is_m0 = true;
 	sched.allm = m0;
 	sched.mcount = 1;
@@ -144,6 +156,8 @@ int goro_main(int (*fn)(int, char **), int argc, char **argv)
 	sysmon_stop();
 	preempt_until_released();
 	m_join_all(m0);
+	netpoll_teardown();
+	retake_free_spares();
 	m_detach_thread(m0);
 	g_free_all();
 	procs_free_all();

@@ -127,6 +127,10 @@ struct p {
 	int64_t goid_cache;          /* goroutine ids reserved by this P */
 	int64_t goid_cache_end;
 	struct timer_heap *timers;   /* core/timer.c */
+	/* A spare P lent to an M whose own P sysmon handed on while its
+	 * thread slept in the kernel (core/retake.c); not in allp. */
+	bool spare;
+	struct p *spare_next;        /* list of all spares */
 };
 
 /* ---- M ------------------------------------------------------------------ */
@@ -137,6 +141,8 @@ struct m {
 	struct g *curg;              /* running goroutine, or NULL on g0 */
 	struct p *p;                 /* attached P */
 	struct p *nextp;             /* P handed over by whoever woke this M */
+	struct p *syscall_p;         /* P lent out by goro_blocking_enter */
+	struct p *_Atomic stolen_p;  /* own P while running on a spare */
 	bool spinning;               /* looking for work while holding no G */
 	bool is_m0;                  /* the thread that called goro_main */
 	bool idle;                   /* on sched.midle */

@@ -42,7 +42,9 @@
 #include "deadlock.h"
 #include "goroutine.h"
 #include "m.h"
+#include "netpoll.h"
 #include "procs.h"
+#include "retake.h"
 #include "runq.h"
 #include "sanitizer.h"
 #include "sched.h"
@@ -193,7 +195,9 @@ static struct g *find_local(struct m *m, bool *inherit, bool run_timers)
 
 static bool must_leave_p(void)
 {
-	return atomic_load_explicit(&sched.stw_waiting, RELAXED) ||
+	struct p *p = m_current()->p;
+	return (p && p->spare) ||
+	       atomic_load_explicit(&sched.stw_waiting, RELAXED) ||
 	       atomic_load_explicit(&sched.exiting, RELAXED);
 }
 
@@ -263,6 +267,31 @@ static void stop_for_world(struct m *m)
 		m_stop(m, -1);
 }
 
+/* Goroutines the poller readied, linked through schedlink: as many as
+ * there are idle Ps go to the global queue with an M started for each, the
+ * rest to m's own P (Go's injectglist). */
+static void netpoll_inject(struct m *m, struct g *list, int32_t n)
+{
+	int32_t spread = atomic_load_explicit(&sched.npidle, RELAXED);
+	if (spread > n)
+		spread = n;
+	struct g *global = NULL;
+	for (int32_t i = 0; i < spread; i++) {
+		struct g *g = list;
+		list = g->schedlink;
+		g->schedlink = global;
+		global = g;
+	}
+	sched_ready_list(global, spread);
+	while (list) {
+		struct g *g = list;
+		list = g->schedlink;
+		g->schedlink = NULL;
+		atomic_store_explicit(&g->status, G_RUNNABLE, RELEASE);
+		runq_put(m->p, g, false);
+	}
+}
+
 /*
  * Find a goroutine to run, on g0, holding a P.  Blocks (parking the M)
  * until one is found.  Returns NULL when the program is exiting.
@@ -286,6 +315,11 @@ top:
 		}
 		p_acquire(m, p);
 	}
+	if (m->p->spare) {
+		/* sysmon lent this M a spare P while it slept in the kernel. */
+		retake_spare_release(m);
+		goto top;
+	}
 	if (atomic_load_explicit(&sched.stw_waiting, RELAXED)) {
 		stop_for_world(m);
 		goto top;
@@ -297,6 +331,19 @@ top:
 	timers_check_all();
 	if ((g = runq_get(p, inherit)))
 		goto found;
+	/* Goroutines whose descriptors are ready, unless an M is blocked in
+	 * the poller already (it will hand them out). */
+	if (netpoll_should_poll()) {
+		struct g *list;
+		int32_t n = netpoll(0, &list);
+		if (n) {
+			g = list;
+			netpoll_inject(m, g->schedlink, n - 1);
+			g->schedlink = NULL;
+			atomic_store_explicit(&g->status, G_RUNNABLE, RELAXED);
+			goto found;
+		}
+	}
 
 	int32_t procs = atomic_load_explicit(&sched.gomaxprocs, RELAXED);
 	int32_t busy = procs - atomic_load_explicit(&sched.npidle, RELAXED);
@@ -346,6 +393,31 @@ top:
 			}
 		}
 	}
+	/* Goroutines wait on the network and no M is blocked in the poller:
+	 * this one blocks there, until the next timer at most. */
+	if (netpoll_should_poll()) {
+		int64_t delay = timers_next_deadline_rel();
+		if (netpoll_block_begin(delay)) {
+			struct g *list;
+			int32_t n = netpoll(delay, &list);
+			netpoll_block_end();
+			rlock_lock(&sched.lock);
+			struct p *again = must_leave_p() ? NULL : pidle_get();
+			rlock_unlock(&sched.lock);
+			if (!again) {
+				sched_ready_list(list, n);
+				goto top;
+			}
+			p_acquire(m, again);
+			if (!n)
+				goto top;
+			g = list;
+			netpoll_inject(m, g->schedlink, n - 1);
+			g->schedlink = NULL;
+			atomic_store_explicit(&g->status, G_RUNNABLE, RELAXED);
+			goto found;
+		}
+	}
 	/* About to sleep with no timer to wake us: if this was the last
 	 * busy P, maybe nothing can ever run again. */
 	int64_t deadline = timers_next_deadline_rel();
@@ -391,7 +463,13 @@ static void handoff_p(struct m *m)
  * back with a P.  NULL when the program is exiting. */
 static struct g *stop_locked_m(struct m *m)
 {
-	handoff_p(m);
+	/* It may hold a spare P (sysmon took its own while it slept in the
+	 * kernel) or none (it came back from a blocking call to find its P
+	 * taken): only a real P is handed on. */
+	if (m->p && m->p->spare)
+		retake_spare_release(m);
+	if (m->p)
+		handoff_p(m);
 	m_stop_locked(m);
 	if (!m->p)
 		return NULL;
@@ -548,6 +626,14 @@ void sched_gosched(void)
 	m->prev_g = m->curg;
 	m->prev_action = PREV_YIELD;
 	execute(m, m->curg, next, false);
+}
+
+void sched_requeue_without_p(void)
+{
+	struct m *m = m_current();
+	m->prev_g = m->curg;
+	m->prev_action = PREV_PREEMPT;
+	switch_to(m, m->curg, NULL);
 }
 
 void sched_preempt_self(bool async)

@@ -34,6 +34,10 @@ void sched_gosched(void);
  * gopreempt_m) so it is not immediately picked up again by this P. */
 void sched_preempt_self(bool async);
 
+/* The calling goroutine's M holds no P (it lost it during a blocking
+ * call): the goroutine goes to the global queue, the M looks for work. */
+void sched_requeue_without_p(void);
+
 /* Cooperative preemption point: yields if the goroutine was asked to. */
 static inline void sched_check_preempt(struct g *g)
 {

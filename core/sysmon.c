@@ -3,11 +3,12 @@
  *
  * One thread per goro_main run, holding no P, running no goroutine.  Each
  * round it looks at every P and decides what needs doing; then it sleeps.
- * Today a round does one job, preempt_overrunning(): a P whose goroutine
- * has run longer than the quantum while other work waits gets its M
- * signalled.  Other jobs (taking Ps back from Ms blocked in system calls,
- * polling the network when nobody has for a while) are further steps of
- * the same round, sharing its per-P state and its sleep computation.
+ * A round has two jobs.  preempt_overrunning(): a P whose goroutine has
+ * run longer than the quantum while other work waits gets its M
+ * signalled.  retake_round() (core/retake.c): Ps are taken back from Ms
+ * blocked in the kernel, in annotated blocking calls or silently, and the
+ * network is polled when nobody has for 10 ms.  Both lower the round's
+ * wake-up time to when they next need to look.
  *
  * "Running longer than the quantum" is measured as Go does: a P's
  * schedtick changes on every new time slice; the first round that sees a
@@ -42,6 +43,7 @@
 
 #include "config.h"
 #include "preempt.h"
+#include "retake.h"
 #include "runq.h"
 #include "runtime.h"
 #include "sysmon.h"
@@ -204,6 +206,8 @@ static void *sysmon_main(void *arg)
 		r.wake = r.now + DELAY_MAX_NS;
 
 		preempt_overrunning(&r);
+		if (retake_round(r.now, &r.wake))
+			r.acted = true;
 
 		if (r.now - last_refresh >= TEXT_REFRESH_NS) {
 			text_ranges_refresh();
@@ -227,6 +231,7 @@ static void *sysmon_main(void *arg)
 int sysmon_start(void)
 {
 	memset(sysmon.p, 0, sizeof(sysmon.p));
+	retake_reset();
 	atomic_store_explicit(&sysmon.stop, false, RELAXED);
 	note_clear(&sysmon.wake);
 	/* It must not take process-directed signals meant for the

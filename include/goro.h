@@ -188,7 +188,17 @@ typedef struct goro_once {
 #define GORO_ONCE_INIT {{0}}
 int goro_once(goro_once_t *once, void (*fn)(void *), void *arg);
 
-/* ---- I/O: the goroutine parks on the netpoller, the thread runs others ---- */
+/* ---- I/O: the goroutine parks on the netpoller, the thread runs others ----
+ *
+ * Drop-in for the libc calls (-1 and errno).  A descriptor is switched to
+ * O_NONBLOCK on its first use; regular files stay blocking and are read or
+ * written inside goro_blocking_enter/exit.  As in Go, goro_write/goro_send
+ * return once all n bytes are written (a count below n only with an error
+ * after a partial write), and writing to a socket whose peer is gone fails
+ * with EPIPE instead of raising SIGPIPE.  Close descriptors used here with
+ * goro_close: it wakes their waiters (EBADF) and forgets what the poller
+ * knew before the number is reused.  A send/recv with MSG_DONTWAIT returns
+ * EAGAIN instead of parking. */
 
 ssize_t goro_read(int fd, void *buf, size_t n);
 ssize_t goro_write(int fd, const void *buf, size_t n);
@@ -197,10 +207,15 @@ ssize_t goro_send(int fd, const void *buf, size_t n, int flags);
 int goro_accept(int fd, struct sockaddr *addr, socklen_t *addrlen);
 int goro_connect(int fd, const struct sockaddr *addr, socklen_t addrlen);
 int goro_close(int fd);
-/* Wait for POLLIN/POLLOUT: revents, 0 on timeout, negative errno. */
+/* Wait for POLLIN and/or POLLOUT: revents, 0 on timeout (timeout_ns 0
+ * polls, < 0 waits forever), -EBADF if fd is closed meanwhile, -EINVAL for
+ * other events. */
 int goro_fdwait(int fd, short events, int64_t timeout_ns);
 
-/* Mark a call that may block in the kernel: the P is handed on meanwhile. */
+/* Mark a call that may block in the kernel: the P is handed on meanwhile
+ * (after ~20 µs).  Calls not marked — a plain sleep(), read() or
+ * pthread_mutex_lock — are noticed too, after a few milliseconds of the
+ * thread sleeping. */
 void goro_blocking_enter(void);
 void goro_blocking_exit(void);
 #define GORO_BLOCKING(expr) \

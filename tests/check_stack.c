@@ -80,6 +80,42 @@ START_TEST(test_recurse_2mib_with_8mib_limit)
 }
 END_TEST
 
+/* Growth while being preempted: on one P with a 50us quantum, goroutines
+ * that never yield take turns recursing through fresh stack, so the
+ * preemption signal keeps landing mid-growth (its frame, pushed on the
+ * goroutine's stack, may itself be what meets the guard). */
+#define HOGS 16
+
+static atomic_long hogs_done, hogs_wrong;
+
+static void deep_hog(void *arg)
+{
+	(void)arg;
+	if (recurse(2100) != 2100)
+		atomic_fetch_add(&hogs_wrong, 1);
+	atomic_fetch_add(&hogs_done, 1);
+}
+
+static int hogs_main(int argc, char **argv)
+{
+	(void)argc; (void)argv;
+	goro_attr_t attr = { .name = "hog", .stack_max = 8 * MIB };
+	for (int i = 0; i < HOGS; i++)
+		if (goro_go_attr(&attr, deep_hog, NULL) <= 0)
+			return 1;
+	wait_for(&hogs_done, HOGS);
+	return 0;
+}
+
+START_TEST(test_growth_under_preemption)
+{
+	set_guard_mode(_i);
+	setenv("GORO_QUANTUM", "50us", 1);
+	ck_assert_int_eq(run_goro(hogs_main, 1), 0);
+	ck_assert_int_eq(atomic_load(&hogs_wrong), 0);
+}
+END_TEST
+
 /* ---- overflow ------------------------------------------------------------- */
 
 static volatile long recursion_limit = LONG_MAX;
@@ -93,9 +129,27 @@ __attribute__((noinline)) static long recurse_forever(long depth)
 	return recurse_forever(depth + 1) + pad[0];
 }
 
+/* Set once goroutine 1 has printed the id of the goroutine about to die,
+ * so that the output is in a known order. */
+static atomic_bool id_shown;
+
+static void print_id(int64_t id)
+{
+	printf("id=%lld\n", (long long)id);
+	fflush(stdout);
+	atomic_store(&id_shown, true);
+}
+
+static void await_id_shown(void)
+{
+	while (!atomic_load(&id_shown))
+		goro_sleep(1000 * 1000);
+}
+
 static void overflow_goroutine(void *arg)
 {
-	(void)arg;
+	if (arg)
+		await_id_shown();
 	recurse_forever(0);
 }
 
@@ -103,9 +157,7 @@ static int overflow_main(int argc, char **argv)
 {
 	(void)argc; (void)argv;
 	goro_attr_t attr = { .name = "deep", .stack_max = 256 * KIB };
-	printf("id=%lld\n", (long long)goro_go_attr(&attr, overflow_goroutine,
-						   NULL));
-	fflush(stdout);
+	print_id(goro_go_attr(&attr, overflow_goroutine, &id_shown));
 	goro_sleep(10LL * 1000 * 1000 * 1000);
 	return 0;
 }
@@ -287,6 +339,7 @@ END_TEST
 /* Spawned goroutines hold a stack reservation until they run: mprotect
  * guards cap how many may wait at once. */
 #define PER_ROUND_MPROTECT 20000
+#define REUSE_BATCH 1000
 
 static long per_round;
 
@@ -317,11 +370,17 @@ static void short_lived(void *arg)
 static int reuse_main(int argc, char **argv)
 {
 	(void)argc; (void)argv;
+	long spawned = 0;
 	for (int r = 0; r < ROUNDS; r++) {
-		for (long i = 0; i < per_round; i++)
+		/* In batches, so that how many are alive at once (and so the
+		 * stacks in use) does not depend on scheduling. */
+		for (long i = 0; i < per_round; i++) {
 			if (goro_go(short_lived, (void *)(intptr_t)i) <= 0)
 				return 1;
-		wait_for(&reuse_done, (long)(r + 1) * per_round);
+			if (++spawned % REUSE_BATCH == 0)
+				wait_for(&reuse_done, spawned);
+		}
+		wait_for(&reuse_done, spawned);
 		rss_kib[r] = rss_now_kib();
 	}
 	return 0;
@@ -348,14 +407,14 @@ static int *volatile wild_pointer = (int *)16;
 static void wild_write(void *arg)
 {
 	(void)arg;
+	await_id_shown();
 	*wild_pointer = 1;
 }
 
 static int wild_main(int argc, char **argv)
 {
 	(void)argc; (void)argv;
-	printf("id=%lld\n", (long long)goro_go(wild_write, NULL));
-	fflush(stdout);
+	print_id(goro_go(wild_write, NULL));
 	goro_sleep(10LL * 1000 * 1000 * 1000);
 	return 0;
 }
@@ -445,6 +504,7 @@ static Suite *stack_suite(void)
 	Suite *s = suite_create("stack");
 	TCase *tc = tcase_create("stack");
 	tcase_add_loop_test(tc, test_recurse_2mib_with_8mib_limit, 0, 2);
+	tcase_add_loop_test(tc, test_growth_under_preemption, 0, 2);
 	tcase_add_loop_test(tc, test_overflow_past_256k_limit_is_fatal, 0, 2);
 	tcase_add_test(tc, test_goro_stack_max_sets_the_default_limit);
 	tcase_add_loop_test(tc, test_fresh_goroutine_reads_200k_into_stack_buffer, 0, 2);

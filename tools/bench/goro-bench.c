@@ -27,6 +27,7 @@
  * void bench_<name>(const struct bench_opts *) in bench_<name>.c. */
 #define BENCH_SUITES(X) \
 	X(sched, "scheduler: spawn, yield, parallel fib(35) on 1 and 2 Ps") \
+	X(http, "netpoller: examples/http_hello vs Go net/http under wrk, 2 Ps") \
 	X(chan, "channels: ping-pong on 1 and 2 Ps, buffered, select of 4") \
 	X(stack, "stacks: 1M parked goroutines (time, memory), growth to 1 MiB") \
 	X(preempt, "async preemption: sleeper lateness, hog throughput, bimodal tail latency") \

@@ -1,0 +1,125 @@
+/*
+ * netpoll.h — the network poller: goroutines waiting for a descriptor to
+ * become readable or writable park here, and the scheduler collects the
+ * ones whose descriptors are ready (Go's netpoll, on epoll).
+ *
+ * Every descriptor the I/O wrappers touch has a record (struct poll_desc)
+ * in a table indexed by fd.  Records are never freed while goro_main runs;
+ * closing an fd bumps the record's sequence number, so an epoll event that
+ * was already in flight for the old file is recognised as stale and
+ * dropped when the number is reused.
+ */
+#ifndef GORO_NETPOLL_H
+#define GORO_NETPOLL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "runtime.h"
+#include "timer.h"
+
+/* How the I/O wrappers treat a descriptor, decided at first use. */
+enum pd_kind {
+	PD_UNKNOWN,   /* not seen since it was opened (or since goro_close) */
+	PD_POLLED,    /* O_NONBLOCK, in the epoll set: park on EAGAIN */
+	PD_BLOCKING,  /* epoll refuses it (regular file): blocking call */
+	PD_CLOSING,   /* goro_close in progress: calls fail with EBADF */
+};
+
+enum pd_sock { PD_SOCK_UNKNOWN, PD_SOCK_YES, PD_SOCK_NO };
+
+struct io_waiter;
+
+struct poll_desc {
+	struct rlock lock;           /* guards everything but the generations */
+	_Atomic uint32_t seq;        /* bumped when the fd is closed or reset */
+	_Atomic uint8_t kind;        /* enum pd_kind */
+	_Atomic uint8_t sock;        /* enum pd_sock: goro_write on a socket
+					uses send(MSG_NOSIGNAL) */
+	/* Edges seen per direction.  A goroutine reads its generation before
+	 * trying the call and parks after EAGAIN only if no edge came since:
+	 * with edge-triggered epoll an edge missed is never repeated. */
+	_Atomic uint32_t rgen, wgen;
+	struct io_waiter *waiters;   /* parked goroutines, any direction */
+};
+
+/* A goroutine parked on a descriptor; lives on that goroutine's stack. */
+struct io_waiter {
+	struct g *g;
+	struct io_waiter *next;
+	struct poll_desc *pd;
+	uint32_t events;             /* EPOLLIN and/or EPOLLOUT */
+	int result;                  /* 0 ready, -EBADF closed, -ETIMEDOUT */
+	bool timed;                  /* timer armed (deadline given) */
+	_Atomic bool timer_done;     /* the timer callback has finished with us */
+	struct timer timer;
+};
+
+/* goro_main start / end.  0 or a negative errno. */
+int netpoll_init(void);
+void netpoll_teardown(void);
+
+/* The record of fd, created on demand; NULL (errno EBADF/ENOMEM) if fd is
+ * out of range or memory is short. */
+struct poll_desc *netpoll_desc(int fd);
+
+/* Decide, under pd->lock, how fd is to be treated (first use): put it in
+ * the epoll set and switch it to O_NONBLOCK, or mark it blocking.  0 or a
+ * negative errno. */
+int netpoll_prepare(int fd, struct poll_desc *pd);
+/* fd was just created (accept): forget what the record knew, register it
+ * as non-blocking and polled. */
+int netpoll_open_fresh(int fd, bool already_nonblocking);
+
+/*
+ * Park the calling goroutine until fd (record pd, lock held by the caller)
+ * is ready for `events`, the deadline `deadline_ns` (goro_now() clock,
+ * 0 = none) passes, or fd is closed.  The lock is released once the
+ * goroutine is off the CPU.  Returns 0, -ETIMEDOUT or -EBADF.
+ */
+int netpoll_wait_locked(struct poll_desc *pd, uint32_t events,
+			int64_t deadline_ns);
+
+/* goro_close's part, around close(fd): begin wakes every waiter of fd
+ * with -EBADF, invalidates in-flight events and takes fd out of the epoll
+ * set; until end, calls on fd fail with EBADF rather than registering the
+ * dying file again. */
+void netpoll_close_begin(int fd);
+void netpoll_close_end(int fd);
+
+/*
+ * Collect goroutines whose descriptors became ready, waiting up to
+ * delay_ns (0: just look; < 0: until something happens or
+ * netpoll_break()).  The goroutines are linked through schedlink, status
+ * still G_WAITING; returns how many.
+ */
+int32_t netpoll(int64_t delay_ns, struct g **list);
+
+/* Interrupt an M blocked in netpoll(). */
+void netpoll_break(void);
+
+/*
+ * The scheduler's view (core/sched.c, sysmon):
+ * netpoll_should_poll: the poller exists, goroutines wait on it, and no M
+ *   is blocked in it right now.
+ * netpoll_block_begin: become the one M blocked in netpoll (false if
+ *   another already is); netpoll_block_end after netpoll() returns.
+ * netpoll_last_poll: goro_now() of the last poll, 0 while an M blocks in it.
+ * netpoll_claim_poll: sysmon takes the next non-blocking poll if
+ *   last_poll is still `last` (nobody polled meanwhile).
+ * netpoll_wake_for_deadline: a timer due at `when` was added.  If an M is
+ *   blocked in netpoll, make sure it is awake by then (break it out if its
+ *   deadline is later) and return true: it will see the timer.
+ */
+bool netpoll_should_poll(void);
+bool netpoll_block_begin(int64_t delay_ns);
+void netpoll_block_end(void);
+int64_t netpoll_last_poll(void);
+bool netpoll_claim_poll(int64_t last);
+bool netpoll_wake_for_deadline(int64_t when);
+
+/* Goroutines parked on the poller (deadlock detection: they are not
+ * deadlocked, the network may wake them). */
+int64_t netpoll_waiting(void);
+
+#endif

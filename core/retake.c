@@ -1,0 +1,480 @@
+/*
+ * retake.c — sysmon's jobs for goroutines that sit in the kernel.
+ *
+ * 1. Annotated blocking calls (goro_blocking_enter): a P left in P_SYSCALL
+ *    for more than RETAKE_SYSCALL_NS is taken and handed to another M, as
+ *    Go's retake() does — unless nothing waits for it and spare capacity
+ *    exists, in which case it is left alone for up to 10 ms.
+ *
+ * 2. Un-annotated blocking (beyond Go).  A goroutine that calls plain
+ *    sleep(), read() on a blocking descriptor or pthread_mutex_lock keeps
+ *    its P while its thread sleeps, and everything queued on that P starves
+ *    — with one P, a goroutine waiting for a mutex held by a goroutine
+ *    queued behind it deadlocks.  sysmon notices it: the P has been on the
+ *    same time slice for BLOCKED_AFTER_NS, the thread's CPU clock has not
+ *    moved over the last BLOCKED_WINDOW_NS, and /proc says the thread is
+ *    asleep.  It then swaps the M's P for a spare one and hands the real P
+ *    on.  The swap must not race with the thread using the P: the thread
+ *    reads m->p afresh at every runtime call, so it is enough that it
+ *    stayed asleep from before the swap until after it — which holds if
+ *    the thread is still asleep afterwards and its count of voluntary
+ *    context switches has not changed (waking and sleeping again would
+ *    have counted one).  When the thread wakes it runs its goroutine on the
+ *    spare only up to the next scheduling point (the goroutine is asked to
+ *    yield), where retake_spare_release() gives everything back: so
+ *    GOMAXPROCS is exceeded only briefly.  If the thread woke during the
+ *    swap, sysmon gives up and the thread itself takes its P back at that
+ *    same point.
+ *
+ *    Only a sleep the application's own code asked for qualifies: runtime
+ *    code may keep its P in a register across a system call (mprotect on a
+ *    stack, jemalloc's mutex), so the first return address above the
+ *    thread's stack pointer (/proc/self/task/TID/syscall) outside libc and
+ *    the support libraries must lie in application code (text table of
+ *    core/text_ranges.c), and the sleep must be interruptible (S: sleep(),
+ *    a pipe or socket, a futex), not the kernel's own (D: page faults, the
+ *    mm lock).  A blocking disk read() is therefore not taken over: use
+ *    goro_read or GORO_BLOCKING there.
+ *
+ * 3. The network is polled (non-blocking) when no M has for NETPOLL_IDLE_NS:
+ *    goroutines whose data arrived run even if every M is busy.
+ */
+#include <errno.h>
+#include <link.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "blocking.h"
+#include "goroutine.h"
+#include "m.h"
+#include "netpoll.h"
+#include "retake.h"
+#include "runq.h"
+#include "sched.h"
+#include "text_ranges.h"
+#include "timer.h"
+#include <goro.h>
+
+#define RELAXED memory_order_relaxed
+
+#define RETAKE_SYSCALL_NS (20 * 1000)
+#define RETAKE_IDLE_SYSCALL_NS (10 * 1000 * 1000)
+#define BLOCKED_AFTER_NS (1 * 1000 * 1000)
+#define BLOCKED_WINDOW_NS (2 * 1000 * 1000)
+#define NETPOLL_IDLE_NS (10 * 1000 * 1000)
+
+/* What sysmon remembers of each P between rounds. */
+struct retake_p {
+	uint32_t syscalltick;
+	int64_t syscall_since;       /* first round that saw syscalltick */
+	uint32_t schedtick;
+	struct m *m;                 /* M and goroutine of that slice */
+	struct g *g;
+	int64_t slice_since;         /* first round that saw the slice */
+	int64_t cpu_at;              /* thread CPU time at cpu_when, -1 none */
+	int64_t cpu_when;
+};
+
+static struct retake_p observed[GORO_MAXPROCS_LIMIT];
+
+/* Spare Ps lent to Ms whose P was taken while they slept. */
+static struct rlock spare_lock = RLOCK_INIT;
+static struct p *spare_free;
+static struct p *spare_all;      /* every spare, through spare_next */
+
+/* A goroutine on a spare P was found asleep in the kernel: it counts in
+ * sched.nblocked until it gives the spare back, so that deadlock detection
+ * leaves it alone. */
+static void spares_lent_add(int64_t n)
+{
+	atomic_fetch_add_explicit(&sched.nblocked, n, RELAXED);
+}
+
+void retake_reset(void)
+{
+	memset(observed, 0, sizeof(observed));
+}
+
+/* ---- 1. annotated blocking calls -------------------------------------------------- */
+
+static bool work_waits(struct p *p)
+{
+	return !runq_empty(p) ||
+	       atomic_load_explicit(&sched.runq_size, RELAXED) > 0 ||
+	       timers_pending() > 0 || netpoll_should_poll();
+}
+
+static bool retake_syscall(struct p *p, struct retake_p *s, int64_t now,
+			   int64_t *wake)
+{
+	uint32_t tick = atomic_load_explicit(&p->syscalltick, RELAXED);
+	if (tick != s->syscalltick || s->syscall_since == 0) {
+		s->syscalltick = tick;
+		s->syscall_since = now;
+	}
+	int64_t since = s->syscall_since;
+	if (now - since < RETAKE_SYSCALL_NS) {
+		if (since + RETAKE_SYSCALL_NS < *wake)
+			*wake = since + RETAKE_SYSCALL_NS;
+		return false;
+	}
+	/* Nothing waits and other Ps or spinning Ms can take new work: the
+	 * hand-off would only cost a thread wake-up. */
+	if (!work_waits(p) &&
+	    atomic_load_explicit(&sched.npidle, RELAXED) +
+	    atomic_load_explicit(&sched.nmspinning, RELAXED) > 0 &&
+	    now - since < RETAKE_IDLE_SYSCALL_NS) {
+		if (since + RETAKE_IDLE_SYSCALL_NS < *wake)
+			*wake = since + RETAKE_IDLE_SYSCALL_NS;
+		return false;
+	}
+	uint32_t status = P_SYSCALL;
+	if (!atomic_compare_exchange_strong_explicit(&p->status, &status, P_IDLE,
+						     memory_order_acquire, RELAXED))
+		return false;
+	s->syscall_since = 0;
+	p_handoff(p);
+	return true;
+}
+
+/* ---- 2. silent blocking ------------------------------------------------------------ */
+
+static int64_t thread_cpu_ns(struct m *m)
+{
+	clockid_t clk;
+	struct timespec ts;
+	if (pthread_getcpuclockid(m->thread, &clk) != 0 ||
+	    clock_gettime(clk, &ts) != 0)
+		return -1;
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* The thread's scheduler state: true if it sleeps in the kernel, with its
+ * count of voluntary context switches.  Only an interruptible sleep (S)
+ * counts: the uninterruptible one (D) is the kernel's own business — a
+ * page fault, or the runtime's mprotect waiting for the mm lock. */
+static bool thread_asleep(pid_t tid, long *nvcsw)
+{
+	char path[64], buf[2048];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/status", (int)tid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	const char *state = strstr(buf, "\nState:");
+	const char *vol = strstr(buf, "\nvoluntary_ctxt_switches:");
+	if (!state || !vol)
+		return false;
+	state += strlen("\nState:");
+	while (*state == ' ' || *state == '\t')
+		state++;
+	*nvcsw = strtol(vol + strlen("\nvoluntary_ctxt_switches:"), NULL, 10);
+	return *state == 'S';
+}
+
+/* The executable segments of every loaded object. */
+#define CODE_RANGES_MAX 128
+struct code_ranges {
+	int n;
+	uintptr_t lo[CODE_RANGES_MAX], hi[CODE_RANGES_MAX];
+};
+
+static int collect_code(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	struct code_ranges *r = arg;
+	for (int i = 0; i < info->dlpi_phnum && r->n < CODE_RANGES_MAX; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+			continue;
+		r->lo[r->n] = info->dlpi_addr + ph->p_vaddr;
+		r->hi[r->n] = r->lo[r->n] + ph->p_memsz;
+		r->n++;
+	}
+	return 0;
+}
+
+static bool in_code(const struct code_ranges *r, uintptr_t pc)
+{
+	for (int i = 0; i < r->n; i++)
+		if (pc >= r->lo[i] + 8 && pc < r->hi[i])
+			return true;
+	return false;
+}
+
+/* Does the code just before pc end with a call (so pc is a return
+ * address)?  call rel32; call through a register or memory operand. */
+static bool after_call(const struct code_ranges *r, uintptr_t pc)
+{
+	if (!in_code(r, pc))
+		return false;
+	const uint8_t *c = (const uint8_t *)pc;
+	if (c[-5] == 0xe8)
+		return true;
+	static const int modrm_at[] = { 1, 2, 3, 6, 7 };
+	for (size_t i = 0; i < sizeof(modrm_at) / sizeof(*modrm_at); i++) {
+		int k = modrm_at[i];
+		if (c[-k - 1] == 0xff && ((c[-k] >> 3) & 7) == 2)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Whose system call does thread tid sleep in: the application's (a plain
+ * sleep(), read(), pthread_mutex_lock) or the runtime's own (mprotect on a
+ * stack, jemalloc's mutex) — which must never lose its P, since it may
+ * hold it in a register.  The answer is the first return address above the
+ * thread's user stack pointer that lies outside libc and the support
+ * libraries.  Anything unclear counts as the runtime's.
+ */
+static bool blocked_in_app_code(pid_t tid)
+{
+	if (!text_ranges_runtime_separable())
+		return false;
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, line, sizeof(line) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	line[n] = '\0';
+	/* "nr arg1 ... arg6 sp pc", or "running", or "-1 sp pc". */
+	char *field = line, *end;
+	long nr = strtol(field, &end, 0);
+	if (end == field || nr < 0)
+		return false;
+	unsigned long long v[8];
+	for (int i = 0; i < 8; i++) {
+		field = end;
+		v[i] = strtoull(field, &end, 0);
+		if (end == field)
+			return false;
+	}
+	uintptr_t sp = (uintptr_t)v[6];
+	uintptr_t words[512];
+	struct iovec local = { words, sizeof(words) };
+	struct iovec remote = { (void *)sp, sizeof(words) };
+	ssize_t got = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+	struct code_ranges code = { 0 };
+	dl_iterate_phdr(collect_code, &code);
+	for (ssize_t i = 0; i < got / (ssize_t)sizeof(*words); i++) {
+		enum text_kind kind = text_ranges_lookup(words[i]);
+		if ((kind == TEXT_APP || kind == TEXT_RUNTIME) &&
+		    after_call(&code, words[i]))
+			return kind == TEXT_APP;
+	}
+	return false;
+}
+
+static struct p *spare_get(void)
+{
+	rlock_lock(&spare_lock);
+	struct p *p = spare_free;
+	if (p)
+		spare_free = p->link;
+	rlock_unlock(&spare_lock);
+	if (p) {
+		p->link = NULL;
+		spares_lent_add(1);
+		return p;
+	}
+	p = rt_alloc(sizeof(*p));
+	if (!p)
+		return NULL;
+	if (timers_init(p)) {
+		rt_free(p, sizeof(*p));
+		return NULL;
+	}
+	p->spare = true;
+	p->id = -1;
+	rlock_lock(&spare_lock);
+	p->spare_next = spare_all;
+	spare_all = p;
+	rlock_unlock(&spare_lock);
+	spares_lent_add(1);
+	return p;
+}
+
+static void spare_put(struct p *p)
+{
+	rlock_lock(&spare_lock);
+	p->link = spare_free;
+	spare_free = p;
+	rlock_unlock(&spare_lock);
+	spares_lent_add(-1);
+}
+
+
+/* Take p from m, whose thread sleeps in the kernel inside goroutine g. */
+static bool retake_silent(struct p *p, struct m *m, struct g *g)
+{
+	long before, after;
+	if (!thread_asleep(m->tid, &before) || !blocked_in_app_code(m->tid))
+		return false;
+	struct p *spare = spare_get();
+	if (!spare)
+		return false;
+	spare->m = m;
+	atomic_store_explicit(&spare->status, P_RUNNING, RELAXED);
+	atomic_store_explicit(&m->stolen_p, p, RELAXED);
+	__atomic_store_n(&m->p, spare, __ATOMIC_SEQ_CST);
+	/* Whatever happens next, the goroutine leaves the spare at its next
+	 * scheduling point. */
+	atomic_store_explicit(&g->preempt, true, RELAXED);
+	if (!thread_asleep(m->tid, &after) || after != before)
+		return false;  /* it woke: it will take p back itself */
+	struct p *expected = p;
+	if (!atomic_compare_exchange_strong_explicit(&m->stolen_p, &expected,
+						     NULL, memory_order_acq_rel,
+						     RELAXED))
+		return false;
+	p->m = NULL;
+	atomic_store_explicit(&p->status, P_IDLE, memory_order_release);
+	p_handoff(p);
+	return true;
+}
+
+static bool retake_running(struct p *p, struct retake_p *s, int64_t now,
+			   int64_t *wake)
+{
+	struct m *m = *(struct m *volatile *)&p->m;
+	struct g *g = m ? *(struct g *volatile *)&m->curg : NULL;
+	uint32_t tick = *(volatile uint32_t *)&p->schedtick;
+	if (!g || __atomic_load_n(&m->p, __ATOMIC_RELAXED) != p) {
+		s->g = NULL;
+		return false;
+	}
+	if (tick != s->schedtick || m != s->m || g != s->g) {
+		s->schedtick = tick;
+		s->m = m;
+		s->g = g;
+		s->slice_since = now;
+		s->cpu_at = -1;
+		return false;
+	}
+	if (now - s->slice_since < BLOCKED_AFTER_NS) {
+		if (s->slice_since + BLOCKED_AFTER_NS < *wake)
+			*wake = s->slice_since + BLOCKED_AFTER_NS;
+		return false;
+	}
+	if (s->cpu_at < 0) {
+		s->cpu_at = thread_cpu_ns(m);
+		s->cpu_when = now;
+	}
+	if (now - s->cpu_when < BLOCKED_WINDOW_NS) {
+		if (s->cpu_when + BLOCKED_WINDOW_NS < *wake)
+			*wake = s->cpu_when + BLOCKED_WINDOW_NS;
+		return false;
+	}
+	int64_t cpu = thread_cpu_ns(m);
+	bool computing = cpu < 0 || s->cpu_at < 0 ||
+			 10 * (cpu - s->cpu_at) > now - s->cpu_when;
+	s->cpu_at = cpu;
+	s->cpu_when = now;
+	if (computing || !work_waits(p) || m->locks > 0 ||
+	    atomic_load_explicit(&g->status, RELAXED) != G_RUNNING ||
+	    g->preempt_disable > 0)
+		return false;
+	if (!retake_silent(p, m, g))
+		return false;
+	s->g = NULL;
+	return true;
+}
+
+/* ---- 3. the network ----------------------------------------------------------------- */
+
+static bool poll_network(int64_t now)
+{
+	int64_t last = netpoll_last_poll();
+	if (!netpoll_should_poll() || now - last < NETPOLL_IDLE_NS ||
+	    !netpoll_claim_poll(last))
+		return false;
+	struct g *list;
+	int32_t n = netpoll(0, &list);
+	sched_ready_list(list, n);
+	return n > 0;
+}
+
+bool retake_round(int64_t now, int64_t *wake)
+{
+	bool acted = false;
+	int32_t n = atomic_load_explicit(&sched.gomaxprocs, RELAXED);
+	for (int32_t i = 0; i < n; i++) {
+		struct p *p = sched.allp[i];
+		struct retake_p *s = &observed[i];
+		switch (atomic_load_explicit(&p->status, RELAXED)) {
+		case P_SYSCALL:
+			acted |= retake_syscall(p, s, now, wake);
+			s->g = NULL;
+			break;
+		case P_RUNNING:
+			acted |= retake_running(p, s, now, wake);
+			s->syscall_since = 0;
+			break;
+		default:
+			s->g = NULL;
+			s->syscall_since = 0;
+		}
+	}
+	acted |= poll_network(now);
+	if (netpoll_waiting() > 0 && now + NETPOLL_IDLE_NS < *wake)
+		*wake = now + NETPOLL_IDLE_NS;
+	return acted;
+}
+
+/* ---- the thread's side --------------------------------------------------------------- */
+
+void retake_spare_release(struct m *m)
+{
+	struct p *spare = m->p;
+	struct p *own = atomic_exchange_explicit(&m->stolen_p, NULL,
+						 memory_order_acq_rel);
+	struct g *g;
+	bool inherit;
+	rlock_lock(&sched.lock);
+	while ((g = runq_get(spare, &inherit)))
+		global_runq_put(g);
+	rlock_unlock(&sched.lock);
+	struct p *timers_to = own ? own : sched.allp[0];
+	timers_move(spare, timers_to);
+	g_free_list_flush(spare);
+	stack_cache_drain(&spare->stack_cache);
+	spare->m = NULL;
+	atomic_store_explicit(&spare->status, P_IDLE, RELAXED);
+	if (own) {
+		__atomic_store_n(&m->p, own, __ATOMIC_RELAXED);
+	} else {
+		__atomic_store_n(&m->p, NULL, __ATOMIC_RELAXED);
+		int64_t next = timers_next_deadline_rel();
+		if (next >= 0)
+			m_poke_idle_for_deadline(goro_now() + next);
+	}
+	spare_put(spare);
+	sched_wakep();
+}
+
+void retake_free_spares(void)
+{
+	struct p *next;
+	for (struct p *p = spare_all; p; p = next) {
+		next = p->spare_next;
+		stack_cache_drain(&p->stack_cache);
+		timers_free(p);
+		rt_free(p, sizeof(*p));
+	}
+	spare_all = spare_free = NULL;
+}

@@ -1,0 +1,638 @@
+/*
+ * check_io.c — goroutine-aware I/O and blocking calls: the netpoller under
+ * many connections, deadlines, goro_close waking waiters, resets, regular
+ * files, and Ps handed on while a goroutine blocks in the kernel (annotated
+ * with goro_blocking_enter/exit or not annotated at all).
+ *
+ * Everything runs on 127.0.0.1 inside the test process.  The only timing
+ * assertions are the generous bounds issue 7 asks for.
+ */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "testutil.h"
+
+#define MS (1000 * 1000LL)
+
+/* A listening socket on 127.0.0.1, any port; *port gets the port. */
+static int listen_loopback(int *port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(fd, 0);
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(fd, 4096), 0);
+	socklen_t len = sizeof(sa);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+static int dial_loopback(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0)
+		return -1;
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons((uint16_t)port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	if (goro_connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Read exactly n bytes (0) or fail (-1). */
+static int read_full(int fd, void *buf, size_t n)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = goro_read(fd, (char *)buf + got, n - got);
+		if (r <= 0)
+			return -1;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+/* ---- echo: 1000 clients x 100 round trips ----------------------------------- */
+
+#define ECHO_CLIENTS 1000
+#define ECHO_ROUNDS 100
+#define ECHO_MSG 64
+
+static int echo_port;
+static _Atomic int echo_done, echo_failed;
+
+static void echo_conn(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	char buf[4096];
+	ssize_t n;
+	while ((n = goro_read(fd, buf, sizeof(buf))) > 0)
+		if (goro_write(fd, buf, (size_t)n) != n)
+			break;
+	goro_close(fd);
+}
+
+static void echo_accept_loop(void *arg)
+{
+	int lfd = (int)(intptr_t)arg;
+	for (;;) {
+		int fd = goro_accept(lfd, NULL, NULL);
+		if (fd < 0)
+			return;  /* listener closed */
+		goro_go(echo_conn, (void *)(intptr_t)fd);
+	}
+}
+
+static void echo_client(void *arg)
+{
+	int id = (int)(intptr_t)arg;
+	int fd = dial_loopback(echo_port);
+	bool ok = fd >= 0;
+	for (int round = 0; ok && round < ECHO_ROUNDS; round++) {
+		unsigned char out[ECHO_MSG], in[ECHO_MSG];
+		for (int i = 0; i < ECHO_MSG; i++)
+			out[i] = (unsigned char)(id * 31 + round * 7 + i);
+		ok = goro_write(fd, out, sizeof(out)) == ECHO_MSG &&
+		     read_full(fd, in, sizeof(in)) == 0 &&
+		     memcmp(in, out, sizeof(in)) == 0;
+	}
+	if (fd >= 0)
+		goro_close(fd);
+	if (!ok)
+		atomic_fetch_add(&echo_failed, 1);
+	atomic_fetch_add(&echo_done, 1);
+}
+
+static int echo_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	int lfd = listen_loopback(&echo_port);
+	goro_go(echo_accept_loop, (void *)(intptr_t)lfd);
+	for (int i = 0; i < ECHO_CLIENTS; i++)
+		ck_assert_int_gt(goro_go(echo_client, (void *)(intptr_t)i), 0);
+	while (atomic_load(&echo_done) < ECHO_CLIENTS)
+		goro_sleep(MS);
+	goro_close(lfd);
+	return atomic_load(&echo_failed);
+}
+
+START_TEST(echo_1000_clients)
+{
+	ck_assert_int_eq(run_goro(echo_main, 2), 0);
+}
+END_TEST
+
+START_TEST(echo_1000_clients_one_p)
+{
+	ck_assert_int_eq(run_goro(echo_main, 1), 0);
+}
+END_TEST
+
+/* ---- goro_close while a reader waits ------------------------------------------ */
+
+static int pair[2];
+static _Atomic int reader_result = 1, reader_errno;
+
+static void blocked_reader(void *arg)
+{
+	(void)arg;
+	char c;
+	ssize_t r = goro_read(pair[0], &c, 1);
+	atomic_store(&reader_errno, errno);
+	atomic_store(&reader_result, (int)r);
+}
+
+static int close_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+	goro_go(blocked_reader, NULL);
+	goro_sleep(20 * MS);
+	ck_assert_int_eq(atomic_load(&reader_result), 1);  /* still waiting */
+	ck_assert_int_eq(goro_close(pair[0]), 0);
+	for (int i = 0; i < 2000 && atomic_load(&reader_result) == 1; i++)
+		goro_sleep(MS);
+	ck_assert_int_eq(atomic_load(&reader_result), -1);
+	ck_assert_int_eq(atomic_load(&reader_errno), EBADF);
+	goro_close(pair[1]);
+	return 0;
+}
+
+START_TEST(close_wakes_reader)
+{
+	ck_assert_int_eq(run_goro(close_main, 2), 0);
+}
+END_TEST
+
+/* ---- goro_fdwait: timeouts and readiness ------------------------------------------ */
+
+static void write_later(void *arg)
+{
+	goro_sleep(30 * MS);
+	ck_assert_int_eq(goro_write((int)(intptr_t)arg, "x", 1), 1);
+}
+
+static int fdwait_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	int sv[2];
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	/* Nothing to read: poll, then a 20 ms deadline. */
+	ck_assert_int_eq(goro_fdwait(sv[0], POLLIN, 0), 0);
+	int64_t t0 = goro_now();
+	ck_assert_int_eq(goro_fdwait(sv[0], POLLIN, 20 * MS), 0);
+	int64_t waited = goro_now() - t0;
+	ck_assert_int_ge(waited, 20 * MS);
+	ck_assert_int_lt(waited, 2000 * MS);
+	/* Writable at once. */
+	ck_assert_int_eq(goro_fdwait(sv[0], POLLOUT, 20 * MS) & POLLOUT, POLLOUT);
+	/* Data arrives after 30 ms: woken long before the 5 s deadline. */
+	goro_go(write_later, (void *)(intptr_t)sv[1]);
+	t0 = goro_now();
+	int r = goro_fdwait(sv[0], POLLIN, 5000 * MS);
+	ck_assert_int_eq(r & POLLIN, POLLIN);
+	ck_assert_int_lt(goro_now() - t0, 2000 * MS);
+	/* Many short deadlines in a row (timer and poller agree). */
+	for (int i = 0; i < 50; i++) {
+		char c;
+		if (i == 0)
+			ck_assert_int_eq(goro_read(sv[0], &c, 1), 1);
+		ck_assert_int_eq(goro_fdwait(sv[0], POLLIN, 100 * 1000), 0);
+	}
+	/* Bad arguments. */
+	ck_assert_int_eq(goro_fdwait(sv[0], 0, 0), -EINVAL);
+	ck_assert_int_eq(goro_fdwait(-1, POLLIN, 0), -EBADF);
+	goro_close(sv[0]);
+	goro_close(sv[1]);
+	return 0;
+}
+
+START_TEST(fdwait_deadlines)
+{
+	ck_assert_int_eq(run_goro(fdwait_main, 1), 0);
+}
+END_TEST
+
+/* fdwait with a deadline while another goroutine closes the fd. */
+static int fdwait_close_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+	int64_t t0 = goro_now();
+	goro_go(blocked_reader, NULL);
+	goro_sleep(10 * MS);
+	ck_assert_int_eq(goro_close(pair[0]), 0);
+	while (atomic_load(&reader_result) == 1 && goro_now() - t0 < 2000 * MS)
+		goro_sleep(MS);
+	ck_assert_int_eq(atomic_load(&reader_errno), EBADF);
+	/* And fdwait on a closed descriptor fails at once. */
+	ck_assert_int_eq(goro_fdwait(pair[0], POLLIN, 1000 * MS), -EBADF);
+	goro_close(pair[1]);
+	return 0;
+}
+
+START_TEST(fdwait_closed)
+{
+	ck_assert_int_eq(run_goro(fdwait_close_main, 2), 0);
+}
+END_TEST
+
+/* ---- a peer that resets the connection ------------------------------------------- */
+
+static int reset_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	int port;
+	int lfd = listen_loopback(&port);
+	int cfd = dial_loopback(port);
+	ck_assert_int_ge(cfd, 0);
+	int sfd = goro_accept(lfd, NULL, NULL);
+	ck_assert_int_ge(sfd, 0);
+	/* The reader parks first, then the peer aborts (RST). */
+	pair[0] = sfd;
+	goro_go(blocked_reader, NULL);
+	goro_sleep(10 * MS);
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	ck_assert_int_eq(setsockopt(cfd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+	goro_close(cfd);
+	int64_t t0 = goro_now();
+	while (atomic_load(&reader_result) == 1 && goro_now() - t0 < 2000 * MS)
+		goro_sleep(MS);
+	ck_assert_int_eq(atomic_load(&reader_result), -1);
+	ck_assert_int_eq(atomic_load(&reader_errno), ECONNRESET);
+	/* Writing to it now fails with EPIPE or ECONNRESET, no SIGPIPE. */
+	ck_assert_int_eq(goro_write(sfd, "x", 1), -1);
+	goro_close(sfd);
+	goro_close(lfd);
+	return 0;
+}
+
+START_TEST(reset_gives_error)
+{
+	ck_assert_int_eq(run_goro(reset_main, 2), 0);
+}
+END_TEST
+
+/* ---- regular files take the blocking path --------------------------------------- */
+
+static int file_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	char path[] = "/tmp/goro-check-io-XXXXXX";
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	unlink(path);
+	char out[10000], in[10000];
+	for (size_t i = 0; i < sizeof(out); i++)
+		out[i] = (char)(i * 13);
+	ck_assert_int_eq(goro_write(fd, out, sizeof(out)), sizeof(out));
+	ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+	ck_assert_int_eq(goro_read(fd, in, sizeof(in)), sizeof(in));
+	ck_assert_mem_eq(in, out, sizeof(in));
+	ck_assert_int_eq(goro_read(fd, in, sizeof(in)), 0);  /* EOF */
+	/* Still blocking: the runtime did not touch its flags. */
+	ck_assert_int_eq(fcntl(fd, F_GETFL) & O_NONBLOCK, 0);
+	ck_assert_int_eq(goro_close(fd), 0);
+	ck_assert_int_eq(goro_read(fd, in, 1), -1);
+	ck_assert_int_eq(errno, EBADF);
+	return 0;
+}
+
+START_TEST(regular_file)
+{
+	ck_assert_int_eq(run_goro(file_main, 1), 0);
+}
+END_TEST
+
+/* ---- Ps handed on while a goroutine blocks in the kernel ------------------------- */
+
+static _Atomic int ticks;
+static _Atomic bool ticking;
+
+/* Ticks every 10 ms of the clock, like a Go Ticker: a tick that comes
+ * late (a loaded machine is slow to wake a thread) does not push the next
+ * ones back. */
+static void ticker(void *arg)
+{
+	(void)arg;
+	int64_t next = goro_now();
+	while (atomic_load(&ticking)) {
+		next += 10 * MS;
+		goro_sleep(next - goro_now());
+		atomic_fetch_add(&ticks, 1);
+	}
+}
+
+/* Ticks a 10 ms ticker makes while the main goroutine blocks for 1 s in
+ * `block` with one P. */
+static int ticks_during(void (*block)(void))
+{
+	atomic_store(&ticking, true);
+	atomic_store(&ticks, 0);
+	goro_go(ticker, NULL);
+	goro_sleep(5 * MS);  /* the ticker is parked on its timer */
+	int before = atomic_load(&ticks);
+	block();
+	int during = atomic_load(&ticks) - before;
+	atomic_store(&ticking, false);
+	return during;
+}
+
+static void sleep_annotated(void)
+{
+	GORO_BLOCKING(usleep(1000 * 1000));
+}
+
+static void sleep_plain(void)
+{
+	sleep(1);
+}
+
+static int annotated_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	int n = ticks_during(sleep_annotated);
+	if (n < 80)
+		fprintf(stderr, "annotated sleep: %d ticks\n", n);
+	return n >= 80 ? 0 : 1;
+}
+
+START_TEST(blocking_call_hands_p_on)
+{
+	ck_assert_int_eq(run_goro(annotated_main, 1), 0);
+}
+END_TEST
+
+static int plain_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	int n = ticks_during(sleep_plain);
+	if (n < 80)
+		fprintf(stderr, "plain sleep(1): %d ticks\n", n);
+	return n >= 80 ? 0 : 1;
+}
+
+START_TEST(plain_sleep_hands_p_on)
+{
+	ck_assert_int_eq(run_goro(plain_main, 1), 0);
+}
+END_TEST
+
+/* One P.  The holder takes a pthread mutex and is preempted while holding
+ * it (it sleeps); the main goroutine then blocks in pthread_mutex_lock on
+ * the only P.  Without the hand-off the holder never runs again. */
+static pthread_mutex_t plain_mutex = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic bool holder_has_lock;
+
+static void mutex_holder(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&plain_mutex);
+	atomic_store(&holder_has_lock, true);
+	goro_sleep(20 * MS);
+	pthread_mutex_unlock(&plain_mutex);
+}
+
+static int mutex_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	goro_go(mutex_holder, NULL);
+	while (!atomic_load(&holder_has_lock))
+		goro_yield();
+	pthread_mutex_lock(&plain_mutex);  /* blocks the thread */
+	pthread_mutex_unlock(&plain_mutex);
+	/* Back to normal scheduling afterwards. */
+	for (int i = 0; i < 10; i++)
+		goro_sleep(MS);
+	return 0;
+}
+
+START_TEST(plain_mutex_no_deadlock)
+{
+	ck_assert_int_eq(run_goro(mutex_main, 1), 0);
+}
+END_TEST
+
+/* A stop-the-world (goro_maxprocs) does not wait for a goroutine inside a
+ * blocking call, and the call's errno survives goro_blocking_exit. */
+static _Atomic bool sleeper_done;
+static _Atomic int sleeper_errno;
+
+static void blocking_sleeper(void *arg)
+{
+	(void)arg;
+	GORO_BLOCKING(usleep(300 * 1000));
+	char c;
+	ssize_t r = GORO_BLOCKING(read(-1, &c, 1));
+	atomic_store(&sleeper_errno, r < 0 ? errno : 0);
+	atomic_store(&sleeper_done, true);
+}
+
+static int stw_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	goro_go(blocking_sleeper, NULL);
+	goro_sleep(20 * MS);  /* it is in usleep now */
+	int64_t t0 = goro_now();
+	ck_assert_int_eq(goro_maxprocs(1), 2);
+	ck_assert_int_eq(goro_maxprocs(2), 1);
+	int64_t took = goro_now() - t0;
+	ck_assert_msg(took < 200 * MS, "stop-the-world waited %lld ms for "
+		      "a blocking call", (long long)(took / MS));
+	ck_assert(!atomic_load(&sleeper_done));
+	while (!atomic_load(&sleeper_done))
+		goro_sleep(MS);
+	ck_assert_int_eq(atomic_load(&sleeper_errno), EBADF);
+	return 0;
+}
+
+START_TEST(blocking_call_and_stop_the_world)
+{
+	ck_assert_int_eq(run_goro(stw_main, 2), 0);
+}
+END_TEST
+
+/* ---- waiting on the outside world is not a deadlock ---------------------------
+ *
+ * Every goroutine is blocked: main on a channel, the other on a descriptor
+ * (parked on the poller, or inside a blocking call).  No timer is pending
+ * and no goroutine can help, but a plain thread writes to the descriptor
+ * after 100 ms: the deadlock detector must wait for it. */
+static int outside_fd[2];
+static goro_chan_t *outside_done;
+static bool outside_blocking_call;
+
+static void *outside_writer(void *arg)
+{
+	(void)arg;
+	usleep(100 * 1000);
+	if (write(outside_fd[1], "x", 1) != 1)
+		abort();
+	return NULL;
+}
+
+static void outside_reader(void *arg)
+{
+	(void)arg;
+	char c = 0;
+	if (outside_blocking_call)
+		GORO_BLOCKING(read(outside_fd[0], &c, 1));
+	else
+		goro_read(outside_fd[0], &c, 1);
+	goro_chan_send(outside_done, &c);
+}
+
+static int outside_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	ck_assert_int_eq(pipe(outside_fd), 0);
+	outside_done = goro_chan_make(1, 0);
+	goro_go(outside_reader, NULL);
+	pthread_t writer;
+	ck_assert_int_eq(pthread_create(&writer, NULL, outside_writer, NULL), 0);
+	char c = 0;
+	ck_assert_int_eq(goro_chan_recv(outside_done, &c), 1);
+	ck_assert_int_eq(c, 'x');
+	pthread_join(writer, NULL);
+	return 0;
+}
+
+START_TEST(io_wait_is_not_deadlock)
+{
+	outside_blocking_call = false;
+	ck_assert_int_eq(run_goro(outside_main, 2), 0);
+}
+END_TEST
+
+START_TEST(blocking_call_is_not_deadlock)
+{
+	outside_blocking_call = true;
+	ck_assert_int_eq(run_goro(outside_main, 1), 0);
+}
+END_TEST
+
+/* ---- outside goro_main ------------------------------------------------------------ */
+
+START_TEST(outside_goroutine)
+{
+	char c;
+	errno = 0;
+	ck_assert_int_eq(goro_read(0, &c, 1), -1);
+	ck_assert_int_eq(errno, EPERM);
+	ck_assert_int_eq(goro_fdwait(0, POLLIN, 0), -EPERM);
+}
+END_TEST
+
+/* ---- a read into a stack buffer the goroutine has not touched yet ----- */
+
+#define FRESH_READ (200 * 1024)
+static int fresh_pipe[2];
+static atomic_long fresh_got;
+static atomic_int fresh_errno;
+
+/* Built without stack-clash probes (as much user code is): the buffer's
+ * pages below the first guard are never touched before the read, so only
+ * goro_read committing the buffer keeps the kernel from failing with
+ * EFAULT or stopping short at the guard. */
+__attribute__((noinline, optimize("no-stack-clash-protection")))
+static void fresh_reader(void *arg)
+{
+	(void)arg;
+	char buf[FRESH_READ];
+	long got = 0;
+	while (got < FRESH_READ) {
+		ssize_t r = goro_read(fresh_pipe[0], buf + got,
+				      (size_t)(FRESH_READ - got));
+		if (r <= 0) {
+			atomic_store(&fresh_errno, r < 0 ? errno : -1);
+			break;
+		}
+		got += r;
+	}
+	long bad = 0;
+	for (long i = 0; i < got; i++)
+		bad += buf[i] != (char)(i * 7);
+	atomic_store(&fresh_got, bad ? -bad : got);
+}
+
+static void fresh_writer(void *arg)
+{
+	(void)arg;
+	static char data[FRESH_READ];
+	for (long i = 0; i < FRESH_READ; i++)
+		data[i] = (char)(i * 7);
+	ck_assert_int_eq(goro_write(fresh_pipe[1], data, FRESH_READ), FRESH_READ);
+}
+
+static int fresh_main(int argc, char **argv)
+{
+	(void)argc; (void)argv;
+	ck_assert_int_eq(pipe(fresh_pipe), 0);
+	goro_go(fresh_reader, NULL);
+	goro_go(fresh_writer, NULL);
+	while (goro_count() > 1)
+		goro_sleep(1000 * 1000);
+	return 0;
+}
+
+START_TEST(read_into_untouched_stack_buffer)
+{
+	ck_assert_int_eq(run_goro(fresh_main, 1), 0);
+	ck_assert_int_eq(atomic_load(&fresh_errno), 0);
+	ck_assert_int_eq(atomic_load(&fresh_got), FRESH_READ);
+}
+END_TEST
+
+static Suite *io_suite(void)
+{
+	Suite *s = suite_create("io");
+	TCase *tc = tcase_create("netpoll");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, echo_1000_clients);
+	tcase_add_test(tc, echo_1000_clients_one_p);
+	tcase_add_test(tc, close_wakes_reader);
+	tcase_add_test(tc, fdwait_deadlines);
+	tcase_add_test(tc, fdwait_closed);
+	tcase_add_test(tc, reset_gives_error);
+	tcase_add_test(tc, regular_file);
+	tcase_add_test(tc, read_into_untouched_stack_buffer);
+	tcase_add_test(tc, outside_goroutine);
+	tcase_add_test(tc, io_wait_is_not_deadlock);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("blocking");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, blocking_call_hands_p_on);
+	tcase_add_test(tc, plain_sleep_hands_p_on);
+	tcase_add_test(tc, plain_mutex_no_deadlock);
+	tcase_add_test(tc, blocking_call_and_stop_the_world);
+	tcase_add_test(tc, blocking_call_is_not_deadlock);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+GORO_TEST_MAIN(io_suite)
