@@ -252,7 +252,9 @@ static const char *state_label(const struct g *g)
 	}
 }
 
-static void print_header(struct dump_ctx *d, const struct g *g)
+/* `state`: what to print instead of g's own state, or NULL. */
+static void print_header(struct dump_ctx *d, const struct g *g,
+			 const char *state)
 {
 	struct dump_out *o = d->o;
 	out_str(o, "goroutine ");
@@ -266,8 +268,8 @@ static void print_header(struct dump_ctx *d, const struct g *g)
 		out_str(o, "\"");
 	}
 	out_str(o, " [");
-	out_str(o, state_label(g));
-	if (atomic_load_explicit(&g->status, RELAXED) == G_WAITING &&
+	out_str(o, state ? state : state_label(g));
+	if (!state && atomic_load_explicit(&g->status, RELAXED) == G_WAITING &&
 	    g->wait_since > 0 && d->now - g->wait_since >= NS_PER_MINUTE) {
 		out_str(o, ", ");
 		out_dec(o, (d->now - g->wait_since) / NS_PER_MINUTE);
@@ -411,7 +413,7 @@ static void print_other(struct dump_ctx *d, struct g *g)
 {
 	uint32_t status = atomic_load_explicit(&g->status, ACQUIRE);
 	struct traceback *tb = d->tb;
-	print_header(d, g);
+	print_header(d, g, NULL);
 	if (status == G_SYSCALL && !captured_in_fatal(d, g)) {
 		/* goro_dump leaves Ms in system calls alone (a signal would
 		 * interrupt the call). */
@@ -471,7 +473,7 @@ void dump_fatal(struct dump_out *o, ucontext_t *uc, bool others)
 	if (others)
 		stop_others(m_current(), true, CAPTURE_SLOTS);
 	if (self) {
-		print_header(&d, self);
+		print_header(&d, self, NULL);
 		if (traceback_signal(uc, &fatal_tb) == 0)
 			print_frames(&d, &fatal_tb);
 		print_created_by(&d, self);
@@ -512,7 +514,8 @@ static void *dump_worker(void *arg)
 	if (!d->sym)
 		return NULL;
 	if (job->self) {
-		print_header(d, job->self);
+		/* Running goro_dump, though handed over as "syscall". */
+		print_header(d, job->self, "running");
 		/* From goro_dump's caller. */
 		if (traceback_context(&job->self_ctx, 1, job->self_tb) == 0)
 			print_frames(d, job->self_tb);
@@ -530,7 +533,8 @@ static void *dump_worker(void *arg)
  * the caller waits: libunwind must not run on a goroutine stack (see
  * traceback.h), and libdw allocates freely and can use more stack than a
  * goroutine has.  The caller's own registers are taken here, so that the
- * worker can unwind its stack too.
+ * worker can unwind its stack too; meanwhile its P is handed on as for
+ * any blocking call.
  */
 #define DUMP_THREAD_STACK (8 << 20)
 
@@ -563,8 +567,14 @@ void goro_dump(int fd)
 	pthread_t worker;
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, DUMP_THREAD_STACK);
-	if (pthread_create(&worker, &attr, dump_worker, job) == 0)
+	if (pthread_create(&worker, &attr, dump_worker, job) == 0) {
+		/* The goroutines queued on this P need not wait for us. */
+		if (job->self)
+			goro_blocking_enter();
 		pthread_join(worker, NULL);
+		if (job->self)
+			goro_blocking_exit();
+	}
 	pthread_attr_destroy(&attr);
 out:
 	rt_free(job, sizeof(*job));

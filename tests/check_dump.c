@@ -181,8 +181,11 @@ static void expect_goroutine(const char *text, const char *name,
 
 #define FUNCS(...) ((const char *const[]){ __VA_ARGS__, NULL })
 
-/* with_lines: symbolized with libdw (not a fatal signal's dump). */
-static void expect_park_set(const char *text, bool with_lines)
+/* with_lines: symbolized with libdw (not a fatal signal's dump);
+ * syscall_frames: the goroutine in a blocking call was unwound (not by
+ * goro_dump, which leaves threads in system calls alone). */
+static void expect_park_set(const char *text, bool with_lines,
+			    bool syscall_frames)
 {
 	expect_goroutine(text, "sleeper-1", "sleep",
 			 FUNCS("goro_sleep", "sleep_forever", "child_sleeper",
@@ -203,6 +206,18 @@ static void expect_park_set(const char *text, bool with_lines)
 			 FUNCS("child_locker"));
 	expect_goroutine(text, "waiter", "sync.WaitGroup.Wait",
 			 FUNCS("child_waiter"));
+	expect_goroutine(text, "reader", "IO wait", FUNCS("child_reader"));
+	if (syscall_frames)
+		expect_goroutine(text, "blocked", "syscall",
+				 FUNCS("child_blocked", "goro_start"));
+	else {
+		expect_goroutine(text, "blocked", "syscall", FUNCS(NULL));
+		char blk[8192];
+		ck_assert(block_of(text, "blocked", blk, sizeof(blk)));
+		ck_assert_msg(strstr(blk, "]:\n\tgoroutine in a system call; "
+				     "stack unavailable\ncreated by park_set"),
+			      "%s", blk);
+	}
 	/* Scheduler frames are left out of parked goroutines. */
 	char blk[8192];
 	ck_assert(block_of(text, "receiver", blk, sizeof(blk)));
@@ -223,7 +238,7 @@ START_TEST(gdump_parked_and_running)
 	child_start(&c, "GORO_MAXPROCS=4", "park", NULL, true);
 	int st = gdump("", c.goro_pid);
 	ck_assert_msg(st == 0, "gdump exit %d: %s", st, dump);
-	expect_park_set(dump, true);
+	expect_park_set(dump, true, true);
 	expect_goroutine(dump, "main", "sleep",
 			 FUNCS("goro_sleep", "wait_for_stdin_eof", "child_main"));
 	/* The target carries on unharmed. */
@@ -309,9 +324,9 @@ START_TEST(gdump_summary_json_filters)
 		 "goro_sleep+0x", id1 < id2 ? id1 : id2, id1 < id2 ? id2 : id1);
 	ck_assert_msg(strstr(dump, want), "summary:\n%s", dump);
 	ck_assert_int_eq(json_valid("--json", c.goro_pid), 0);
-	ck_assert_msg(strncmp(dump, "OK 10\n", 6) == 0, "json: %s", dump);
+	ck_assert_msg(strncmp(dump, "OK 12\n", 6) == 0, "json: %s", dump);
 	ck_assert_int_eq(json_valid("--summary --json", c.goro_pid), 0);
-	ck_assert_msg(strncmp(dump, "OK 9\n", 5) == 0, "summary json: %s", dump);
+	ck_assert_msg(strncmp(dump, "OK 11\n", 6) == 0, "summary json: %s", dump);
 
 	snprintf(args, sizeof(args), "-g %ld", id1);
 	ck_assert_int_eq(gdump(args, c.goro_pid), 0);
@@ -383,7 +398,7 @@ START_TEST(goro_dump_in_process)
 	/* The caller first, from goro_dump's caller on. */
 	ck_assert_msg(strncmp(c.out, "goroutine 1 \"main\" [running]:\n"
 				     "child_main+0x", 43) == 0, "%s", c.out);
-	expect_park_set(c.out, true);
+	expect_park_set(c.out, true, false);
 }
 END_TEST
 
@@ -396,7 +411,7 @@ START_TEST(sigquit_dumps_and_exits_2)
 	ck_assert_int_eq(child_wait(&c, false), 2);
 	ck_assert_msg(strstr(c.out, "SIGQUIT: quit\nPC=0x"), "%s", c.out);
 	/* Fatal dumps name functions with libunwind: same frames. */
-	expect_park_set(c.out, false);
+	expect_park_set(c.out, false, true);
 	ck_assert(!strstr(c.out, "child done"));
 }
 END_TEST

@@ -3,8 +3,9 @@
  * tests (tests/check_dump.c) and the gdump benchmark.
  *
  *   dump_child park    named goroutines parked in sleep, chan receive,
- *                      chan send, select, mutex and WaitGroup, one
- *                      running, one spinning with preemption disabled;
+ *                      chan send, select, mutex, WaitGroup and IO wait,
+ *                      one in a blocking system call, one running, one
+ *                      spinning with preemption disabled;
  *                      prints "ready",
  *                      ends normally ("child done") when stdin closes
  *   dump_child wedge   every M stuck: goroutines spinning with preemption
@@ -173,6 +174,28 @@ NOINLINE static void child_waiter(void *arg)
 	__asm__ volatile("");
 }
 
+/* Two pipes nobody writes to: one read through the netpoller (IO wait),
+ * one in a blocking call with the P handed on (syscall). */
+static int idle_pipe[2], blocking_pipe[2];
+
+NOINLINE static void child_reader(void *arg)
+{
+	(void)arg;
+	char c;
+	atomic_fetch_add(&started, 1);
+	goro_read(idle_pipe[0], &c, 1);
+	__asm__ volatile("");
+}
+
+NOINLINE static void child_blocked(void *arg)
+{
+	(void)arg;
+	char c;
+	atomic_fetch_add(&started, 1);
+	GORO_BLOCKING(read(blocking_pipe[0], &c, 1));
+	__asm__ volatile("");
+}
+
 static void spawn(const char *name, void (*fn)(void *))
 {
 	goro_go_attr(&(goro_attr_t){ .name = name }, fn, NULL);
@@ -210,6 +233,13 @@ NOINLINE static void wait_for_stdin_eof(void)
 		goro_sleep(5 * 1000 * 1000);
 }
 
+/* goro_main waits for threads in blocking calls: let that one out. */
+static void park_set_end(void)
+{
+	atomic_store(&stop, true);
+	(void)!write(blocking_pipe[1], "x", 1);
+}
+
 static void park_set(void)
 {
 	spawn_sleeper("sleeper-1");
@@ -227,7 +257,11 @@ static void park_set(void)
 	spawn("selector", child_selector);
 	spawn("locker", child_locker);
 	spawn("waiter", child_waiter);
-	wait_started(9);
+	if (pipe(idle_pipe) != 0 || pipe(blocking_pipe) != 0)
+		abort();
+	spawn("reader", child_reader);
+	spawn("blocked", child_blocked);
+	wait_started(11);
 }
 
 static int child_main(int argc, char **argv)
@@ -237,14 +271,14 @@ static int child_main(int argc, char **argv)
 		park_set();
 		say_ready();
 		wait_for_stdin_eof();
-		atomic_store(&stop, true);
+		park_set_end();
 		printf("child done\n");
 		return 0;
 	}
 	if (!strcmp(mode, "dump")) {
 		park_set();
 		goro_dump(1);
-		atomic_store(&stop, true);
+		park_set_end();
 		return 0;
 	}
 	if (!strcmp(mode, "wedge")) {
@@ -285,7 +319,7 @@ static int child_main(int argc, char **argv)
 		park_set();
 		say_ready();
 		wait_for_stdin_eof();
-		atomic_store(&stop, true);
+		park_set_end();
 		return 0;
 	}
 	if (!strcmp(mode, "many") && argc > 2) {
