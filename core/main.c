@@ -14,6 +14,7 @@
 
 #include "alloc.h"
 #include "config.h"
+#include "crash.h"
 #include "goroutine.h"
 #include "m.h"
 #include "netpoll.h"
@@ -25,6 +26,7 @@
 #include "stack_fault.h"
 #include "sysmon.h"
 #include "timer.h"
+#include "traceback.h"
 #include <goro.h>
 
 #define RELAXED memory_order_relaxed
@@ -100,10 +102,12 @@ int goro_main(int (*fn)(int, char **), int argc, char **argv)
 		atomic_store(&sched.running, false);
 		return err;
 	}
-	if ((err = stack_init()) != 0 || (err = stack_fault_install()) != 0) {
+	if ((err = crash_install()) != 0 || (err = stack_init()) != 0 ||
+	    (err = stack_fault_install()) != 0) {
 		atomic_store(&sched.running, false);
 		return err;
 	}
+	traceback_warmup();
 
 	runtime_reset();
 	int nprocs = config.maxprocs ? config.maxprocs : procs_available_cpus();

@@ -12,13 +12,11 @@
  * frames.  Anything else goes to the handler the application had installed
  * before goro_main, or is reported as a crash.
  *
- * Only system calls and libunwind run here: no locks, no allocation.
- * libunwind is warmed up at install so that its first-use setup does not
- * happen inside the handler.
+ * Only system calls and the crash report (signals/crash.c, which unwinds
+ * with libunwind, warmed up at goro_main) run here: no locks, no
+ * allocation.
  */
-#define UNW_LOCAL_ONLY
 #include <errno.h>
-#include <libunwind.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,11 +24,10 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "crash.h"
 #include "runtime.h"
 #include "stack.h"
 #include "stack_fault.h"
-
-#define OVERFLOW_FRAMES 50
 
 static struct sigaction prev_segv, prev_bus;
 
@@ -54,35 +51,6 @@ static void fault_print(const char *fmt, ...)
 	}
 }
 
-/* The frames of the goroutine interrupted by the fault. */
-static void print_frames(void *uctx)
-{
-	unw_cursor_t cursor;
-	if (unw_init_local2(&cursor, (unw_context_t *)uctx,
-			    UNW_INIT_SIGNAL_FRAME) < 0) {
-		fault_print("\t(no frames: unwinding failed)\n");
-		return;
-	}
-	int shown = 0, elided = 0;
-	do {
-		if (shown == OVERFLOW_FRAMES) {
-			elided++;
-			continue;
-		}
-		unw_word_t pc = 0, off = 0;
-		char name[128];
-		unw_get_reg(&cursor, UNW_REG_IP, &pc);
-		if (unw_get_proc_name(&cursor, name, sizeof(name), &off) == 0)
-			fault_print("%s+0x%lx\n\tpc=0x%lx\n", name,
-				    (unsigned long)off, (unsigned long)pc);
-		else
-			fault_print("?\n\tpc=0x%lx\n", (unsigned long)pc);
-		shown++;
-	} while (unw_step(&cursor) > 0);
-	if (elided)
-		fault_print("...%d more frames...\n", elided);
-}
-
 static _Noreturn void stack_overflow_fatal(struct g *g, void *uctx)
 {
 	const ucontext_t *uc = uctx;
@@ -92,31 +60,8 @@ static _Noreturn void stack_overflow_fatal(struct g *g, void *uctx)
 		    "stack_max, or GORO_STACK_MAX)\n",
 		    (unsigned long long)uc->uc_mcontext.gregs[REG_RSP],
 		    (unsigned long)g->stack.lo, (unsigned long)g->stack.hi);
-	if (config.traceback != TRACEBACK_NONE) {
-		fault_print("\ngoroutine %lld \"%s\" [running]:\n",
-			    (long long)g->id, g->name);
-		print_frames(uctx);
-	}
-	_exit(2);
-}
-
-_Noreturn void crash_unexpected_signal(int sig, siginfo_t *si, void *uctx)
-{
-	const ucontext_t *uc = uctx;
-	struct g *g = g_current();
-	fault_print("fatal error: unexpected signal\n"
-		    "[signal %s: %s code=0x%x addr=0x%lx pc=0x%llx]\n",
-		    sig == SIGBUS ? "SIGBUS" : "SIGSEGV",
-		    sig == SIGBUS ? "bus error" : "segmentation violation",
-		    si->si_code, (unsigned long)si->si_addr,
-		    (unsigned long long)uc->uc_mcontext.gregs[REG_RIP]);
-	if (g) {
-		fault_print("\ngoroutine %lld \"%s\" [running]:\n",
-			    (long long)g->id, g->name);
-		if (config.traceback != TRACEBACK_NONE)
-			print_frames(uctx);
-	}
-	_exit(2);
+	fault_print("\n");
+	crash_goroutines(SIGSEGV, uctx);
 }
 
 /* The application's handler from before goro_main, if it had one. */
@@ -171,27 +116,11 @@ static void stack_fault_handler(int sig, siginfo_t *si, void *uctx)
 		errno = saved_errno;
 		return;
 	}
-	crash_unexpected_signal(sig, si, uctx);
-}
-
-/* Resolve libunwind's lazily initialised state (its lock, the list of
- * loaded objects) now, not in the handler.  No unw_step: its memory
- * validation probes trouble valgrind, and nothing it sets up is needed
- * before a fatal report. */
-static void unwind_warm_up(void)
-{
-	unw_context_t ctx;
-	unw_cursor_t cursor;
-	char name[64];
-	unw_word_t off;
-	unw_getcontext(&ctx);
-	if (unw_init_local(&cursor, &ctx) == 0)
-		unw_get_proc_name(&cursor, name, sizeof(name), &off);
+	crash_report(sig, si, uctx);
 }
 
 int stack_fault_install(void)
 {
-	unwind_warm_up();
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = stack_fault_handler;

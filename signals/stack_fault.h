@@ -14,8 +14,4 @@
 int stack_fault_install(void);
 void stack_fault_remove(void);
 
-/* A fault that is neither stack growth nor stack overflow, with no
- * application handler to pass it to: report it and exit with status 2. */
-_Noreturn void crash_unexpected_signal(int sig, siginfo_t *si, void *uctx);
-
 #endif

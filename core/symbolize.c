@@ -1,0 +1,242 @@
+/*
+ * symbolize.c — PCs to names and source lines with libdw (see symbolize.h).
+ *
+ * Built into libgoro and into gdump alike, so it uses plain malloc: it
+ * runs in neither a signal handler nor a hot path.
+ */
+#include <dirent.h>
+#include <elfutils/libdwfl.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "symbolize.h"
+
+struct cached_symbol {
+	uint64_t pc;           /* 0: empty slot */
+	bool return_address;
+	struct symbol_info info;
+};
+
+struct symbolizer {
+	Dwfl *dwfl;
+	struct cached_symbol *cache;
+	size_t cache_cap;      /* a power of two */
+	size_t cache_used;
+};
+
+static char *debuginfo_path;
+/* The process last reported (modules are opened lazily, at lookup time;
+ * gdump and goro_dump each use one symbolizer at a time). */
+static pid_t reported_pid;
+
+/*
+ * An object whose file was replaced or deleted since it was mapped (a
+ * library upgraded under a running program) is still readable through
+ * /proc/PID/map_files/START-END, the kernel's handle on the mapping itself.
+ */
+static int find_elf(Dwfl_Module *mod, void **userdata, const char *name,
+		    Dwarf_Addr base, char **file_name, Elf **elfp)
+{
+	int fd = dwfl_linux_proc_find_elf(mod, userdata, name, base,
+					  file_name, elfp);
+	if (fd >= 0 || *elfp)
+		return fd;
+	Dwarf_Addr start;
+	dwfl_module_info(mod, NULL, &start, NULL, NULL, NULL, NULL, NULL);
+	char dir[64], path[64 + sizeof(((struct dirent *)0)->d_name)];
+	snprintf(dir, sizeof(dir), "/proc/%d/map_files", (int)reported_pid);
+	DIR *d = opendir(dir);
+	if (!d)
+		return -1;
+	char prefix[32];
+	int plen = snprintf(prefix, sizeof(prefix), "%lx-",
+			    (unsigned long)start);
+	struct dirent *e;
+	fd = -1;
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, prefix, (size_t)plen) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		fd = open(path, O_RDONLY);
+		break;
+	}
+	closedir(d);
+	if (fd < 0)
+		return -1;
+	*elfp = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!*elfp) {
+		close(fd);
+		return -1;
+	}
+	*file_name = strdup(path);
+	return fd;
+}
+
+static const Dwfl_Callbacks proc_callbacks = {
+	.find_elf = find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.debuginfo_path = &debuginfo_path,
+};
+
+struct symbolizer *symbolizer_open(pid_t pid)
+{
+	struct symbolizer *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->dwfl = dwfl_begin(&proc_callbacks);
+	if (!s->dwfl)
+		goto fail;
+	dwfl_report_begin(s->dwfl);
+	reported_pid = pid;
+	if (dwfl_linux_proc_report(s->dwfl, pid) != 0)
+		goto fail;
+	if (dwfl_report_end(s->dwfl, NULL, NULL) != 0)
+		goto fail;
+	s->cache_cap = 256;
+	s->cache = calloc(s->cache_cap, sizeof(*s->cache));
+	if (!s->cache)
+		goto fail;
+	return s;
+fail:
+	symbolizer_close(s);
+	return NULL;
+}
+
+void symbolizer_close(struct symbolizer *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->cache_cap && s->cache; i++) {
+		free((char *)s->cache[i].info.file);
+		free(s->cache[i].info.function_buf);
+	}
+	free(s->cache);
+	if (s->dwfl)
+		dwfl_end(s->dwfl);
+	free(s);
+}
+
+static size_t slot_of(const struct symbolizer *s, uint64_t pc, bool ret)
+{
+	uint64_t h = (pc ^ (uint64_t)ret) * 0x9e3779b97f4a7c15ULL;
+	return (size_t)(h >> 20) & (s->cache_cap - 1);
+}
+
+static struct cached_symbol *cache_find(struct symbolizer *s, uint64_t pc,
+					bool ret)
+{
+	for (size_t i = slot_of(s, pc, ret);; i = (i + 1) & (s->cache_cap - 1)) {
+		struct cached_symbol *c = &s->cache[i];
+		if (c->pc == 0 || (c->pc == pc && c->return_address == ret))
+			return c;
+	}
+}
+
+static void cache_grow(struct symbolizer *s)
+{
+	struct cached_symbol *old = s->cache;
+	size_t old_cap = s->cache_cap;
+	struct cached_symbol *fresh = calloc(old_cap * 2, sizeof(*fresh));
+	if (!fresh)
+		return;  /* keep probing the full-ish table; still correct */
+	s->cache = fresh;
+	s->cache_cap = old_cap * 2;
+	for (size_t i = 0; i < old_cap; i++)
+		if (old[i].pc)
+			*cache_find(s, old[i].pc, old[i].return_address) = old[i];
+	free(old);
+}
+
+static void lookup(struct symbolizer *s, uint64_t pc, bool ret,
+		   struct symbol_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	Dwarf_Addr at = ret ? pc - 1 : pc;
+	Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, at);
+	if (!mod)
+		return;
+	Dwarf_Addr base;
+	out->module = dwfl_module_info(mod, NULL, &base, NULL, NULL, NULL,
+				       NULL, NULL);
+	out->module_offset = pc - base;
+	GElf_Off off;
+	GElf_Sym sym;
+	const char *name = dwfl_module_addrinfo(mod, at, &off, &sym, NULL,
+						NULL, NULL);
+	if (name) {
+		/* "pthread_mutex_lock@GLIBC_2.2.5": the version is noise. */
+		const char *version = strchr(name, '@');
+		if (version) {
+			out->function_buf = strndup(name,
+						    (size_t)(version - name));
+			if (out->function_buf)
+				name = out->function_buf;
+		}
+		out->function = name;
+		out->offset = pc - (at - off);
+	}
+	Dwfl_Line *line = dwfl_module_getsrc(mod, at);
+	int lineno = 0;
+	const char *file = line ? dwfl_lineinfo(line, NULL, &lineno, NULL,
+						NULL, NULL) : NULL;
+	if (file) {
+		out->file = strdup(file);
+		out->line = lineno;
+	}
+}
+
+void symbolize(struct symbolizer *s, uint64_t pc, bool return_address,
+	       struct symbol_info *out)
+{
+	if (pc == 0) {
+		memset(out, 0, sizeof(*out));
+		return;
+	}
+	if (2 * (s->cache_used + 1) > s->cache_cap)
+		cache_grow(s);
+	struct cached_symbol *c = cache_find(s, pc, return_address);
+	if (c->pc == 0) {
+		lookup(s, pc, return_address, &c->info);
+		c->pc = pc;
+		c->return_address = return_address;
+		s->cache_used++;
+	}
+	*out = c->info;
+}
+
+struct symbol_search {
+	const char *name;
+	uint64_t addr;
+};
+
+static int search_module(Dwfl_Module *mod, void **userdata, const char *mname,
+			 Dwarf_Addr start, void *arg)
+{
+	(void)userdata;
+	(void)mname;
+	(void)start;
+	struct symbol_search *q = arg;
+	int n = dwfl_module_getsymtab(mod);
+	for (int i = 0; i < n; i++) {
+		GElf_Sym sym;
+		GElf_Addr addr;
+		const char *name = dwfl_module_getsym_info(mod, i, &sym, &addr,
+							   NULL, NULL, NULL);
+		if (name && sym.st_shndx != SHN_UNDEF &&
+		    strcmp(name, q->name) == 0) {
+			q->addr = addr;
+			return DWARF_CB_ABORT;
+		}
+	}
+	return DWARF_CB_OK;
+}
+
+uint64_t symbolizer_lookup(struct symbolizer *s, const char *name)
+{
+	struct symbol_search q = { name, 0 };
+	dwfl_getmodules(s->dwfl, search_module, &q, 0);
+	return q.addr;
+}

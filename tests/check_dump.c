@@ -1,0 +1,509 @@
+/*
+ * check_dump.c — goroutine dumps: gdump on a live process (parked,
+ * running and wedged goroutines; --summary, --json, filters, errors),
+ * goro_dump, SIGQUIT and the crash report.
+ *
+ * The subject is tests/dump_child, a program whose goroutines, names and
+ * function names are known (see its header).  Each check reads a dump
+ * goroutine by goroutine: the block that starts with `goroutine N "name"`
+ * and ends at the blank line.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+
+#include "descriptor.h"
+#include "testutil.h"
+
+#define OUT_CAP (256 * 1024)
+
+struct child {
+	pid_t pid;        /* the process forked */
+	pid_t goro_pid;   /* the goro program's pid, from its "ready" line */
+	int to_child;     /* its stdin */
+	int from_child;   /* its stdout and stderr */
+	char out[OUT_CAP];
+	size_t len;
+};
+
+static void read_some(struct child *c, int timeout_ms)
+{
+	struct pollfd p = { .fd = c->from_child, .events = POLLIN };
+	if (poll(&p, 1, timeout_ms) <= 0)
+		return;
+	ssize_t r = read(c->from_child, c->out + c->len, OUT_CAP - 1 - c->len);
+	if (r > 0)
+		c->len += (size_t)r;
+	c->out[c->len] = '\0';
+}
+
+/* Start `dump_child args` with env ("NAME=value", may be NULL); wait for
+ * its "ready" line when wait_ready. */
+static void child_start(struct child *c, const char *env, const char *mode,
+			const char *arg, bool wait_ready)
+{
+	memset(c, 0, sizeof(*c));
+	int in[2], out[2];
+	ck_assert_int_eq(pipe(in), 0);
+	ck_assert_int_eq(pipe(out), 0);
+	c->pid = fork();
+	ck_assert_int_ge(c->pid, 0);
+	if (c->pid == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		dup2(out[1], 2);
+		close(in[1]);
+		close(out[0]);
+		if (env)
+			putenv((char *)env);
+		/* In a sanitizer build: AddressSanitizer's fault handlers,
+		 * installed before goro_main, would get the crashes first
+		 * (goro passes signals to handlers installed before it). */
+		char asan[512];
+		const char *prev = getenv("ASAN_OPTIONS");
+		snprintf(asan, sizeof(asan), "%s%shandle_segv=0:handle_sigbus=0:"
+			 "handle_sigill=0:handle_sigfpe=0:handle_abort=0",
+			 prev ? prev : "", prev && *prev ? ":" : "");
+		setenv("ASAN_OPTIONS", asan, 1);
+		struct rlimit no_core = { 0, 0 };
+		setrlimit(RLIMIT_CORE, &no_core);
+		execl(DUMP_CHILD, DUMP_CHILD, mode, arg, (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	c->to_child = in[1];
+	c->from_child = out[0];
+	if (!wait_ready)
+		return;
+	for (int i = 0; i < 200 && !strstr(c->out, "ready "); i++)
+		read_some(c, 50);
+	char *r = strstr(c->out, "ready ");
+	ck_assert_msg(r, "child never got ready: %s", c->out);
+	c->goro_pid = (pid_t)atoi(r + 6);
+	ck_assert_int_gt(c->goro_pid, 0);
+}
+
+/* Collect everything it prints until it exits, then return its exit
+ * status (128 + signal if killed); with close_stdin, first close its
+ * stdin (the park child then ends). */
+static int child_wait(struct child *c, bool close_stdin)
+{
+	if (close_stdin)
+		close(c->to_child);
+	for (;;) {
+		size_t before = c->len;
+		read_some(c, 5000);
+		if (c->len == before)
+			break;
+	}
+	int st;
+	waitpid(c->pid, &st, 0);
+	close(c->from_child);
+	if (!close_stdin)
+		close(c->to_child);
+	return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+}
+
+static int child_finish(struct child *c)
+{
+	return child_wait(c, true);
+}
+
+static void child_kill(struct child *c)
+{
+	kill(c->pid, SIGKILL);
+	child_finish(c);
+}
+
+static char dump[OUT_CAP];
+
+static int gdump(const char *args, pid_t pid)
+{
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "%s %s %d 2>&1", GDUMP, args, (int)pid);
+	return run_capture(cmd, dump, sizeof(dump));
+}
+
+/* The block of goroutine `name` (quoted in its header), copied to blk. */
+static bool block_of(const char *text, const char *name, char *blk,
+		     size_t cap)
+{
+	char key[96];
+	snprintf(key, sizeof(key), "\"%s\" [", name);
+	const char *p = strstr(text, key);
+	if (!p)
+		return false;
+	while (p > text && p[-1] != '\n')
+		p--;
+	const char *end = strstr(p, "\n\n");
+	size_t n = end ? (size_t)(end - p) : strlen(p);
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(blk, p, n);
+	blk[n] = '\0';
+	return true;
+}
+
+/* The id in `goroutine N "name"`, or -1. */
+static long id_of(const char *text, const char *name)
+{
+	char key[96];
+	snprintf(key, sizeof(key), "\"%s\" [", name);
+	const char *p = strstr(text, key);
+	if (!p)
+		return -1;
+	while (p > text && p[-1] != '\n')
+		p--;
+	long id;
+	return sscanf(p, "goroutine %ld ", &id) == 1 ? id : -1;
+}
+
+static void expect_goroutine(const char *text, const char *name,
+			     const char *state, const char *const *funcs)
+{
+	char blk[8192], head[128];
+	ck_assert_msg(block_of(text, name, blk, sizeof(blk)),
+		      "no goroutine \"%s\" in:\n%s", name, text);
+	snprintf(head, sizeof(head), "\"%s\" [%s", name, state);
+	ck_assert_msg(strstr(blk, head), "goroutine %s not [%s]:\n%s", name,
+		      state, blk);
+	for (; *funcs; funcs++) {
+		char frame[128];
+		snprintf(frame, sizeof(frame), "\n%s+0x", *funcs);
+		ck_assert_msg(strstr(blk, frame), "no frame %s in:\n%s",
+			      *funcs, blk);
+	}
+}
+
+#define FUNCS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
+/* with_lines: symbolized with libdw (not a fatal signal's dump);
+ * syscall_frames: the goroutine in a blocking call was unwound (not by
+ * goro_dump, which leaves threads in system calls alone). */
+static void expect_park_set(const char *text, bool with_lines,
+			    bool syscall_frames)
+{
+	expect_goroutine(text, "sleeper-1", "sleep",
+			 FUNCS("goro_sleep", "sleep_forever", "child_sleeper",
+			       "goro_start"));
+	expect_goroutine(text, "sleeper-2", "sleep",
+			 FUNCS("goro_sleep", "sleep_forever", "child_sleeper"));
+	expect_goroutine(text, "spinner", "running",
+			 FUNCS("spin_until_stop", "child_spinner"));
+	expect_goroutine(text, "busy", "running",
+			 FUNCS("spin_until_stop", "child_busy"));
+	/* (The library's public calls may tail-call their workers: the
+	 * callers' frames are what is certain.) */
+	expect_goroutine(text, "receiver", "chan receive",
+			 FUNCS("child_receiver", "goro_start"));
+	expect_goroutine(text, "sender", "chan send", FUNCS("child_sender"));
+	expect_goroutine(text, "selector", "select", FUNCS("child_selector"));
+	expect_goroutine(text, "locker", "sync.Mutex.Lock",
+			 FUNCS("child_locker"));
+	expect_goroutine(text, "waiter", "sync.WaitGroup.Wait",
+			 FUNCS("child_waiter"));
+	expect_goroutine(text, "reader", "IO wait", FUNCS("child_reader"));
+	if (syscall_frames)
+		expect_goroutine(text, "blocked", "syscall",
+				 FUNCS("child_blocked", "goro_start"));
+	else {
+		expect_goroutine(text, "blocked", "syscall", FUNCS(NULL));
+		char blk[8192];
+		ck_assert(block_of(text, "blocked", blk, sizeof(blk)));
+		ck_assert_msg(strstr(blk, "]:\n\tgoroutine in a system call; "
+				     "stack unavailable\ncreated by park_set"),
+			      "%s", blk);
+	}
+	/* Scheduler frames are left out of parked goroutines. */
+	char blk[8192];
+	ck_assert(block_of(text, "receiver", blk, sizeof(blk)));
+	ck_assert_msg(!strstr(blk, "sched_park+") && !strstr(blk, "schedule+"),
+		      "%s", blk);
+	ck_assert_msg(strstr(text, "created by spawn_sleeper in goroutine 1\n")
+		      && strstr(text, "created by park_set in goroutine 1\n"),
+		      "no creator line:\n%s", text);
+	if (with_lines)
+		ck_assert_msg(strstr(text, "\tsleep_forever+0x") == NULL &&
+			      strstr(text, "dump_child.c:"),
+			      "no file:line:\n%s", text);
+}
+
+START_TEST(gdump_parked_and_running)
+{
+	static struct child c;
+	child_start(&c, "GORO_MAXPROCS=4", "park", NULL, true);
+	int st = gdump("", c.goro_pid);
+	ck_assert_msg(st == 0, "gdump exit %d: %s", st, dump);
+	expect_park_set(dump, true, true);
+	expect_goroutine(dump, "main", "sleep",
+			 FUNCS("goro_sleep", "wait_for_stdin_eof", "child_main"));
+	/* The target carries on unharmed. */
+	ck_assert_int_eq(child_finish(&c), 0);
+	ck_assert_msg(strstr(c.out, "child done"), "child output: %s", c.out);
+}
+END_TEST
+
+START_TEST(gdump_every_m_wedged)
+{
+	static struct child c;
+	child_start(&c, "GORO_MAXPROCS=2", "wedge", NULL, true);
+	/* Wait for a spinner to take the second P. */
+	for (int i = 0; i < 100; i++) {
+		ck_assert_int_eq(gdump("", c.goro_pid), 0);
+		if (strstr(dump, "spin_until_stop"))
+			break;
+		usleep(20 * 1000);
+	}
+	expect_goroutine(dump, "main", "running", FUNCS("child_main"));
+	char main_blk[8192];
+	ck_assert(block_of(dump, "main", main_blk, sizeof(main_blk)));
+	ck_assert_msg(strstr(main_blk, "pthread_mutex_lock"), "%s", main_blk);
+	char blk[8192];
+	ck_assert(block_of(dump, "spinner-1", blk, sizeof(blk)));
+	ck_assert(block_of(dump, "spinner-2", blk, sizeof(blk)));
+	ck_assert_msg(strstr(dump, "[running]:\nspin_until_stop+0x"),
+		      "no spinning goroutine:\n%s", dump);
+	ck_assert_msg(!strstr(dump, "unavailable"), "incomplete:\n%s", dump);
+	child_kill(&c);
+}
+END_TEST
+
+/* An asynchronously preempted goroutine: its frames go through the
+ * preemption trampoline into the interrupted function. */
+START_TEST(gdump_preempted_goroutine)
+{
+	static struct child c;
+	child_start(&c, "GORO_MAXPROCS=1", "hogs", NULL, true);
+	char blk[8192];
+	const char *want = "goro_preempt_trampoline+0x";
+	bool seen = false;
+	for (int i = 0; i < 100 && !seen; i++) {
+		ck_assert_int_eq(gdump("--state runnable", c.goro_pid), 0);
+		seen = strstr(dump, want) != NULL;
+		if (!seen)
+			usleep(10 * 1000);
+	}
+	ck_assert_msg(seen, "no preempted goroutine:\n%s", dump);
+	const char *name = strstr(dump, "\"hog-1\" [runnable]") ? "hog-1"
+								 : "hog-2";
+	ck_assert(block_of(dump, name, blk, sizeof(blk)));
+	ck_assert_msg(strstr(blk, "]:\ngoro_preempt_trampoline+0x") &&
+		      strstr(blk, "\nspin_until_stop+0x") &&
+		      strstr(blk, "\nchild_busy+0x"), "%s", blk);
+	ck_assert_int_eq(child_finish(&c), 0);
+}
+END_TEST
+
+static int json_valid(const char *args, pid_t pid)
+{
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd),
+		 "%s %s %d | python3 -c 'import json,sys; d=json.load(sys.stdin); "
+		 "print(\"OK\", len(d.get(\"goroutines\", d.get(\"groups\", []))))'"
+		 " 2>&1", GDUMP, args, (int)pid);
+	return run_capture(cmd, dump, sizeof(dump));
+}
+
+START_TEST(gdump_summary_json_filters)
+{
+	static struct child c;
+	child_start(&c, "GORO_MAXPROCS=4", "park", NULL, true);
+	/* Ids depend on which P spawned: learn the sleepers' from a dump. */
+	ck_assert_int_eq(gdump("", c.goro_pid), 0);
+	long id1 = id_of(dump, "sleeper-1"), id2 = id_of(dump, "sleeper-2");
+	ck_assert(id1 > 0 && id2 > 0);
+	char want[128], args[64];
+
+	/* The two sleepers share one stack: one group of 2. */
+	ck_assert_int_eq(gdump("--summary", c.goro_pid), 0);
+	snprintf(want, sizeof(want), "2 goroutines [sleep]:\nids: %ld %ld\n"
+		 "goro_sleep+0x", id1 < id2 ? id1 : id2, id1 < id2 ? id2 : id1);
+	ck_assert_msg(strstr(dump, want), "summary:\n%s", dump);
+	ck_assert_int_eq(json_valid("--json", c.goro_pid), 0);
+	ck_assert_msg(strncmp(dump, "OK 12\n", 6) == 0, "json: %s", dump);
+	ck_assert_int_eq(json_valid("--summary --json", c.goro_pid), 0);
+	ck_assert_msg(strncmp(dump, "OK 11\n", 6) == 0, "summary json: %s", dump);
+
+	snprintf(args, sizeof(args), "-g %ld", id1);
+	ck_assert_int_eq(gdump(args, c.goro_pid), 0);
+	snprintf(want, sizeof(want), "goroutine %ld \"sleeper-1\"", id1);
+	ck_assert_msg(strstr(dump, want) && !strstr(dump, "sleeper-2"),
+		      "-g %ld:\n%s", id1, dump);
+	ck_assert_int_eq(gdump("--state running", c.goro_pid), 0);
+	ck_assert_msg(strstr(dump, "\"spinner\"") && strstr(dump, "\"busy\"") &&
+		      !strstr(dump, "[sleep"), "--state:\n%s", dump);
+	ck_assert_int_eq(gdump("--func child_sleep", c.goro_pid), 0);
+	ck_assert_msg(strstr(dump, "\"sleeper-2\"") && !strstr(dump, "\"main\""),
+		      "--func:\n%s", dump);
+	ck_assert_int_eq(gdump("-g 999999", c.goro_pid), 1);
+	ck_assert_int_eq(child_finish(&c), 0);
+}
+END_TEST
+
+START_TEST(gdump_errors)
+{
+	/* No such process: a child already reaped. */
+	pid_t gone = fork();
+	if (gone == 0)
+		_exit(0);
+	waitpid(gone, NULL, 0);
+	ck_assert_int_eq(gdump("", gone), 3);
+	ck_assert_msg(strstr(dump, "no such process"), "%s", dump);
+
+	/* Not a goro process. */
+	pid_t plain = fork();
+	if (plain == 0) {
+		execl("/bin/sleep", "sleep", "10", (char *)NULL);
+		_exit(127);
+	}
+	usleep(100 * 1000);
+	ck_assert_int_eq(gdump("", plain), 5);
+	ck_assert_msg(strstr(dump, "not a goro process"), "%s", dump);
+	kill(plain, SIGKILL);
+	waitpid(plain, NULL, 0);
+
+	/* A descriptor of a version this gdump does not read. */
+	pid_t fake = fork();
+	if (fake == 0) {
+		execl(FAKE_DESCRIPTOR, FAKE_DESCRIPTOR, (char *)NULL);
+		_exit(127);
+	}
+	usleep(200 * 1000);
+	ck_assert_int_eq(gdump("", fake), 6);
+	ck_assert_msg(strstr(dump, "version"), "%s", dump);
+	kill(fake, SIGKILL);
+	waitpid(fake, NULL, 0);
+
+	/* Permission denied: gdump as an unprivileged user on our process. */
+	if (geteuid() == 0) {
+		char cmd[512];
+		snprintf(cmd, sizeof(cmd), "setpriv --reuid=65534 --regid=65534 "
+			 "--clear-groups %s %d 2>&1", GDUMP, (int)getpid());
+		ck_assert_int_eq(run_capture(cmd, dump, sizeof(dump)), 4);
+		ck_assert_msg(strstr(dump, "not allowed"), "%s", dump);
+	}
+	ck_assert_int_eq(gdump("", 0), 2);
+}
+END_TEST
+
+START_TEST(goro_dump_in_process)
+{
+	static struct child c;
+	child_start(&c, "GORO_MAXPROCS=4", "dump", NULL, false);
+	ck_assert_int_eq(child_finish(&c), 0);
+	/* The caller first, from goro_dump's caller on. */
+	ck_assert_msg(strncmp(c.out, "goroutine 1 \"main\" [running]:\n"
+				     "child_main+0x", 43) == 0, "%s", c.out);
+	expect_park_set(c.out, true, false);
+}
+END_TEST
+
+START_TEST(sigquit_dumps_and_exits_2)
+{
+	static struct child c;
+	child_start(&c, "GORO_MAXPROCS=4", "park", NULL, true);
+	kill(c.goro_pid, SIGQUIT);
+	/* stdin stays open: the program must not end by itself meanwhile. */
+	ck_assert_int_eq(child_wait(&c, false), 2);
+	ck_assert_msg(strstr(c.out, "SIGQUIT: quit\nPC=0x"), "%s", c.out);
+	/* Fatal dumps name functions with libunwind: same frames. */
+	expect_park_set(c.out, false, true);
+	ck_assert(!strstr(c.out, "child done"));
+}
+END_TEST
+
+static void expect_crash_report(const char *out)
+{
+	ck_assert_msg(strstr(out, "fatal error: unexpected signal\n"
+				  "[signal SIGSEGV: segmentation violation "
+				  "code=0x1 addr=0x0 pc=0x"), "%s", out);
+	expect_goroutine(out, "crasher", "running",
+			 FUNCS("crash_here", "child_crasher", "goro_start"));
+	/* The faulting goroutine comes first. */
+	ck_assert_msg(strstr(out, "]\n\ngoroutine ") ==
+		      strstr(out, "]\n\n") &&
+		      strstr(strstr(out, "]\n\n"), "\"crasher\""), "%s", out);
+}
+
+START_TEST(null_dereference_report)
+{
+	static struct child c;
+	child_start(&c, NULL, "segv", NULL, false);
+	ck_assert_int_eq(child_finish(&c), 2);
+	expect_crash_report(c.out);
+	char blk[8192];
+	/* GORO_TRACEBACK=single (default): the faulting goroutine only. */
+	ck_assert(!block_of(c.out, "sleeper-1", blk, sizeof(blk)));
+
+	child_start(&c, "GORO_TRACEBACK=all", "segv", NULL, false);
+	ck_assert_int_eq(child_finish(&c), 2);
+	expect_crash_report(c.out);
+	expect_goroutine(c.out, "sleeper-1", "sleep",
+			 FUNCS("goro_sleep", "sleep_forever"));
+
+	child_start(&c, "GORO_TRACEBACK=none", "segv", NULL, false);
+	ck_assert_int_eq(child_finish(&c), 2);
+	ck_assert(strstr(c.out, "fatal error: unexpected signal"));
+	ck_assert(!strstr(c.out, "goroutine "));
+
+	/* crash: the report, then death by the signal itself (core). */
+	child_start(&c, "GORO_TRACEBACK=crash", "segv", NULL, false);
+	ck_assert_int_eq(child_finish(&c), 128 + SIGSEGV);
+	expect_crash_report(c.out);
+}
+END_TEST
+
+START_TEST(illegal_instruction_report)
+{
+	static struct child c;
+	child_start(&c, NULL, "trap", NULL, false);
+	ck_assert_int_eq(child_finish(&c), 2);
+	ck_assert_msg(strstr(c.out, "fatal error: unexpected signal\n"
+				    "[signal SIGILL: illegal instruction code="),
+		      "%s", c.out);
+	expect_goroutine(c.out, "trapper", "running",
+			 FUNCS("trap_here", "child_trapper"));
+}
+END_TEST
+
+/* Handlers the program installed before goro_main keep their signals. */
+START_TEST(application_handlers_chain)
+{
+	static struct child c;
+	child_start(&c, NULL, "trap", "own", false);
+	ck_assert_int_eq(child_finish(&c), 9);
+	ck_assert_msg(strstr(c.out, "application handler") &&
+		      !strstr(c.out, "fatal error"), "%s", c.out);
+
+	child_start(&c, "GORO_MAXPROCS=4", "ownquit", NULL, true);
+	kill(c.goro_pid, SIGQUIT);
+	ck_assert_int_eq(child_wait(&c, false), 7);
+	ck_assert_msg(strstr(c.out, "application handler") &&
+		      !strstr(c.out, "goroutine "), "%s", c.out);
+}
+END_TEST
+
+static Suite *dump_suite(void)
+{
+	Suite *s = suite_create("dump");
+	TCase *tc = tcase_create("dump");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, gdump_parked_and_running);
+	tcase_add_test(tc, gdump_every_m_wedged);
+	tcase_add_test(tc, gdump_preempted_goroutine);
+	tcase_add_test(tc, gdump_summary_json_filters);
+	tcase_add_test(tc, gdump_errors);
+	tcase_add_test(tc, goro_dump_in_process);
+	tcase_add_test(tc, sigquit_dumps_and_exits_2);
+	tcase_add_test(tc, null_dereference_report);
+	tcase_add_test(tc, illegal_instruction_report);
+	tcase_add_test(tc, application_handlers_chain);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+GORO_TEST_MAIN(dump_suite)
