@@ -3,8 +3,11 @@
  * runtime_Semacquire / runtime_Semrelease), the blocking part of
  * goro_mutex_t and goro_wg_t.
  *
- * The queue lives in the semaphore itself (24 bytes), so that the public
- * sync types stay small and need no global table.
+ * The semaphore itself is only its count.  Waiters queue in a global table
+ * of buckets hashed by the semaphore's address, as in Go's semtable: a
+ * releaser touches the semaphore's memory exactly once (the increment), so
+ * a waiter that takes the count and returns may free it at once — a
+ * WaitGroup or mutex on the stack of a function that has returned.
  */
 #ifndef GORO_SEMA_H
 #define GORO_SEMA_H
@@ -13,13 +16,8 @@
 
 #include "runtime.h"
 
-struct sema_waiter;
-
 struct sema {
 	_Atomic uint32_t count;
-	struct rlock lock;                   /* guards the queue */
-	struct sema_waiter *_Atomic head;    /* read unlocked: any waiter? */
-	struct sema_waiter *tail;
 };
 
 /* Wait until count > 0, then decrement it.  lifo queues the caller at the
