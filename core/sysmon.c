@@ -91,6 +91,7 @@ static struct {
 	bool started;
 	_Atomic bool stop;
 	struct note wake;
+	_Atomic int64_t sleeping_until;  /* 0 while awake */
 	struct sysmon_p p[GORO_MAXPROCS_LIMIT];
 } sysmon;
 
@@ -226,7 +227,10 @@ static void *sysmon_main(void *arg)
 		int64_t sleep_ns = r.wake - goro_now();
 		if (sleep_ns < SLEEP_FLOOR_NS)
 			sleep_ns = SLEEP_FLOOR_NS;
+		atomic_store(&sysmon.sleeping_until, r.wake);
 		note_sleep_for(&sysmon.wake, sleep_ns);
+		atomic_store(&sysmon.sleeping_until, 0);
+		note_clear(&sysmon.wake);
 	}
 	return NULL;
 }
@@ -248,6 +252,16 @@ int sysmon_start(void)
 		return -err;
 	sysmon.started = true;
 	return 0;
+}
+
+void sysmon_timer_armed(int64_t when)
+{
+	/* Asleep past this deadline: the goroutine the timer readies may
+	 * find its P held by a hog that only sysmon can preempt. */
+	int64_t until = atomic_load_explicit(&sysmon.sleeping_until, RELAXED);
+	if (until && when < until &&
+	    atomic_compare_exchange_strong(&sysmon.sleeping_until, &until, 0))
+		note_wake(&sysmon.wake);
 }
 
 void sysmon_stop(void)

@@ -5,9 +5,14 @@
 #ifndef GORO_SYSMON_H
 #define GORO_SYSMON_H
 
+#include <stdint.h>
+
 /* Start it (goro_main, Ps created) / stop and join it (goro_main end,
  * before the Ms are freed).  sysmon_start: 0 or a negative errno. */
 int sysmon_start(void);
 void sysmon_stop(void);
+/* A timer due at `when` (goro_now) was armed: wake sysmon if it sleeps
+ * past then. */
+void sysmon_timer_armed(int64_t when);
 
 #endif

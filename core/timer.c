@@ -13,6 +13,7 @@
 #include "m.h"
 #include "runtime.h"
 #include "sched.h"
+#include "sysmon.h"
 #include "timer.h"
 #include <goro.h>
 
@@ -151,6 +152,7 @@ void timer_start(struct timer *t)
 	/* Idle Ms sleep until the earliest deadline they knew of; this one
 	 * may be earlier. */
 	m_poke_idle_for_deadline(t->when);
+	sysmon_timer_armed(t->when);
 }
 
 void timer_start_unlock(void *timer)
