@@ -256,10 +256,14 @@ int sysmon_start(void)
 
 void sysmon_timer_armed(int64_t when)
 {
-	/* Asleep past this deadline: the goroutine the timer readies may
-	 * find its P held by a hog that only sysmon can preempt. */
+	/* Asleep more than a quantum past this deadline (an idle back-off):
+	 * the goroutine the timer readies may find its P held by a hog that
+	 * only sysmon can preempt, and sysmon would not even know that the
+	 * hog's slice began.  Closer deadlines are covered by the slice
+	 * ends sysmon already sleeps until; waking it for each of those
+	 * would cost a futex wake per timer. */
 	int64_t until = atomic_load_explicit(&sysmon.sleeping_until, RELAXED);
-	if (until && when < until &&
+	if (until && until - when > config.quantum_ns &&
 	    atomic_compare_exchange_strong(&sysmon.sleeping_until, &until, 0))
 		note_wake(&sysmon.wake);
 }
