@@ -278,6 +278,16 @@ static void print_header(struct dump_ctx *d, const struct g *g,
 	out_str(o, "]:\n");
 }
 
+/* "\tFILE:LINE\n", the second line of a frame in Go's format. */
+static void out_file_line(struct dump_out *o, const struct symbol_info *si)
+{
+	out_str(o, "\t");
+	out_str(o, si->file);
+	out_str(o, ":");
+	out_dec(o, si->line);
+	out_str(o, "\n");
+}
+
 /* "function+0xoff" and, where known, "\tfile:line". */
 static void print_location(struct dump_ctx *d, uint64_t pc, bool exact,
 			   const char *name, uint64_t offset)
@@ -298,11 +308,7 @@ static void print_location(struct dump_ctx *d, uint64_t pc, bool exact,
 	}
 	out_str(o, "\n");
 	if (si.file) {
-		out_str(o, "\t");
-		out_str(o, si.file);
-		out_str(o, ":");
-		out_dec(o, si.line);
-		out_str(o, "\n");
+		out_file_line(o, &si);
 	} else if (si.module && (!name || !name[0])) {
 		/* No symbol: where in which object, for addr2line. */
 		out_str(o, "\t");
@@ -394,13 +400,8 @@ static void print_created_by(struct dump_ctx *d, const struct g *g)
 		out_dec(o, g->parent_id);
 	}
 	out_str(o, "\n");
-	if (si.file) {
-		out_str(o, "\t");
-		out_str(o, si.file);
-		out_str(o, ":");
-		out_dec(o, si.line);
-		out_str(o, "\n");
-	}
+	if (si.file)
+		out_file_line(o, &si);
 }
 
 static bool captured_in_fatal(struct dump_ctx *d, const struct g *g)
