@@ -15,13 +15,13 @@
 #include <unistd.h>
 
 #include "deadlock.h"
+#include "dump.h"
 #include "goroutine.h"
 #include "runq.h"
 #include "timer.h"
 #include <goro.h>
 
 #define RELAXED memory_order_relaxed
-#define MINUTE_NS (60LL * 1000000000)
 
 static bool nothing_can_run(void)
 {
@@ -39,29 +39,6 @@ static bool nothing_can_run(void)
 	return true;
 }
 
-static void print_goroutines(int64_t now)
-{
-	rlock_lock(&allgs.lock);
-	size_t n = atomic_load_explicit(&allgs.count, RELAXED);
-	for (size_t i = 0; i < n; i++) {
-		struct g *g = allgs.items[i];
-		if (atomic_load_explicit(&g->status, RELAXED) != G_WAITING)
-			continue;
-		char name[G_NAME_MAX + 3] = "";
-		if (g->name[0])
-			snprintf(name, sizeof(name), " \"%s\"", g->name);
-		char since[32] = "";
-		int64_t waited = now - g->wait_since;
-		if (waited >= MINUTE_NS)
-			snprintf(since, sizeof(since), ", %lld minutes",
-				 (long long)(waited / MINUTE_NS));
-		dprintf(STDERR_FILENO, "\ngoroutine %lld%s [%s%s]:\n",
-			(long long)g->id, name,
-			wait_reason_name(g->wait_reason), since);
-	}
-	rlock_unlock(&allgs.lock);
-}
-
 void deadlock_check(void)
 {
 	rlock_lock(&sched.lock);
@@ -76,8 +53,10 @@ void deadlock_check(void)
 				       "called goro_exit) - deadlock!\n");
 		_exit(2);
 	}
-	dprintf(STDERR_FILENO,
-		"fatal error: all goroutines are asleep - deadlock!\n");
-	print_goroutines(goro_now());
+	/* As Go: every goroutine's stack follows.  We are on an M's own
+	 * stack (g0), where unwinding is safe, and no goroutine runs. */
+	static struct dump_out out = { .fd = STDERR_FILENO };
+	out_str(&out, "fatal error: all goroutines are asleep - deadlock!\n\n");
+	dump_fatal(&out, NULL, true);
 	_exit(2);
 }
