@@ -392,6 +392,11 @@ START_TEST(deadlock_detected)
 	ck_assert_msg(strstr(out, "\"locker\" [sync.Mutex.Lock]:"),
 		      "output: %s", out);
 	ck_assert_msg(strstr(out, "[sync.WaitGroup.Wait]:"), "output: %s", out);
+	/* Each goroutine's stack follows its header, as in Go (the
+	 * stuck_on_* functions may be gone: they tail-call). */
+	ck_assert_msg(strstr(out, "\ngoro_mutex_lock+0x"), "output: %s", out);
+	ck_assert_msg(strstr(out, "\ngoro_wg_wait+0x"), "output: %s", out);
+	ck_assert_msg(strstr(out, "\ndeadlock_main+0x"), "output: %s", out);
 }
 END_TEST
 
