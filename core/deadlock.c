@@ -46,7 +46,7 @@ void deadlock_check(void)
 	rlock_unlock(&sched.lock);
 	if (!dead)
 		return;
-	if (atomic_load_explicit(&sched.gcount, RELAXED) == 0) {
+	if (g_live_count() == 0) {
 		/* Only possible when goroutine 1 left through goro_exit:
 		 * its return would have ended the program. */
 		dprintf(STDERR_FILENO, "fatal error: no goroutines (main "

@@ -101,10 +101,28 @@ struct g *g_alloc(struct p *p)
 	return g;
 }
 
+/* Only the owning P writes its delta: no locked instruction needed. */
+static void gcount_add(struct p *p, int64_t n)
+{
+	atomic_store_explicit(&p->gcount_delta,
+			      atomic_load_explicit(&p->gcount_delta, RELAXED) + n,
+			      RELAXED);
+}
+
+int64_t g_live_count(void)
+{
+	int64_t n = 0;
+	/* Ps are created from index 0 up and live until goro_main ends
+	 * (retired ones keep their delta). */
+	for (int i = 0; i < GORO_MAXPROCS_LIMIT && sched.allp[i]; i++)
+		n += atomic_load_explicit(&sched.allp[i]->gcount_delta, RELAXED);
+	return n < 0 ? 0 : n;
+}
+
 void g_mark_dead(struct g *g)
 {
 	atomic_store_explicit(&g->status, G_DEAD, memory_order_release);
-	atomic_fetch_sub_explicit(&sched.gcount, 1, RELAXED);
+	gcount_add(m_current()->p, -1);
 }
 
 void g_recycle(struct p *p, struct g *g)
@@ -172,7 +190,7 @@ int64_t g_spawn(void (*fn)(void *), void *arg, const char *name,
 	g->create_pc = create_pc;
 	copy_name(g->name, name);
 	int64_t id = g->id;
-	atomic_fetch_add_explicit(&sched.gcount, 1, RELAXED);
+	gcount_add(p, 1);
 	atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
 	/* As in Go, a new goroutine runs next on this P. */
 	runq_put(p, g, true);
@@ -264,7 +282,7 @@ int64_t goro_self(void)
 size_t goro_count(void)
 {
 	RT_REQUIRE_G(0);
-	return (size_t)atomic_load_explicit(&sched.gcount, RELAXED);
+	return (size_t)g_live_count();
 }
 
 void goro_set_name(const char *name)

@@ -26,6 +26,8 @@ struct g *g_alloc(struct p *p);
 /* Dead goroutine: stack back to p's cache, G to p's free list. */
 void g_recycle(struct p *p, struct g *g);
 void g_mark_dead(struct g *g);
+/* Goroutines alive (a snapshot: exact only while nothing runs). */
+int64_t g_live_count(void);
 /* Move p's free Gs to the global free list (p is being retired). */
 void g_free_list_flush(struct p *p);
 /* Free every G, their stacks and all free lists (end of goro_main). */

@@ -74,7 +74,6 @@ static void runtime_reset(void)
 	atomic_store_explicit(&sched.nmspinning, 0, RELAXED);
 	atomic_store_explicit(&sched.stw_waiting, false, RELAXED);
 	atomic_store_explicit(&sched.exiting, false, RELAXED);
-	atomic_store_explicit(&sched.gcount, 0, RELAXED);
 	atomic_store_explicit(&sched.nblocked, 0, RELAXED);
 	atomic_store_explicit(&sched.goid_next, 1, RELAXED);
 	sched.exit_code = 0;

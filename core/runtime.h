@@ -124,6 +124,10 @@ struct p {
 	int32_t gfree_count;
 	struct stack_cache stack_cache;
 
+	/* Goroutines spawned minus goroutines exited on this P; their sum
+	 * over all Ps is the live count (g_live_count).  Kept per P so that
+	 * spawn and exit touch no shared cache line. */
+	_Atomic int64_t gcount_delta;
 	int64_t goid_cache;          /* goroutine ids reserved by this P */
 	int64_t goid_cache_end;
 	struct timer_heap *timers;   /* core/timer.c */
@@ -208,7 +212,6 @@ struct sched {
 	uint32_t generation;
 
 	_Atomic int64_t goid_next;
-	_Atomic int64_t gcount;      /* live goroutines */
 	/* Goroutines waiting on the outside world (I/O wait, a blocking
 	 * call): they may wake without help from any other goroutine, so
 	 * while there are any the program is not deadlocked (core/deadlock.c).
