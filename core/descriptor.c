@@ -83,6 +83,7 @@ struct goro_debug_descriptor goro_debug_descriptor = {
 		"sched_gosched", "sched_preempt_self", "preempt_park_async",
 	},
 	.interrupt_frames = { "goro_preempt_trampoline" },
+	.g_stack_high_water = OFF(g, stack.high_water),
 };
 
 /* The wait reasons' names come from the one table that defines them

@@ -95,6 +95,11 @@ struct goro_debug_descriptor {
 	 * it (the asynchronous preemption trampoline): the caller's PC is
 	 * the interrupted instruction itself, not a return address. */
 	char interrupt_frames[GORO_DEBUG_MAX_ENTRIES][GORO_DEBUG_NAME_LEN];
+
+	/* struct g, appended: the deepest stack use the growth faults saw,
+	 * bytes below g_stack_hi (a parked goroutine's saved sp may show
+	 * deeper use since). */
+	uint32_t g_stack_high_water;  /* size_t */
 };
 
 /* libgoro's own (descriptor.c). */

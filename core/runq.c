@@ -98,13 +98,6 @@ bool runq_empty(struct p *p)
 	}
 }
 
-uint32_t runq_len(struct p *p)
-{
-	uint32_t head = atomic_load_explicit(&p->runq_head, ACQUIRE);
-	uint32_t tail = atomic_load_explicit(&p->runq_tail, ACQUIRE);
-	return tail - head;
-}
-
 /* Copy half of victim's queue into batch[batch_head...]; returns how many. */
 static uint32_t runq_grab(struct p *victim, struct g *_Atomic *batch,
 			  uint32_t batch_head, bool steal_next)

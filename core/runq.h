@@ -17,7 +17,6 @@ void runq_put(struct p *p, struct g *g, bool next);
  * when the goroutine came from runnext (it inherits the time slice). */
 struct g *runq_get(struct p *p, bool *inherit);
 bool runq_empty(struct p *p);
-uint32_t runq_len(struct p *p);
 
 /* Steal half of victim's queue into p's; returns one goroutine to run now,
  * or NULL.  steal_next also takes the victim's runnext. */

@@ -584,12 +584,3 @@ void stack_commit_range(const void *buf, size_t len)
 		return;  /* below the guard: plain memory */
 	stack_grow(st, start);
 }
-
-size_t stack_high_water(const struct goro_stack *st, const void *sp)
-{
-	size_t hw = st->high_water;
-	if ((const char *)sp >= st->lo && (const char *)sp < st->hi &&
-	    (size_t)(st->hi - (const char *)sp) > hw)
-		hw = (size_t)(st->hi - (const char *)sp);
-	return hw;
-}

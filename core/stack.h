@@ -96,7 +96,4 @@ int stack_grow(struct goro_stack *st, uintptr_t addr);
  * that the kernel writes into it instead of failing with EFAULT. */
 void stack_commit_range(const void *buf, size_t len);
 
-/* Deepest use known: the growth faults seen, or sp (if inside). */
-size_t stack_high_water(const struct goro_stack *st, const void *sp);
-
 #endif

@@ -327,6 +327,15 @@ START_TEST(gdump_summary_json_filters)
 	ck_assert_msg(strncmp(dump, "OK 12\n", 6) == 0, "json: %s", dump);
 	ck_assert_int_eq(json_valid("--summary --json", c.goro_pid), 0);
 	ck_assert_msg(strncmp(dump, "OK 11\n", 6) == 0, "summary json: %s", dump);
+	/* Every goroutine that has run reports how much stack it used. */
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd),
+		 "%s --json %d | python3 -c 'import json,sys; "
+		 "g=json.load(sys.stdin)[\"goroutines\"]; "
+		 "print(\"USED\", all(x[\"stack_used\"] > 0 for x in g))' 2>&1",
+		 GDUMP, (int)c.goro_pid);
+	ck_assert_int_eq(run_capture(cmd, dump, sizeof(dump)), 0);
+	ck_assert_msg(strcmp(dump, "USED True\n") == 0, "stack_used: %s", dump);
 
 	snprintf(args, sizeof(args), "-g %ld", id1);
 	ck_assert_int_eq(gdump(args, c.goro_pid), 0);

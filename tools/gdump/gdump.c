@@ -52,7 +52,7 @@ struct goroutine {
 	uint8_t wait_reason;
 	int64_t wait_since;
 	char name[64];
-	uint64_t ctx_sp, create_pc, fn, stack_lo, stack_hi;
+	uint64_t ctx_sp, create_pc, fn, stack_lo, stack_hi, stack_high_water;
 	bool async_preempted;
 	pid_t tid;                  /* thread running it, 0 = none */
 	const char *state;          /* label: "sleep", "running", ... */
@@ -341,6 +341,8 @@ static struct goroutine *read_goroutines(size_t *count)
 		g->fn = FIELD(uint64_t, buf, desc.g_fn);
 		g->stack_lo = FIELD(uint64_t, buf, desc.g_stack_lo);
 		g->stack_hi = FIELD(uint64_t, buf, desc.g_stack_hi);
+		g->stack_high_water = FIELD(uint64_t, buf,
+					    desc.g_stack_high_water);
 		g->async_preempted = FIELD(bool, buf, desc.g_async_preempted);
 		g->state = state_label(g);
 		if (g->status == desc.status_waiting && g->wait_since > 0 &&
@@ -730,6 +732,18 @@ static void json_location(const struct symbol_info *si, uint64_t pc)
 	printf(",\"line\":%d}", si->line);
 }
 
+/* Bytes of its stack a goroutine is known to have used: the deepest
+ * growth the runtime recorded, or the depth of its saved stack pointer
+ * if that is deeper (0 before its first run). */
+static uint64_t stack_used(const struct goroutine *g)
+{
+	uint64_t used = g->stack_high_water;
+	if (g->stack_hi && g->ctx_sp > g->stack_lo && g->ctx_sp < g->stack_hi &&
+	    g->stack_hi - g->ctx_sp > used)
+		used = g->stack_hi - g->ctx_sp;
+	return used;
+}
+
 static void json_body(const struct goroutine *g)
 {
 	printf("\"state\":");
@@ -757,6 +771,7 @@ static void json_body(const struct goroutine *g)
 		printf("null");
 	}
 	printf(",\"parent_id\":%lld", (long long)g->parent_id);
+	printf(",\"stack_used\":%llu", (unsigned long long)stack_used(g));
 }
 
 static void print_json(struct goroutine **sel, size_t n)
