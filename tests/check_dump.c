@@ -239,8 +239,8 @@ START_TEST(gdump_parked_and_running)
 	int st = gdump("", c.goro_pid);
 	ck_assert_msg(st == 0, "gdump exit %d: %s", st, dump);
 	expect_park_set(dump, true, true);
-	expect_goroutine(dump, "main", "sleep",
-			 FUNCS("goro_sleep", "wait_for_stdin_eof", "child_main"));
+	expect_goroutine(dump, "main", "IO wait",
+			 FUNCS("wait_for_stdin_eof", "child_main"));
 	/* The target carries on unharmed. */
 	ck_assert_int_eq(child_finish(&c), 0);
 	ck_assert_msg(strstr(c.out, "child done"), "child output: %s", c.out);

@@ -26,7 +26,6 @@
  * The function names below are what the tests look for in the frames;
  * noinline keeps each one a frame of its own.
  */
-#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -223,14 +222,15 @@ static void say_ready(void)
 	fflush(stdout);
 }
 
-/* Until the parent closes our stdin, polled so that this goroutine parks
- * in sleep rather than holding an M in read(). */
+/* Until the parent closes our stdin.  goro_read parks this goroutine in
+ * the poller (not an M in read()), and it stays parked until EOF: a dump
+ * taken any time after the first attempt sees it in [IO wait]. */
 NOINLINE static void wait_for_stdin_eof(void)
 {
-	fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
 	char c;
-	while (read(0, &c, 1) != 0)
-		goro_sleep(5 * 1000 * 1000);
+	while (goro_read(0, &c, 1) > 0)
+		;
+	__asm__ volatile("");
 }
 
 /* goro_main waits for threads in blocking calls: let that one out. */
