@@ -191,6 +191,11 @@ static struct g *global_runq_pop(void)
 	return g;
 }
 
+struct g *global_runq_peek(void)
+{
+	return sched.runq_head;
+}
+
 struct g *global_runq_get(struct p *p, int32_t max)
 {
 	int32_t size = atomic_load_explicit(&sched.runq_size, RELAXED);

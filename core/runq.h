@@ -28,5 +28,7 @@ void global_runq_put_batch(struct g *head, struct g *tail, int32_t n);
 /* Take a batch for p: returns one goroutine, moves up to a fair share more
  * into p's local queue (max 0 = no limit besides fairness). */
 struct g *global_runq_get(struct p *p, int32_t max);
+/* The head of the global queue, or NULL. */
+struct g *global_runq_peek(void);
 
 #endif

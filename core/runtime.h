@@ -110,6 +110,10 @@ struct p {
 	struct m *m;                 /* owner while running */
 	struct p *link;              /* idle list */
 	uint32_t schedtick;          /* schedules done on this P */
+	/* The goroutine this P last sent to the global queue at the end of
+	 * its slice: not to be taken straight back by the fairness check
+	 * (compared, never dereferenced). */
+	struct g *last_preempted;
 	_Atomic uint32_t syscalltick;
 
 	/* Local run queue: lock-free, single producer (the owner), many

@@ -95,6 +95,8 @@ static void sched_finish_switch(struct m *m)
 		break;
 	case PREV_PREEMPT:
 		atomic_store_explicit(&prev->status, G_RUNNABLE, RELEASE);
+		if (m->p)
+			m->p->last_preempted = prev;
 		rlock_lock(&sched.lock);
 		global_runq_put(prev);
 		rlock_unlock(&sched.lock);
@@ -172,6 +174,26 @@ static struct g *global_runq_take(struct p *p, int32_t max)
 	return g;
 }
 
+/*
+ * The fairness check's take: one goroutine from the global queue, unless
+ * the one at its head is the goroutine this P has just preempted.  That
+ * one has had its slice; taking it back would skip whatever the local
+ * queue holds — such as the goroutine whose timer the preemption was for —
+ * for another whole quantum (a 1 ms sleeper beside a hog woke 2 quanta
+ * late once every 61 slices).  The check then waits for the next round.
+ */
+static struct g *global_runq_take_fair(struct p *p)
+{
+	if (atomic_load_explicit(&sched.runq_size, RELAXED) == 0)
+		return NULL;
+	rlock_lock(&sched.lock);
+	struct g *g = NULL;
+	if (global_runq_peek() != p->last_preempted || runq_empty(p))
+		g = global_runq_get(p, 1);
+	rlock_unlock(&sched.lock);
+	return g;
+}
+
 /* The cheap part of finding work, safe on a goroutine's stack: this P's
  * timers, runnext, local queue, global queue.  Timers must not run while a
  * parking goroutine's unlock is still pending (a callback could need that
@@ -186,7 +208,7 @@ static struct g *find_local(struct m *m, bool *inherit, bool run_timers)
 	/* Every 61st schedule, look at the global queue first, so that two
 	 * goroutines ping-ponging through runnext cannot starve it. */
 	if (p->schedtick % GLOBAL_RUNQ_EVERY == 0 &&
-	    (g = global_runq_take(p, 1)))
+	    (g = global_runq_take_fair(p)))
 		return g;
 	if ((g = runq_get(p, inherit)))
 		return g;

@@ -74,6 +74,38 @@ START_TEST(sleeper_runs_beside_a_hog_on_one_p)
 }
 END_TEST
 
+/* A preemption made for a timer runs that timer's goroutine, not the hog it
+ * just stopped: each sleep costs exactly one preemption, also on the
+ * schedules where the scheduler's fairness check looks at the global queue
+ * first (every 61st), where the preempted hog waits.  Before that was
+ * handled, one sleep in 61 took two quanta and two preemptions. */
+#define FAIR_SLEEPS 250
+
+static int one_preemption_main(int argc, char **argv)
+{
+	(void)argc; (void)argv;
+	hog_limit_ns = 30000 * MS;
+	ck_assert_int_gt(goro_go(hog, NULL), 0);
+	goro_yield();
+	struct goro_preempt_stats before = stats_now();
+	for (int i = 0; i < FAIR_SLEEPS; i++)
+		goro_sleep(MS / 2);
+	struct goro_preempt_stats after = stats_now();
+	hog_stop = true;
+	uint64_t n = after.preempted - before.preempted;
+	ck_assert_msg(n >= FAIR_SLEEPS && n <= FAIR_SLEEPS + 1,
+		      "%d sleeps took %llu preemptions", FAIR_SLEEPS,
+		      (unsigned long long)n);
+	return 0;
+}
+
+START_TEST(each_sleep_costs_the_hog_one_preemption)
+{
+	setenv("GORO_QUANTUM", "2ms", 1);
+	ck_assert_int_eq(run_goro(one_preemption_main, 1), 0);
+}
+END_TEST
+
 /* ---- (2) the cooperative contract -------------------------------------- */
 
 static int cooperative_main(int argc, char **argv)
@@ -517,6 +549,7 @@ static Suite *preempt_suite(void)
 	TCase *tc = tcase_create("preempt");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, sleeper_runs_beside_a_hog_on_one_p);
+	tcase_add_test(tc, each_sleep_costs_the_hog_one_preemption);
 	tcase_add_test(tc, asyncpreempt_off_sleeper_waits_for_the_hog);
 	tcase_add_test(tc, registers_vectors_and_errno_survive_preemption);
 	tcase_add_test(tc, never_stopped_inside_libc);
