@@ -19,6 +19,10 @@
  *   signal-cost           the floor under all of this: CPU time a spinning
  *                         thread loses per SIGURG sent by another thread
  *                         every 100 µs, without goro (µs)
+ *   timer-cost            the floor of the other design (core/sysmon.c says
+ *                         why it was not chosen): CPU time a spinning
+ *                         thread loses per tick of its own 100 µs
+ *                         timer_create(SIGEV_THREAD_ID) timer (µs)
  *   tail-{p50,p99,p999}@Q (c) sojourn time of short requests: open-loop
  *                         Poisson arrivals, 99.5% need 4 µs of CPU and 0.5%
  *                         need 10 ms, a goroutine each, 70% load on 2 Ps
@@ -270,21 +274,49 @@ static void *signal_sender(void *arg)
 	return NULL;
 }
 
-/* CPU ns the calling thread needs for the spin, with or without a sender. */
-static int64_t spin_cpu(bool with_signals)
+enum disturbance { QUIET, SIGNALS_FROM_THREAD, OWN_TIMER };
+
+/* CPU ns the calling thread needs for the spin while disturbed so. */
+static int64_t spin_cpu(enum disturbance how)
 {
 	pthread_t t;
+	timer_t timer;
 	signal_done = false;
 	spinner_tid = (pid_t)syscall(SYS_gettid);
-	if (with_signals && pthread_create(&t, NULL, signal_sender, NULL))
+	if (how == SIGNALS_FROM_THREAD &&
+	    pthread_create(&t, NULL, signal_sender, NULL))
 		bench_fail(SUITE, "pthread_create failed");
+	if (how == OWN_TIMER) {
+		struct sigevent ev;
+		memset(&ev, 0, sizeof(ev));
+		ev.sigev_notify = SIGEV_THREAD_ID;
+		ev.sigev_signo = SIGURG;
+		ev._sigev_un._tid = spinner_tid;
+		struct itimerspec every = {
+			{ 0, SIGNAL_PERIOD_NS }, { 0, SIGNAL_PERIOD_NS }
+		};
+		if (timer_create(CLOCK_MONOTONIC, &ev, &timer) != 0 ||
+		    timer_settime(timer, 0, &every, NULL) != 0)
+			bench_fail(SUITE, "timer_create failed");
+	}
 	int64_t c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
 	spin(quick ? SIGNAL_SPIN_ITERS / 10 : SIGNAL_SPIN_ITERS);
 	int64_t used = clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
 	signal_done = true;
-	if (with_signals)
+	if (how == SIGNALS_FROM_THREAD)
 		pthread_join(t, NULL);
+	if (how == OWN_TIMER)
+		timer_delete(timer);
 	return used;
+}
+
+/* The spinner's CPU time lost per signal, in µs. */
+static double cost_per_signal(enum disturbance how, int64_t quiet)
+{
+	signal_hits = 0;
+	int64_t noisy = spin_cpu(how);
+	long hits = signal_hits;
+	return hits ? (double)(noisy - quiet) / 1e3 / (double)hits : 0;
 }
 
 static void run_signal_cost(void)
@@ -294,13 +326,12 @@ static void run_signal_cost(void)
 	sa.sa_handler = count_signal;
 	sa.sa_flags = SA_RESTART;
 	sigaction(SIGURG, &sa, &old);
-	int64_t quiet = spin_cpu(false);
-	signal_hits = 0;
-	int64_t noisy = spin_cpu(true);
-	long hits = signal_hits;
-	sigaction(SIGURG, &old, NULL);
-	double v = hits ? (double)(noisy - quiet) / 1e3 / (double)hits : 0;
+	int64_t quiet = spin_cpu(QUIET);
+	double v = cost_per_signal(SIGNALS_FROM_THREAD, quiet);
 	bench_report(SUITE, "signal-cost", "us", &v, 1);
+	v = cost_per_signal(OWN_TIMER, quiet);
+	bench_report(SUITE, "timer-cost", "us", &v, 1);
+	sigaction(SIGURG, &old, NULL);
 }
 
 /* ---- (c) tail latency under a bimodal open-loop load ---------------------- */

@@ -15,6 +15,12 @@
  *   rerun-1mib       us for the same recursion again in that goroutine, on
  *                    the stack already grown: grow-1mib minus this is what
  *                    growth costs
+ *   page-floor       ns for the kernel to give this process one fresh,
+ *                    zeroed 4 KiB page in the cheapest way it offers (one
+ *                    MADV_POPULATE_WRITE over as many contiguous pages as
+ *                    park-create has goroutines), without goro: a parked
+ *                    goroutine needs a page of its own, so park-create
+ *                    cannot go below this on the same machine
  *
  * tools/bench/go/stack does the same with Go's runtime; its runs are
  * interleaved with goro's.
@@ -23,6 +29,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <goro.h>
 
@@ -150,6 +157,27 @@ static int grow_main(int argc, char **argv)
 	return 0;
 }
 
+/* ---- the machine's floor: one fresh page ------------------------------------- */
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+static double page_floor_ns(long pages)
+{
+	size_t len = (size_t)pages * 4096;
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		bench_fail(SUITE, "mmap of %ld pages failed", pages);
+	int64_t t0 = bench_now();
+	if (madvise(p, len, MADV_POPULATE_WRITE) != 0)
+		bench_fail(SUITE, "MADV_POPULATE_WRITE failed (Linux 5.14+)");
+	double ns = (double)(bench_now() - t0) / (double)pages;
+	munmap(p, len);
+	return ns;
+}
+
 /* ---- the suite ---------------------------------------------------------------- */
 
 void bench_stack(const struct bench_opts *opts)
@@ -165,6 +193,8 @@ void bench_stack(const struct bench_opts *opts)
 		bench_goro(1, grow_main);
 		bench_report(SUITE, "grow-1mib", "us", &grow_us, 1);
 		bench_report(SUITE, "rerun-1mib", "us", &rerun_us, 1);
+		double floor_ns = page_floor_ns(park_count);
+		bench_report(SUITE, "page-floor", "ns", &floor_ns, 1);
 		bench_go(&once, SUITE, "stack", opts->quick ? "-quick" : "", "ns");
 	}
 }
