@@ -4,6 +4,9 @@
  *   park-create      ns per goroutine to spawn 1M goroutines and have every
  *                    one of them run and park on a channel receive, on all
  *                    Ps, with the default vm.max_map_count and guards
+ *   park-create-warm the same again in the same process, once the first
+ *                    million have exited: their stacks are reused, so this
+ *                    is the runtime's own cost, without fresh pages
  *   park-resident    resident bytes per parked goroutine (RSS growth / 1M)
  *   park-pagetables  page-table bytes per parked goroutine (VmPTE growth /
  *                    1M): not in RSS, but memory all the same; at the
@@ -26,6 +29,7 @@
  * interleaved with goro's.
  */
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -41,7 +45,7 @@
 #define GROW_REPEATS 20
 
 static long park_count;
-static double create_ns, resident_bytes, pagetable_bytes;
+static double create_ns, warm_create_ns, resident_bytes, pagetable_bytes;
 static double grow_us, rerun_us;
 
 /* VmRSS and VmPTE of this process, in bytes. */
@@ -74,17 +78,19 @@ static void park_body(void *arg)
 	atomic_fetch_add_explicit(&woken, 1, memory_order_relaxed);
 }
 
-static int park_main(int argc, char **argv)
+/* One round: park_count goroutines spawned, run and parked, then released
+ * and waited for.  Returns the ns per goroutine until all had parked; with
+ * memory, also what they held while parked. */
+static double park_round(bool memory)
 {
-	(void)argc;
-	(void)argv;
 	atomic_store(&parked, 0);
 	atomic_store(&woken, 0);
 	goro_chan_t *release = goro_chan_make(0, 0);
 	if (!release)
 		bench_fail(SUITE, "goro_chan_make failed");
 	long rss0, pte0, rss1, pte1;
-	memory_now(&rss0, &pte0);
+	if (memory)
+		memory_now(&rss0, &pte0);
 	int64_t t0 = bench_now();
 	for (long i = 0; i < park_count; i++) {
 		int64_t id = goro_go(park_body, release);
@@ -94,14 +100,27 @@ static int park_main(int argc, char **argv)
 	}
 	while (atomic_load_explicit(&parked, memory_order_relaxed) < park_count)
 		goro_sleep(100 * 1000);
-	create_ns = (double)(bench_now() - t0) / (double)park_count;
-	memory_now(&rss1, &pte1);
-	resident_bytes = (double)(rss1 - rss0) / (double)park_count;
-	pagetable_bytes = (double)(pte1 - pte0) / (double)park_count;
+	double ns = (double)(bench_now() - t0) / (double)park_count;
+	if (memory) {
+		memory_now(&rss1, &pte1);
+		resident_bytes = (double)(rss1 - rss0) / (double)park_count;
+		pagetable_bytes = (double)(pte1 - pte0) / (double)park_count;
+	}
 	goro_chan_close(release);
 	while (atomic_load_explicit(&woken, memory_order_relaxed) < park_count)
 		goro_sleep(100 * 1000);
 	goro_chan_free(release);
+	return ns;
+}
+
+static int park_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	create_ns = park_round(true);
+	/* The dead goroutines' stacks are pooled now: the second round is
+	 * what the runtime itself costs, without the kernel's fresh pages. */
+	warm_create_ns = park_round(false);
 	return 0;
 }
 
@@ -188,6 +207,7 @@ void bench_stack(const struct bench_opts *opts)
 	for (int i = 0; i < opts->runs; i++) {
 		bench_goro(0, park_main);
 		bench_report(SUITE, "park-create", "ns", &create_ns, 1);
+		bench_report(SUITE, "park-create-warm", "ns", &warm_create_ns, 1);
 		bench_report(SUITE, "park-resident", "bytes", &resident_bytes, 1);
 		bench_report(SUITE, "park-pagetables", "bytes", &pagetable_bytes, 1);
 		bench_goro(1, grow_main);

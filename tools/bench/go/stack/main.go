@@ -46,23 +46,27 @@ func memoryNow() (rss, pte int64) {
 	return rss, pte
 }
 
-// park: n goroutines each run and park on a channel receive.
+// park: n goroutines each run and park on a channel receive; then they are
+// released and waited for.
 func park(n int) (createNs, resident, pagetables float64) {
 	ch := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(n)
+	var parked, exited sync.WaitGroup
+	parked.Add(n)
+	exited.Add(n)
 	rss0, pte0 := memoryNow()
 	t0 := time.Now()
 	for i := 0; i < n; i++ {
 		go func() {
-			wg.Done()
+			parked.Done()
 			<-ch
+			exited.Done()
 		}()
 	}
-	wg.Wait()
+	parked.Wait()
 	el := time.Since(t0)
 	rss1, pte1 := memoryNow()
 	close(ch)
+	exited.Wait()
 	return float64(el.Nanoseconds()) / float64(n),
 		float64(rss1-rss0) / float64(n),
 		float64(pte1-pte0) / float64(n)
@@ -112,6 +116,9 @@ func main() {
 	}
 	c, r, p := park(count)
 	fmt.Printf("park-create %.1f ns\n", c)
+	// Again, with the dead goroutines' records and stacks to reuse.
+	w, _, _ := park(count)
+	fmt.Printf("park-create-warm %.1f ns\n", w)
 	fmt.Printf("park-resident %.0f bytes\n", r)
 	fmt.Printf("park-pagetables %.0f bytes\n", p)
 	g, a := grow()
