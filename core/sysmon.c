@@ -48,6 +48,7 @@
 #include "preempt.h"
 #include "retake.h"
 #include "runq.h"
+#include "sched.h"
 #include "runtime.h"
 #include "sysmon.h"
 #include "text_ranges.h"
@@ -133,13 +134,19 @@ static void preempt_overrunning(struct round *r)
 {
 	int64_t quantum = config.quantum_ns;
 	bool overrun_seen = false;
+	bool idle_timer_due = false;
+	int64_t overrun_timer = 0;  /* earliest timer behind an overrun */
 	int32_t n = atomic_load_explicit(&sched.gomaxprocs, RELAXED);
 	for (int32_t i = 0; i < n; i++) {
 		struct p *p = sched.allp[i];
 		struct sysmon_p *s = &sysmon.p[i];
 		struct m *m = *(struct m *volatile *)&p->m;
 		struct g *g = m ? *(struct g *volatile *)&m->curg : NULL;
-		if (atomic_load_explicit(&p->status, RELAXED) != P_RUNNING || !g) {
+		uint32_t status = atomic_load_explicit(&p->status, RELAXED);
+		if (status != P_RUNNING || !g) {
+			int64_t next = timers_next(p);
+			if (status == P_IDLE && next && next <= r->now)
+				idle_timer_due = true;
 			s->since = 0;
 			continue;
 		}
@@ -167,6 +174,9 @@ static void preempt_overrunning(struct round *r)
 			continue;
 		}
 		overrun_seen = true;
+		int64_t next = timers_next(p);
+		if (next && (!overrun_timer || next < overrun_timer))
+			overrun_timer = next;
 		if (!work_waits(p))
 			continue;
 		/* A thread that spent the slice blocked in the kernel (a plain
@@ -189,10 +199,17 @@ static void preempt_overrunning(struct round *r)
 	if (overrun_seen) {
 		wake_by(r, r->now + (quantum > OVERRUN_POLL_MIN_NS ?
 				     quantum : OVERRUN_POLL_MIN_NS));
-		int64_t next_timer = timers_next_deadline_rel();
-		if (next_timer >= 0)
-			wake_by(r, r->now + next_timer);
+		/* Only a timer on an overrun P needs the hog off its CPU: an
+		 * idle P's timers are run by the idle M that sleeps until
+		 * them.  (Waking for those too, sysmon spun on one that was
+		 * overdue, taking the CPU that M needed.) */
+		if (overrun_timer)
+			wake_by(r, overrun_timer > r->now ? overrun_timer : r->now);
 	}
+	/* An idle P's timer overdue and nobody running it (its watcher was
+	 * late or taken for other work): start an M, as Go's sysmon does. */
+	if (idle_timer_due)
+		sched_wakep();
 }
 
 static void *sysmon_main(void *arg)
