@@ -7,6 +7,8 @@
  *   late-{p50,p99,max}@Q  (a) wake-up lateness of a goroutine sleeping 1 ms
  *                         500 times beside a hog that never calls the
  *                         runtime, on 1 P (µs)
+ *   late-2p-*@1ms         the same with 100 µs sleeps on 2 Ps: no
+ *                         preemption needed, the idle P's M runs the timer
  *   loss-waiting@Q        (b) throughput lost by two hogs sharing 1 P
  *                         (always something waiting: one preemption per
  *                         quantum) against the cooperative runtime, where
@@ -133,6 +135,8 @@ static void hog(void *arg)
 static int64_t lateness[SLEEPS_FULL];
 static int sleeps;
 
+static int64_t sleep_ns;
+
 static int sleeper_main(int argc, char **argv)
 {
 	(void)argc; (void)argv;
@@ -142,28 +146,33 @@ static int sleeper_main(int argc, char **argv)
 	goro_yield();
 	for (int i = 0; i < sleeps; i++) {
 		int64_t t0 = goro_now();
-		goro_sleep(1 * MS);
-		lateness[i] = goro_now() - t0 - 1 * MS;
+		goro_sleep(sleep_ns);
+		lateness[i] = goro_now() - t0 - sleep_ns;
 	}
 	hog_stop = true;
 	return 0;
 }
 
-static void run_sleeper(const char *q)
+/* prefix "late" on 1 P: the sleeper needs the hog preempted; "late-2p" on
+ * 2 Ps: it needs nothing of the hog — its timer waits on the idle P, for
+ * the idle M that sleeps until it. */
+static void run_sleeper(const char *prefix, int procs, int64_t ns,
+			const char *q)
 {
 	set_mode(q, true);
-	bench_goro(1, sleeper_main);
+	sleep_ns = ns;
+	bench_goro(procs, sleeper_main);
 	qsort(lateness, (size_t)sleeps, sizeof(int64_t), cmp_i64);
 	char name[48];
 	double v;
 	v = pct(lateness, (size_t)sleeps, 0.5) / 1e3;
-	snprintf(name, sizeof(name), "late-p50@%s", q);
+	snprintf(name, sizeof(name), "%s-p50@%s", prefix, q);
 	bench_report(SUITE, name, "us", &v, 1);
 	v = pct(lateness, (size_t)sleeps, 0.99) / 1e3;
-	snprintf(name, sizeof(name), "late-p99@%s", q);
+	snprintf(name, sizeof(name), "%s-p99@%s", prefix, q);
 	bench_report(SUITE, name, "us", &v, 1);
 	v = (double)lateness[sleeps - 1] / 1e3;
-	snprintf(name, sizeof(name), "late-max@%s", q);
+	snprintf(name, sizeof(name), "%s-max@%s", prefix, q);
 	bench_report(SUITE, name, "us", &v, 1);
 }
 
@@ -403,12 +412,14 @@ static int tail_main(int argc, char **argv)
 	atomic_store(&tail_done, 0);
 	tail_t0 = goro_now();
 	for (size_t i = 0; i < nreqs; i++) {
+		/* Sleep until each arrival, however short the gap.  Spinning
+		 * on goro_yield() for the last tens of µs handed the P, at
+		 * every yield, to whatever waited there — a long request for a
+		 * whole quantum — and put arrivals milliseconds behind. */
 		int64_t at = tail_t0 + reqs[i].arrival;
 		int64_t now = goro_now();
-		if (at - now > 50 * US)
-			goro_sleep(at - now - 20 * US);
-		while (goro_now() < at)
-			goro_yield();
+		if (at > now)
+			goro_sleep(at - now);
 		if (goro_go(request_body, &reqs[i]) < 0)
 			bench_fail(SUITE, "goro_go failed");
 	}
@@ -454,7 +465,8 @@ void bench_preempt(const struct bench_opts *opts)
 	once.runs = 1;
 	for (int run = 0; run < opts->runs; run++) {
 		for (size_t i = 0; i < NQ; i++)
-			run_sleeper(quanta[i]);
+			run_sleeper("late", 1, 1 * MS, quanta[i]);
+		run_sleeper("late-2p", 2, 100 * US, "1ms");
 		for (size_t i = 0; i < NQ; i++)
 			run_throughput(quanta[i]);
 		for (size_t i = 0; i < NQ; i++)

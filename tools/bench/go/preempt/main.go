@@ -167,12 +167,10 @@ func tail(seconds float64) {
 	t0 := time.Now()
 	for i := range reqs {
 		r := &reqs[i]
+		// Sleep until each arrival, as goro's generator does.
 		at := t0.Add(time.Duration(r.arrival))
-		if d := time.Until(at); d > 50*time.Microsecond {
-			time.Sleep(d - 20*time.Microsecond)
-		}
-		for time.Now().Before(at) {
-			runtime.Gosched()
+		if d := time.Until(at); d > 0 {
+			time.Sleep(d)
 		}
 		go func() {
 			us := int64(shortUs)
