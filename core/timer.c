@@ -144,6 +144,9 @@ void timer_start(struct timer *t)
 {
 	struct p *p = m_current()->p;
 	struct timer_heap *h = p->timers;
+	/* Once in the heap, t is another M's to run: a sleeper's timer lives
+	 * in its goroutine's frame, which may be gone by the next line. */
+	int64_t when = t->when;
 	rlock_lock(&h->lock);
 	int err = heap_push(h, p, t);
 	rlock_unlock(&h->lock);
@@ -151,8 +154,8 @@ void timer_start(struct timer *t)
 		rt_fatal("out of memory adding a timer");
 	/* Idle Ms sleep until the earliest deadline they knew of; this one
 	 * may be earlier. */
-	m_poke_idle_for_deadline(t->when);
-	sysmon_timer_armed(t->when);
+	m_poke_idle_for_deadline(when);
+	sysmon_timer_armed(when);
 }
 
 void timer_start_unlock(void *timer)
