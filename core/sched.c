@@ -159,6 +159,7 @@ static void execute(struct m *m, struct g *from, struct g *next, bool inherit)
 	}
 	atomic_store_explicit(&next->status, G_RUNNING, RELAXED);
 	next->async_preempted = false;
+	next->used_slice = false;
 	switch_to(m, from, next);
 }
 
@@ -664,6 +665,7 @@ void sched_preempt_self(bool async)
 	struct g *g = m->curg;
 	atomic_store_explicit(&g->preempt, false, RELAXED);
 	g->async_preempted = async;
+	g->used_slice = true;
 	schedule(PREV_PREEMPT);
 }
 
