@@ -94,41 +94,27 @@ int goro_main(int (*fn)(int, char **), int argc, char **argv)
 				"another thread\n");
 		return -EBUSY;
 	}
+	struct m *m0 = NULL;
 	int err = config_load();
-	if (!err)
-		err = preempt_init();
-	if (err) {
-		atomic_store(&sched.running, false);
-		return err;
-	}
-	if ((err = crash_install()) != 0 || (err = stack_init()) != 0 ||
-	    (err = stack_fault_install()) != 0) {
-		atomic_store(&sched.running, false);
-		return err;
-	}
+	if (err)
+		goto fail;
+	if ((err = preempt_init()) != 0)
+		goto fail;
+	if ((err = crash_install()) != 0 || (err = stack_init()) != 0)
+		goto fail_preempt;
+	if ((err = stack_fault_install()) != 0)
+		goto fail_stack;
 	traceback_warmup();
 
 	runtime_reset();
 	int nprocs = config.maxprocs ? config.maxprocs : procs_available_cpus();
-	struct m *m0 = m_alloc();
-	if (!m0 || (err = procs_init(nprocs)) != 0) {
-		procs_free_all();
-		stack_shutdown();
-		stack_fault_remove();
-		rt_free(m0, sizeof(*m0));
-		preempt_fini();
-		atomic_store(&sched.running, false);
-		return -ENOMEM;
-	}
-	if ((err = netpoll_init()) != 0) {
-		procs_free_all();
-		stack_shutdown();
-		stack_fault_remove();
-		rt_free(m0, sizeof(*m0));
-		preempt_fini();
-		atomic_store(&sched.running, false);
-		return err;
-	}
+	m0 = m_alloc();
+	if (!m0)
+		err = -ENOMEM;
+	else if ((err = procs_init(nprocs)) == 0)
+		err = netpoll_init();
+	if (err)
+		goto fail_procs;
 	m0->is_m0 = true;
 	sched.allm = m0;
 	sched.mcount = 1;
@@ -168,4 +154,17 @@ int goro_main(int (*fn)(int, char **), int argc, char **argv)
 	errno = saved_errno;
 	atomic_store(&sched.running, false);
 	return code;
+
+	/* Undone in the reverse order of the setup above. */
+fail_procs:
+	procs_free_all();
+	rt_free(m0, sizeof(*m0));
+	stack_fault_remove();
+fail_stack:
+	stack_shutdown();
+fail_preempt:
+	preempt_fini();
+fail:
+	atomic_store(&sched.running, false);
+	return err;
 }
