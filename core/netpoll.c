@@ -216,6 +216,24 @@ static void ready_all(struct g *list)
 	}
 }
 
+/*
+ * Caller holds pd->lock.  The file pd described is gone (closed, or its
+ * number reused): pd becomes `kind`, every attempt and event of the old
+ * file goes stale, and its waiters are returned, failed with -EBADF, for
+ * the caller to ready after the unlock.
+ */
+static struct g *forget_file(struct poll_desc *pd, enum pd_kind kind)
+{
+	int32_t n = 0;
+	struct g *stale = take_waiters(pd, EPOLLIN | EPOLLOUT, -EBADF, &n);
+	pd->seq++;
+	pd->kind = kind;
+	pd->sock = PD_SOCK_UNKNOWN;
+	atomic_fetch_add_explicit(&pd->rgen, 1, RELAXED);
+	atomic_fetch_add_explicit(&pd->wgen, 1, RELAXED);
+	return stale;
+}
+
 int netpoll_open_fresh(int fd, bool already_nonblocking)
 {
 	struct poll_desc *pd = netpoll_desc(fd);
@@ -223,13 +241,7 @@ int netpoll_open_fresh(int fd, bool already_nonblocking)
 		return -errno;
 	rlock_lock(&pd->lock);
 	/* Any waiter left here waited on a file that no longer exists. */
-	int32_t n = 0;
-	struct g *stale = take_waiters(pd, EPOLLIN | EPOLLOUT, -EBADF, &n);
-	pd->seq++;
-	pd->kind = PD_UNKNOWN;
-	pd->sock = PD_SOCK_UNKNOWN;
-	atomic_fetch_add_explicit(&pd->rgen, 1, RELAXED);
-	atomic_fetch_add_explicit(&pd->wgen, 1, RELAXED);
+	struct g *stale = forget_file(pd, PD_UNKNOWN);
 	int err = register_fd(fd, pd, already_nonblocking);
 	rlock_unlock(&pd->lock);
 	ready_all(stale);
@@ -302,13 +314,7 @@ void netpoll_close_begin(int fd)
 		return;
 	rlock_lock(&pd->lock);
 	bool polled = pd->kind == PD_POLLED;
-	int32_t n = 0;
-	struct g *list = take_waiters(pd, EPOLLIN | EPOLLOUT, -EBADF, &n);
-	pd->seq++;
-	pd->kind = PD_CLOSING;
-	pd->sock = PD_SOCK_UNKNOWN;
-	atomic_fetch_add_explicit(&pd->rgen, 1, RELAXED);
-	atomic_fetch_add_explicit(&pd->wgen, 1, RELAXED);
+	struct g *list = forget_file(pd, PD_CLOSING);
 	/* A duplicate of fd would keep the file in the set; its events now
 	 * carry a stale sequence number and are dropped anyway. */
 	if (polled)
