@@ -187,6 +187,7 @@ static struct g *global_runq_pop(void)
 		if (!sched.runq_head)
 			sched.runq_tail = NULL;
 		g->schedlink = NULL;
+		g->used_slice = false;
 	}
 	return g;
 }

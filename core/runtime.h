@@ -68,8 +68,8 @@ struct g {
 	_Atomic uint32_t status;     /* enum g_status */
 	uint8_t wait_reason;         /* enum wait_reason, while G_WAITING */
 	bool async_preempted;        /* ctx is a preemption trampoline frame */
-	bool used_slice;             /* preempted at the end of its slice, not
-	                                run since (core/runq.c) */
+	bool used_slice;             /* in the global queue for having used up
+	                                its slice (core/runq.c) */
 	int64_t wait_since;          /* when the wait began (goro_now's
 	                                timeline, tick-granular: sched_park) */
 

@@ -159,7 +159,6 @@ static void execute(struct m *m, struct g *from, struct g *next, bool inherit)
 	}
 	atomic_store_explicit(&next->status, G_RUNNING, RELAXED);
 	next->async_preempted = false;
-	next->used_slice = false;
 	switch_to(m, from, next);
 }
 
