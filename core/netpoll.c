@@ -25,8 +25,10 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -55,9 +57,14 @@ static _Atomic bool break_pending;
 static _Atomic int64_t last_poll;    /* 0 while an M blocks in netpoll */
 static _Atomic int64_t poll_until;   /* that M's deadline; 0 = not known */
 static _Atomic int64_t waiting;      /* goroutines parked here */
+/* epoll_pwait2 (Linux 5.11) is missing: kernels before it, and valgrind.
+ * Decided once, in netpoll_init. */
+static bool no_pwait2;
 
 /* Goroutines parked here wait on the outside world: they count in
  * sched.nblocked too, so that deadlock detection leaves them alone. */
+static void restore_mode(int fd, struct poll_desc *pd);
+
 static void waiting_add(int64_t n)
 {
 	atomic_fetch_add_explicit(&waiting, n, RELAXED);
@@ -82,6 +89,10 @@ int netpoll_init(void)
 		netpoll_teardown();
 		return err;
 	}
+	struct epoll_event probe;
+	struct timespec zero = { 0, 0 };
+	no_pwait2 = epoll_pwait2(epfd, &probe, 1, &zero, NULL) < 0 &&
+		    errno == ENOSYS;
 	atomic_store_explicit(&break_pending, false, RELAXED);
 	atomic_store_explicit(&last_poll, goro_now(), RELAXED);
 	atomic_store_explicit(&poll_until, 0, RELAXED);
@@ -89,8 +100,9 @@ int netpoll_init(void)
 	return 0;
 }
 
-/* End of goro_main: every M is gone.  Descriptors keep O_NONBLOCK; the
- * next run starts with fresh records. */
+/* End of goro_main: every M is gone.  Sockets goro switched to
+ * O_NONBLOCK go back to blocking if their number still names the same
+ * file; the next run starts with fresh records. */
 void netpoll_teardown(void)
 {
 	if (epfd >= 0)
@@ -101,6 +113,14 @@ void netpoll_teardown(void)
 	for (int i = 0; i < PD_CHUNKS; i++) {
 		struct poll_desc *chunk = atomic_load_explicit(&pd_chunks[i],
 							       RELAXED);
+		for (int j = 0; chunk && j < PD_CHUNK; j++) {
+			struct poll_desc *pd = &chunk[j];
+			struct stat st;
+			int fd = i << PD_CHUNK_SHIFT | j;
+			if (pd->restore_blocking && fstat(fd, &st) == 0 &&
+			    st.st_dev == pd->dev && st.st_ino == pd->ino)
+				restore_mode(fd, pd);
+		}
 		if (chunk) {
 			rt_free(chunk, PD_CHUNK * sizeof(*chunk));
 			atomic_store_explicit(&pd_chunks[i], NULL, RELAXED);
@@ -132,29 +152,61 @@ struct poll_desc *netpoll_desc(int fd)
 	return &chunk[fd & (PD_CHUNK - 1)];
 }
 
+
 static uint64_t event_data(int fd, struct poll_desc *pd)
 {
 	return (uint64_t)pd->seq << 32 | (uint32_t)fd;
+}
+
+/*
+ * Caller holds pd->lock; fd's description is blocking and goro did not
+ * create it, so other processes (a shell, a parent) may share it.  Give
+ * fd a private description of the same file instead, opened
+ * O_NONBLOCK: possible for pipes, FIFOs and terminals, through
+ * /proc/self/fd.  True if done.
+ */
+static bool reopen_private(int fd, int flags)
+{
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !(S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)))
+		return false;
+	char path[40];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	int keep = flags & (O_ACCMODE | O_APPEND);
+	int nfd = open(path, keep | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (nfd < 0)
+		return false;
+	int fdflags = fcntl(fd, F_GETFD);
+	bool ok = fdflags >= 0 &&
+		  dup3(nfd, fd, fdflags & FD_CLOEXEC ? O_CLOEXEC : 0) == fd;
+	close(nfd);
+	return ok;
 }
 
 /* Caller holds pd->lock.  nonblocking: fd is known to be O_NONBLOCK. */
 static int register_fd(int fd, struct poll_desc *pd, bool nonblocking)
 {
 	int flags = 0;
+	bool reopened = false;
 	if (!nonblocking) {
 		flags = fcntl(fd, F_GETFL);
 		if (flags < 0)
 			return -errno;
 		nonblocking = flags & O_NONBLOCK;
+		if (!nonblocking)
+			nonblocking = reopened = reopen_private(fd, flags);
 	}
 	struct epoll_event ev = {
 		.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
 		.data.u64 = event_data(fd, pd),
 	};
 	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-		/* epoll refuses regular files: they keep their blocking mode
-		 * and go through the blocking-call path. */
+		/* epoll refuses regular files and some devices: they keep
+		 * their blocking mode and go through the blocking-call path.
+		 * A private description goro opened goes back to blocking. */
 		if (errno == EPERM) {
+			if (reopened)
+				fcntl(fd, F_SETFL, flags);
 			pd->kind = PD_BLOCKING;
 			return 0;
 		}
@@ -165,22 +217,89 @@ static int register_fd(int fd, struct poll_desc *pd, bool nonblocking)
 		    epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev) != 0)
 			return -errno;
 	}
-	if (!nonblocking && fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0)
-		return -errno;
+	if (!nonblocking) {
+		/* A socket someone else may share: switched for now, switched
+		 * back when goro is done with it. */
+		struct stat st;
+		if (fstat(fd, &st) != 0 ||
+		    fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0)
+			return -errno;
+		pd->restore_blocking = true;
+		pd->dev = st.st_dev;
+		pd->ino = st.st_ino;
+	}
 	pd->kind = PD_POLLED;
 	return 0;
 }
 
-int netpoll_prepare(int fd, struct poll_desc *pd)
+/* Caller holds pd->lock and knows fd is open: put O_NONBLOCK back as the
+ * user left it, if goro changed it. */
+static void restore_mode(int fd, struct poll_desc *pd)
 {
-	switch (pd->kind) {
-	case PD_POLLED:
-	case PD_BLOCKING:
-		return 0;
-	case PD_CLOSING:
-		return -EBADF;
+	if (!pd->restore_blocking)
+		return;
+	pd->restore_blocking = false;
+	int flags = fcntl(fd, F_GETFL);
+	if (flags >= 0 && (flags & O_NONBLOCK))
+		fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+}
+
+struct poll_desc *netpoll_ref(int fd, int *err)
+{
+	struct poll_desc *pd = netpoll_desc(fd);
+	if (!pd) {
+		*err = -errno;
+		return NULL;
 	}
-	return register_fd(fd, pd, false);
+	uint32_t refs = atomic_load_explicit(&pd->refs, RELAXED);
+	for (;;) {
+		if (refs & PD_REF_CLOSING) {
+			/* Either goro_close is waiting for calls on this very
+			 * file (EBADF), or it holds the lock while it closes
+			 * fd and resets the record, and this call is on a new
+			 * file that reused the number: wait for the reset. */
+			rlock_lock(&pd->lock);
+			refs = atomic_load_explicit(&pd->refs, RELAXED);
+			rlock_unlock(&pd->lock);
+			if (refs & PD_REF_CLOSING) {
+				*err = -EBADF;
+				return NULL;
+			}
+			continue;
+		}
+		if (atomic_compare_exchange_weak_explicit(&pd->refs, &refs,
+							  refs + 1, ACQUIRE,
+							  RELAXED))
+			break;
+	}
+	uint8_t k = atomic_load_explicit(&pd->kind, RELAXED);
+	if (__builtin_expect(k == PD_UNKNOWN, 0)) {
+		rlock_lock(&pd->lock);
+		int e = pd->kind == PD_UNKNOWN ? register_fd(fd, pd, false) : 0;
+		rlock_unlock(&pd->lock);
+		if (e) {
+			netpoll_unref(pd);
+			*err = e;
+			return NULL;
+		}
+	}
+	return pd;
+}
+
+void netpoll_unref(struct poll_desc *pd)
+{
+	uint32_t left = atomic_fetch_sub_explicit(&pd->refs, 1,
+						  memory_order_acq_rel) - 1;
+	if (left != PD_REF_CLOSING)
+		return;
+	/* The last call left a descriptor being closed: wake the closer,
+	 * which checks the count again under the lock. */
+	rlock_lock(&pd->lock);
+	struct g *closer = pd->closer;
+	pd->closer = NULL;
+	rlock_unlock(&pd->lock);
+	if (closer)
+		sched_ready(closer, false);
 }
 
 /* Caller holds pd->lock: unlink every waiter matching `events`, give them
@@ -222,26 +341,32 @@ static void ready_all(struct g *list)
  * file goes stale, and its waiters are returned, failed with -EBADF, for
  * the caller to ready after the unlock.
  */
-static struct g *forget_file(struct poll_desc *pd, enum pd_kind kind)
+static struct g *forget_file(struct poll_desc *pd, enum pd_kind kind,
+			     bool keep_deadlines)
 {
 	int32_t n = 0;
 	struct g *stale = take_waiters(pd, EPOLLIN | EPOLLOUT, -EBADF, &n);
 	pd->seq++;
 	pd->kind = kind;
 	pd->sock = PD_SOCK_UNKNOWN;
+	pd->restore_blocking = false;
+	if (!keep_deadlines) {
+		atomic_store_explicit(&pd->rdeadline, 0, RELAXED);
+		atomic_store_explicit(&pd->wdeadline, 0, RELAXED);
+	}
 	atomic_fetch_add_explicit(&pd->rgen, 1, RELAXED);
 	atomic_fetch_add_explicit(&pd->wgen, 1, RELAXED);
 	return stale;
 }
 
-int netpoll_open_fresh(int fd, bool already_nonblocking)
+int netpoll_open_fresh(int fd, bool already_nonblocking, bool keep)
 {
 	struct poll_desc *pd = netpoll_desc(fd);
 	if (!pd)
 		return -errno;
 	rlock_lock(&pd->lock);
 	/* Any waiter left here waited on a file that no longer exists. */
-	struct g *stale = forget_file(pd, PD_UNKNOWN);
+	struct g *stale = forget_file(pd, PD_UNKNOWN, keep);
 	int err = register_fd(fd, pd, already_nonblocking);
 	rlock_unlock(&pd->lock);
 	ready_all(stale);
@@ -307,31 +432,73 @@ int netpoll_wait_locked(struct poll_desc *pd, uint32_t events,
 	return w.result;
 }
 
-void netpoll_close_begin(int fd)
+int netpoll_set_deadline(int fd, uint32_t dirs, int64_t deadline_ns)
 {
 	struct poll_desc *pd = netpoll_desc(fd);
 	if (!pd)
-		return;
+		return -errno;
 	rlock_lock(&pd->lock);
-	bool polled = pd->kind == PD_POLLED;
-	struct g *list = forget_file(pd, PD_CLOSING);
-	/* A duplicate of fd would keep the file in the set; its events now
-	 * carry a stale sequence number and are dropped anyway. */
-	if (polled)
-		epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
+	if (atomic_load_explicit(&pd->refs, RELAXED) & PD_REF_CLOSING) {
+		rlock_unlock(&pd->lock);
+		return -EBADF;
+	}
+	if (dirs & EPOLLIN)
+		atomic_store_explicit(&pd->rdeadline, deadline_ns, RELAXED);
+	if (dirs & EPOLLOUT)
+		atomic_store_explicit(&pd->wdeadline, deadline_ns, RELAXED);
+	/* Waiters parked with the old deadline look again: they fail at
+	 * once if the new one has passed, else park with it. */
+	int32_t n = 0;
+	struct g *woken = take_waiters(pd, dirs, 0, &n);
 	rlock_unlock(&pd->lock);
-	ready_all(list);
+	ready_all(woken);
+	return 0;
 }
 
-void netpoll_close_end(int fd)
+static void close_commit(void *arg)
+{
+	rlock_unlock(&((struct poll_desc *)arg)->lock);
+}
+
+int netpoll_close(int fd)
 {
 	struct poll_desc *pd = netpoll_desc(fd);
 	if (!pd)
-		return;
+		return -errno;
+	uint32_t old = atomic_fetch_or_explicit(&pd->refs, PD_REF_CLOSING,
+						memory_order_acq_rel);
+	if (old & PD_REF_CLOSING)
+		return -EBADF;
 	rlock_lock(&pd->lock);
-	if (pd->kind == PD_CLOSING)
-		pd->kind = PD_UNKNOWN;
+	bool polled = pd->kind == PD_POLLED;
+	/* Waiters fail with EBADF; calls between attempts see the closing
+	 * bit and give up. */
+	int32_t n = 0;
+	struct g *list = take_waiters(pd, EPOLLIN | EPOLLOUT, -EBADF, &n);
 	rlock_unlock(&pd->lock);
+	ready_all(list);
+
+	/* Wait until every call in flight has left (Go's fd.decref). */
+	rlock_lock(&pd->lock);
+	while (atomic_load_explicit(&pd->refs, ACQUIRE) != PD_REF_CLOSING) {
+		pd->closer = g_current();
+		sched_park(WAIT_IO, close_commit, pd);
+		rlock_lock(&pd->lock);
+	}
+	/* Nothing uses fd now.  The lock is held across close(): a call on
+	 * a new file that reuses the number waits in netpoll_ref until the
+	 * record is reset. */
+	restore_mode(fd, pd);
+	if (polled)
+		epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
+	int r = close(fd);
+	int err = r == 0 ? 0 : -errno;
+	list = forget_file(pd, PD_UNKNOWN, false);
+	atomic_store_explicit(&pd->refs, 0, RELEASE);
+	rlock_unlock(&pd->lock);
+	ready_all(list);
+	/* close() fails with EINTR or EIO after releasing the number. */
+	return err == -EINTR ? 0 : err;
 }
 
 /* ---- collecting ready goroutines -------------------------------------------- */
@@ -342,13 +509,24 @@ int32_t netpoll(int64_t delay_ns, struct g **list)
 	if (epfd < 0)
 		return 0;
 	struct epoll_event events[EVENTS_MAX];
-	struct timespec ts, *tsp = NULL;
-	if (delay_ns >= 0) {
-		ts.tv_sec = delay_ns / 1000000000;
-		ts.tv_nsec = delay_ns % 1000000000;
-		tsp = &ts;
+	int n;
+	if (no_pwait2) {
+		/* Milliseconds, rounded up: waking early would only make the
+		 * caller poll again at once. */
+		int ms = -1;
+		if (delay_ns >= 0)
+			ms = delay_ns >= (int64_t)INT_MAX * 1000000 ? INT_MAX
+				: (int)((delay_ns + 999999) / 1000000);
+		n = epoll_wait(epfd, events, EVENTS_MAX, ms);
+	} else {
+		struct timespec ts, *tsp = NULL;
+		if (delay_ns >= 0) {
+			ts.tv_sec = delay_ns / 1000000000;
+			ts.tv_nsec = delay_ns % 1000000000;
+			tsp = &ts;
+		}
+		n = epoll_pwait2(epfd, events, EVENTS_MAX, tsp, NULL);
 	}
-	int n = epoll_pwait2(epfd, events, EVENTS_MAX, tsp, NULL);
 	if (n < 0)
 		return 0;  /* EINTR: the caller looks again */
 	int32_t count = 0;

@@ -212,6 +212,70 @@ int goro_close(int fd);
  * other events. */
 int goro_fdwait(int fd, short events, int64_t timeout_ns);
 
+/* ---- I/O: accept flags, vectored and message drop-ins, deadlines ----------
+ *
+ * goro_accept returns descriptors with close-on-exec set, as Go's do;
+ * goro_accept4 takes accept4's flags (SOCK_CLOEXEC, SOCK_NONBLOCK; any
+ * other bit is EINVAL) for callers that want the descriptor inherited.
+ * The returned descriptor is always non-blocking: it is goro's own.
+ *
+ * A descriptor whose open file description is blocking is used without
+ * changing what others sharing that description see: pipes, FIFOs and
+ * terminals (a shell's stdin) get a private description, reopened through
+ * /proc/self/fd; sockets are switched to O_NONBLOCK and switched back by
+ * goro_close, or when goro_main returns. */
+int goro_accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags);
+struct iovec;
+struct msghdr;
+ssize_t goro_readv(int fd, const struct iovec *iov, int iovcnt);
+ssize_t goro_writev(int fd, const struct iovec *iov, int iovcnt);
+ssize_t goro_recvfrom(int fd, void *buf, size_t n, int flags,
+		      struct sockaddr *addr, socklen_t *addrlen);
+ssize_t goro_sendto(int fd, const void *buf, size_t n, int flags,
+		    const struct sockaddr *to, socklen_t tolen);
+ssize_t goro_recvmsg(int fd, struct msghdr *msg, int flags);
+ssize_t goro_sendmsg(int fd, const struct msghdr *msg, int flags);
+
+/* Directions of a descriptor deadline. */
+#define GORO_READ 1
+#define GORO_WRITE 2
+/* Go's SetReadDeadline/SetWriteDeadline: calls in direction `how`
+ * (GORO_READ, GORO_WRITE or both, or'ed) on fd, blocked now or made later,
+ * fail with ETIMEDOUT once goro_now() reaches deadline_ns; 0 clears it.
+ * The deadline may be moved while a goroutine waits.  0, -EINVAL (bad how,
+ * negative deadline), -EBADF, -ENOTSUP (a regular file), -EPERM outside a
+ * goroutine.  goro_close and a new file behind the number clear it. */
+int goro_fd_set_deadline(int fd, int how, int64_t deadline_ns);
+
+/* ---- Networking (Go's net.Dial and net.Listen) -------------------------------
+ *
+ * network: "tcp", "tcp4", "tcp6", "udp", "udp4", "udp6" or "unix";
+ * address: "host:port", "[v6addr]:port", ":port", or a path for "unix"
+ * ("@name": the abstract namespace).  Names are resolved by a small pool
+ * of resolver threads while the goroutine parks: its P runs other
+ * goroutines.
+ *
+ * goro_dial tries each address in turn, as Go's dialer does, within
+ * timeout_ns for the whole call (0: no limit; resolution included), and
+ * returns a connected (for udp: connected datagram) non-blocking
+ * close-on-exec descriptor, or -EINVAL, -ETIMEDOUT, -EHOSTUNREACH (the
+ * name has no address of that family), -ENOENT (unknown name), the first
+ * address's connect error (-ECONNREFUSED...).
+ *
+ * goro_listen binds with SO_REUSEADDR and listens (backlog 0: SOMAXCONN);
+ * for "udp" it returns the bound socket.  An empty host listens on every
+ * address (IPv6 and IPv4 for "tcp"/"udp" where the machine has IPv6).
+ *
+ * goro_getaddrinfo is getaddrinfo(3) that parks the goroutine instead of
+ * blocking the P; same arguments, same return values (0 or an EAI_ code;
+ * EAI_SYSTEM with errno EINVAL for a NULL res, EPERM outside a
+ * goroutine); free the list with freeaddrinfo(3). */
+struct addrinfo;
+int goro_dial(const char *network, const char *address, int64_t timeout_ns);
+int goro_listen(const char *network, const char *address, int backlog);
+int goro_getaddrinfo(const char *node, const char *service,
+		     const struct addrinfo *hints, struct addrinfo **res);
+
 /* Mark a call that may block in the kernel: the P is handed on meanwhile
  * (after ~20 µs).  Calls not marked — a plain sleep(), read() or
  * pthread_mutex_lock — are noticed too, after a few milliseconds of the
