@@ -20,6 +20,14 @@
  * demand and never moved, so a lookup needs no lock.  The epoll event
  * carries fd and the record's sequence number; closing bumps the number, so
  * an event for the previous file behind a reused fd is dropped.
+ *
+ * Closing is ordered after the calls in flight (netpoll_ref/unref and
+ * netpoll_close): a goroutine woken by an edge but not yet running still
+ * holds its reference, so the descriptor stays open, and the same file,
+ * until it has run, seen the closing bit and left.
+ *
+ * Kernels before 5.11 (and valgrind) lack epoll_pwait2: netpoll_init
+ * notices ENOSYS once, and netpoll() uses epoll_wait from then on.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -190,15 +190,19 @@ int goro_once(goro_once_t *once, void (*fn)(void *), void *arg);
 
 /* ---- I/O: the goroutine parks on the netpoller, the thread runs others ----
  *
- * Drop-in for the libc calls (-1 and errno).  A descriptor is switched to
- * O_NONBLOCK on its first use; regular files stay blocking and are read or
- * written inside goro_blocking_enter/exit.  As in Go, goro_write/goro_send
- * return once all n bytes are written (a count below n only with an error
- * after a partial write), and writing to a socket whose peer is gone fails
- * with EPIPE instead of raising SIGPIPE.  Close descriptors used here with
- * goro_close: it wakes their waiters (EBADF) and forgets what the poller
- * knew before the number is reused.  A send/recv with MSG_DONTWAIT returns
- * EAGAIN instead of parking. */
+ * Drop-in for the libc calls (-1 and errno).  A descriptor is made
+ * non-blocking on its first use (see goro_accept4 below for how a shared
+ * one is left alone); regular files stay blocking and are read or written
+ * inside goro_blocking_enter/exit.  As in Go, goro_write/goro_send return
+ * once all n bytes are written (a count below n only with an error after a
+ * partial write), and writing to a socket whose peer is gone fails with
+ * EPIPE instead of raising SIGPIPE.  Close descriptors used here with
+ * goro_close: calls waiting on them fail with EBADF, and the real close
+ * happens only after every call in flight on the descriptor has left, so
+ * none can reach a file that reuses the number (a second goro_close of
+ * the same fd meanwhile fails with EBADF).  A send/recv with MSG_DONTWAIT
+ * returns EAGAIN instead of parking; a call past the descriptor's
+ * deadline (goro_fd_set_deadline) fails with ETIMEDOUT. */
 
 ssize_t goro_read(int fd, void *buf, size_t n);
 ssize_t goro_write(int fd, const void *buf, size_t n);
@@ -258,9 +262,10 @@ int goro_fd_set_deadline(int fd, int how, int64_t deadline_ns);
  * goro_dial tries each address in turn, as Go's dialer does, within
  * timeout_ns for the whole call (0: no limit; resolution included), and
  * returns a connected (for udp: connected datagram) non-blocking
- * close-on-exec descriptor, or -EINVAL, -ETIMEDOUT, -EHOSTUNREACH (the
- * name has no address of that family), -ENOENT (unknown name), the first
- * address's connect error (-ECONNREFUSED...).
+ * close-on-exec descriptor, or -EINVAL (bad network or address), -ENOENT
+ * (unknown name, or no address of that family; no such unix path),
+ * -EAGAIN (temporary resolver failure), -ETIMEDOUT, -EPERM outside a
+ * goroutine, or the first address's connect error (-ECONNREFUSED...).
  *
  * goro_listen binds with SO_REUSEADDR and listens (backlog 0: SOMAXCONN);
  * for "udp" it returns the bound socket.  An empty host listens on every
