@@ -204,6 +204,7 @@ static ssize_t try_write(int fd, void *arg)
 static ssize_t write_all(int fd, const void *buf, size_t n, int flags,
 			 io_try_fn try)
 {
+	/* With MSG_DONTWAIT: as much as fits now, EAGAIN if nothing did. */
 	size_t done = 0;
 	do {
 		struct rw_ctx c = { .buf = (char *)buf + done,
@@ -213,7 +214,7 @@ static ssize_t write_all(int fd, const void *buf, size_t n, int flags,
 		if (r < 0)
 			return done ? (ssize_t)done : -1;
 		done += (size_t)r;
-	} while (done < n && !(flags & MSG_DONTWAIT));
+	} while (done < n);
 	return (ssize_t)done;
 }
 
