@@ -8,8 +8,9 @@
  * nothing of the scheduler (it only writes to a descriptor).
  *
  * Threads are started on demand up to RESOLVER_THREADS_MAX, block every
- * signal, and stay for the life of the process, idle on a condition
- * variable; requests beyond that wait in a FIFO queue.
+ * signal as they start (so the application's handlers never run there,
+ * but for the instant before), and stay for the life of the process, idle
+ * on a condition variable; requests beyond that wait in a FIFO queue.
  *
  * Who frees a request: it is shared by the goroutine and the thread.  The
  * thread moves `state` from WAITING to DONE and then writes the eventfd;
@@ -65,6 +66,11 @@ static void req_free(struct resolver_req *r)
 static void *resolver_thread(void *arg)
 {
 	(void)arg;
+	/* Blocked here, not around pthread_create: the creator runs on a
+	 * goroutine stack, which grows through SIGSEGV. */
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, NULL);
 	for (;;) {
 		pthread_mutex_lock(&pool.lock);
 		while (!pool.head) {
@@ -106,16 +112,10 @@ static bool submit(struct resolver_req *r)
 	if (pool.idle == 0 && pool.threads < RESOLVER_THREADS_MAX) {
 		pthread_t t;
 		pthread_attr_t attr;
-		sigset_t all, old;
-		sigfillset(&all);
 		pthread_attr_init(&attr);
 		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		/* The thread inherits this mask: no signal is ever handled
-		 * on a resolver thread. */
-		pthread_sigmask(SIG_SETMASK, &all, &old);
 		if (pthread_create(&t, &attr, resolver_thread, NULL) == 0)
 			pool.threads++;
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		pthread_attr_destroy(&attr);
 	}
 	if (pool.threads == 0) {
