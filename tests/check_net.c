@@ -299,6 +299,43 @@ START_TEST(dial_tries_each_address)
 }
 END_TEST
 
+/* ---- a dial that cannot complete times out ------------------------------------------ */
+
+/*
+ * A listener that never accepts, its queue filled by plain connects: Linux
+ * drops further SYNs, so a dial to it stays in progress until its timeout.
+ */
+static int dial_timeout_main(int argc, char **argv)
+{
+	(void)argc; (void)argv;
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	ck_assert_int_eq(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(l, 0), 0);
+	socklen_t len = sizeof(sa);
+	ck_assert_int_eq(getsockname(l, (struct sockaddr *)&sa, &len), 0);
+	int fillers[8];
+	for (int i = 0; i < 8; i++) {
+		fillers[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		connect(fillers[i], (struct sockaddr *)&sa, sizeof(sa));
+	}
+	goro_sleep(50 * MS);  /* the handshakes that can complete have */
+	char addr[64];
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", ntohs(sa.sin_port));
+	ck_assert_int_eq(goro_dial("tcp", addr, 300 * MS), -ETIMEDOUT);
+	for (int i = 0; i < 8; i++)
+		close(fillers[i]);
+	close(l);
+	return 0;
+}
+
+START_TEST(dial_timeout)
+{
+	ck_assert_int_eq(run_goro(dial_timeout_main, 1), 0);
+}
+END_TEST
+
 /* ---- IPv6 literals ------------------------------------------------------------------ */
 
 static int v6_main(int argc, char **argv)
@@ -463,6 +500,7 @@ static Suite *net_suite(void)
 	tcase_add_test(tc, udp_echo);
 	tcase_add_test(tc, tcp_and_unix_streams);
 	tcase_add_test(tc, dial_tries_each_address);
+	tcase_add_test(tc, dial_timeout);
 	tcase_add_test(tc, ipv6_literal);
 	tcase_add_test(tc, bad_input);
 	tcase_add_test(tc, outside_goroutine);
