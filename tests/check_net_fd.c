@@ -179,7 +179,7 @@ END_TEST
 
 /* Make epoll_pwait2 fail with ENOSYS in this process, as on Linux < 5.11
  * or under valgrind: a raw seccomp filter, every thread. */
-static void deny_epoll_pwait2(void)
+static bool deny_epoll_pwait2(void)
 {
 	struct sock_filter filter[] = {
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
@@ -197,14 +197,22 @@ static void deny_epoll_pwait2(void)
 		.filter = filter,
 	};
 	ck_assert_int_eq(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
-	ck_assert_int_eq(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
-				 SECCOMP_FILTER_FLAG_TSYNC, &prog), 0);
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+		    SECCOMP_FILTER_FLAG_TSYNC, &prog) != 0) {
+		/* A kernel built without seccomp filters. */
+		ck_assert_msg(errno == ENOSYS || errno == EINVAL,
+			      "seccomp: %s", strerror(errno));
+		fprintf(stderr, "check_net_fd: no seccomp filters here: the "
+			"epoll_wait fallback went untested\n");
+		return false;
+	}
 	int ep = epoll_create1(0);
 	struct epoll_event ev;
 	struct timespec zero = { 0, 0 };
 	ck_assert_int_eq(epoll_pwait2(ep, &ev, 1, &zero, NULL), -1);
 	ck_assert_int_eq(errno, ENOSYS);
 	close(ep);
+	return true;
 }
 
 static int old_pipe[2];
@@ -241,7 +249,8 @@ static double cpu_seconds(void)
 
 START_TEST(no_epoll_pwait2_falls_back)
 {
-	deny_epoll_pwait2();
+	if (!deny_epoll_pwait2())
+		return;
 	double cpu0 = cpu_seconds();
 	ck_assert_int_eq(run_goro(old_kernel_main, 2), 0);
 	double cpu = cpu_seconds() - cpu0;
