@@ -15,6 +15,19 @@ void rt_outside_goroutine(const char *call)
 			"(call it from a function run by goro_main)\n", call);
 }
 
+bool rt_foreign_allowed(const char *call)
+{
+	if (!m_current() && atomic_load(&sched.running))
+		return true;
+	if (m_current())
+		fprintf(stderr, "goro: %s() called on a runtime thread outside "
+				"a goroutine\n", call);
+	else
+		fprintf(stderr, "goro: %s() called while goro_main is not "
+				"running\n", call);
+	return false;
+}
+
 _Noreturn void rt_fatal(const char *fmt, ...)
 {
 	char msg[512];

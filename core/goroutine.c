@@ -213,6 +213,10 @@ const char *wait_reason_name(enum wait_reason r)
 		[WAIT_COND] = "sync.Cond.Wait",
 		[WAIT_PREEMPTED] = "preempted",
 		[WAIT_LOCKED_THREAD] = "locked to thread",
+		[WAIT_CHAN_SEND_NIL] = "chan send (nil chan)",
+		[WAIT_CHAN_RECV_NIL] = "chan receive (nil chan)",
+		[WAIT_RWMUTEX_RLOCK] = "sync.RWMutex.RLock",
+		[WAIT_RWMUTEX_LOCK] = "sync.RWMutex.Lock",
 	};
 	return (unsigned)r < WAIT_REASON_COUNT && names[r] ? names[r] : "waiting";
 }

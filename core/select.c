@@ -126,6 +126,9 @@ static int validate(const goro_case_t *cases, size_t n, size_t *active)
 		const goro_case_t *cs = &cases[i];
 		if (!cs->chan)
 			continue;
+		int err = chan_check(cs->chan);
+		if (err)
+			return err;
 		if (cs->dir != GORO_SEND && cs->dir != GORO_RECV)
 			return -EINVAL;
 		if (cs->dir == GORO_SEND && !cs->elem && cs->chan->elem_size)

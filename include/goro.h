@@ -7,13 +7,23 @@
  * talks between them over channels, and relies on the runtime to preempt a
  * goroutine that runs too long.
  *
- * Conventions:
- *  - Calls that can fail return a negative errno value (-EINVAL, -ENOMEM...),
- *    as liburing does.  The I/O wrappers are drop-in replacements for their
- *    libc namesakes and keep libc's convention (-1 and errno).
- *  - Every goro_* call other than goro_main() must be made from a goroutine.
- *    A call made outside goro_main() prints a message naming the call and
- *    fails with -EPERM (or does nothing, for calls returning void).
+ * Error convention (the same in every man page):
+ *  - A call returning int or int64_t returns a negative errno value on
+ *    failure (-EINVAL, -ENOMEM...), as liburing does, and 0 or a
+ *    non-negative result on success; errno is left alone.
+ *  - A constructor returning a pointer (goro_chan_make, goro_timer_new,
+ *    goro_ticker_new, goro_after_func, goro_ctx_*) returns NULL and sets
+ *    errno on failure.
+ *  - The I/O wrappers are drop-in replacements for their libc namesakes
+ *    and keep libc's convention (-1 and errno).
+ *  - Arguments are validated: NULL or a negative duration is -EINVAL, an
+ *    object already freed (as far as it can be told: see each section) is
+ *    -EBADF.  Never a crash.
+ *  - Every goro_* call other than goro_main() must be made from a goroutine,
+ *    except the calls listed under "Calls from other threads" below.  A call
+ *    made outside goro_main() prints a message naming the call and fails
+ *    with -EPERM (NULL and errno EPERM for constructors; nothing, for calls
+ *    returning void).
  *  - Goroutines migrate between OS threads.  `__thread` variables are per
  *    thread, not per goroutine, and a TLS address must not be kept across a
  *    call that may switch goroutines.  This header redefines `errno` so that
@@ -119,10 +129,21 @@ void goro_sleep(int64_t ns);     /* park the goroutine for at least ns */
 typedef struct goro_chan goro_chan_t;
 
 /* Unbuffered (cap 0) or buffered channel of elements of elem_size bytes
- * (0 allowed: signal-only).  NULL with errno set on failure.  Operations
- * copy elem_size bytes from/to elem; a receive may pass NULL to discard
- * the value (so may a send when elem_size is 0).  A NULL channel is
- * -EINVAL. */
+ * (0 allowed: signal-only).  NULL with errno set on failure: EINVAL when
+ * elem_size * cap overflows or is 2^49 bytes or more, or cap is 2^49 or
+ * more (Go's "size out of range"), ENOMEM when memory runs out.  The
+ * channel keeps its element size (goro_chan_elem_size).  Operations copy
+ * elem_size bytes from/to elem; a receive may pass NULL to discard the
+ * value (so may a send when elem_size is 0).
+ *
+ * A NULL channel is Go's nil channel: goro_chan_send and goro_chan_recv
+ * on it block forever (state "chan send (nil chan)"; the deadlock detector
+ * reports it when nothing else can run), the try forms return -EAGAIN,
+ * goro_select ignores its cases.  goro_chan_close(NULL) is -EINVAL.
+ *
+ * A channel passed to goro_chan_free is dead: every later call on it
+ * returns -EBADF (0 for len and cap) until its memory is reused by another
+ * allocation, and always in an ASan build, which never reuses it. */
 goro_chan_t *goro_chan_make(size_t elem_size, size_t cap);
 int goro_chan_send(goro_chan_t *c, const void *elem);  /* 0, -EPIPE if closed */
 int goro_chan_recv(goro_chan_t *c, void *elem);        /* 1 value, 0 closed */
@@ -132,6 +153,32 @@ int goro_chan_close(goro_chan_t *c);   /* 0, -EPIPE if already closed */
 size_t goro_chan_len(goro_chan_t *c);
 size_t goro_chan_cap(goro_chan_t *c);
 int goro_chan_free(goro_chan_t *c);    /* 0, -EBUSY while goroutines wait */
+size_t goro_chan_elem_size(goro_chan_t *c);
+
+/* Blocking send/receive that also state the element's size: -EINVAL when
+ * it is not the channel's element size. */
+int goro_chan_send_sized(goro_chan_t *c, const void *elem, size_t size);
+int goro_chan_recv_sized(goro_chan_t *c, void *elem, size_t size);
+
+/* Typed send and receive.  GORO_SEND(c, value) sends a copy of value,
+ * GORO_RECV(c, ptr) receives into *ptr; both check at run time that the
+ * type's size is the channel's element size (-EINVAL), and GORO_RECV
+ * refuses a void pointer at compile time.  (The function-like macros
+ * share their names with the goro_case_t directions below; a name not
+ * followed by '(' is still the direction.) */
+#ifdef __cplusplus
+#define GORO_RECV_TYPED_(ptr) ((void)0)
+#else
+#define GORO_RECV_TYPED_(ptr) \
+	_Static_assert(!__builtin_types_compatible_p(__typeof__(ptr), void *), \
+		       "GORO_RECV needs a typed pointer")
+#endif
+#define GORO_SEND(c, value) \
+	({ __typeof__(value) goro_sv_ = (value); \
+	   goro_chan_send_sized((c), &goro_sv_, sizeof(goro_sv_)); })
+#define GORO_RECV(c, ptr) \
+	({ GORO_RECV_TYPED_(ptr); \
+	   goro_chan_recv_sized((c), (ptr), sizeof(*(ptr))); })
 
 enum goro_dir { GORO_SEND = 1, GORO_RECV = 2 };
 
