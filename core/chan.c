@@ -19,10 +19,6 @@
 #include "sched.h"
 #include <goro.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/asan_interface.h>
-#endif
-
 #define BUF_ALIGN 16
 
 /* ---- wait queues ---------------------------------------------------------- */
@@ -327,6 +323,19 @@ int chan_trysend_rt(struct goro_chan *c, const void *elem)
 	return r;
 }
 
+int chan_tryrecv_rt(struct goro_chan *c, void *elem)
+{
+	int err = chan_check(c);
+	if (err)
+		return err;
+	struct g *wake;
+	rlock_lock(&c->lock);
+	int r = chan_recv_locked(c, elem, &wake);
+	rlock_unlock(&c->lock);
+	chan_wake(wake);
+	return r;
+}
+
 int goro_chan_send(goro_chan_t *c, const void *elem)
 {
 	RT_REQUIRE_RUNTIME(-EPERM);
@@ -454,13 +463,6 @@ int goro_chan_free(goro_chan_t *c)
 	if (busy)
 		return -EBUSY;
 	size_t bytes = chan_header_size() + c->cap * c->elem_size;
-#if defined(__SANITIZE_ADDRESS__)
-	/* Under ASan the memory is never reused: every later use meets the
-	 * cleared magic word (-EBADF), and anything past it is poisoned. */
-	ASAN_POISON_MEMORY_REGION((char *)c + sizeof(c->magic),
-				  bytes - sizeof(c->magic));
-#else
-	rt_free(c, bytes);
-#endif
+	rt_retire(c, bytes, sizeof(c->magic));
 	return 0;
 }

@@ -103,8 +103,9 @@ int chan_check(struct goro_chan *c);
 
 /* For the runtime's own senders (timers, signals, contexts), from a
  * goroutine, an M's scheduler or a thread goro did not create: a send
- * that never blocks (-EAGAIN when it would), and close. */
+ * or receive that never blocks (-EAGAIN when it would), and close. */
 int chan_trysend_rt(struct goro_chan *c, const void *elem);
+int chan_tryrecv_rt(struct goro_chan *c, void *elem);
 int chan_close_rt(struct goro_chan *c);
 
 #endif

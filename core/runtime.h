@@ -79,6 +79,8 @@ struct g {
 
 	void (*fn)(void *);
 	void *arg;
+	void *arg_copy;              /* goro_go_copy's copy of the argument, */
+	size_t arg_copy_size;        /* freed when the G is recycled */
 
 	struct goro_stack stack;     /* bound at first run (core/stack.h) */
 	size_t stack_max;            /* limit requested at spawn, 0 = default */

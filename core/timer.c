@@ -103,7 +103,7 @@ static void heap_remove(struct timer_heap *h, struct timer *t)
 		heap_down(h, i);
 		heap_up(h, i);
 	}
-	atomic_store_explicit(&t->p, NULL, RELAXED);
+	atomic_store_explicit(&t->p, NULL, memory_order_release);
 	heap_update_next(h);
 	atomic_fetch_sub_explicit(&pending_total, 1, RELAXED);
 }
@@ -142,7 +142,8 @@ void timers_move(struct p *from, struct p *to)
 
 void timer_start(struct timer *t)
 {
-	struct p *p = m_current()->p;
+	struct m *m = m_current();
+	struct p *p = m && m->p ? m->p : sched.allp[0];
 	struct timer_heap *h = p->timers;
 	/* Once in the heap, t is another M's to run: a sleeper's timer lives
 	 * in its goroutine's frame, which may be gone by the next line. */
@@ -185,9 +186,17 @@ static void heap_run_expired(struct timer_heap *h, int64_t now)
 	rlock_lock(&h->lock);
 	while (h->count && h->items[0]->when <= now) {
 		struct timer *t = h->items[0];
+		/* Counted before it leaves the heap: a timer_stop that sees
+		 * it gone (t->p, released below) sees the count too. */
+		bool counted = t->counted;
+		if (counted)
+			atomic_fetch_add_explicit(&t->running, 1, RELAXED);
 		heap_remove(h, t);
 		rlock_unlock(&h->lock);
 		t->fn(t);
+		if (counted)  /* the last touch: its owner may free it now */
+			atomic_fetch_sub_explicit(&t->running, 1,
+						  memory_order_release);
 		rlock_lock(&h->lock);
 	}
 	rlock_unlock(&h->lock);

@@ -100,6 +100,24 @@ typedef struct goro_attr {
 int64_t goro_go(void (*fn)(void *), void *arg);
 int64_t goro_go_attr(const goro_attr_t *attr, void (*fn)(void *), void *arg);
 
+/* Spawn fn with a copy of the size bytes at arg, as Go copies a
+ * goroutine's arguments: fn gets a pointer to storage the goroutine owns
+ * (aligned for any type, freed when it exits), so the caller's object may
+ * go away at once.  size 0 passes arg itself.  Returns the id, -EINVAL
+ * for a NULL fn (or NULL arg with size > 0), -ENOMEM, -EAGAIN. */
+int64_t goro_go_copy(void (*fn)(void *), const void *arg, size_t size);
+
+/*
+ * Calls from other threads.  While goro_main runs, a thread goro did not
+ * create (a plain pthread, a library's callback thread) may call
+ * goro_go, goro_go_copy, goro_chan_make, goro_chan_send/recv (and their
+ * try and sized forms, and GORO_SEND/GORO_RECV), goro_chan_close,
+ * goro_chan_len/cap/free, goro_ctx_cancel and every goro_timer_* and
+ * goro_ticker_* call.  A blocking channel operation blocks that OS
+ * thread in the kernel, not a P.  Outside goro_main they fail with
+ * -EPERM.  goro_select and everything else stay goroutine-only.
+ */
+
 void goro_yield(void);           /* runtime.Gosched */
 void goro_exit(void);            /* runtime.Goexit: end the calling goroutine */
 int64_t goro_self(void);         /* id of the calling goroutine */
@@ -123,6 +141,39 @@ void goro_unlock_thread(void);
 
 int64_t goro_now(void);          /* monotonic clock, ns */
 void goro_sleep(int64_t ns);     /* park the goroutine for at least ns */
+
+/* ---- Timers and tickers (Go's time.Timer, AfterFunc, time.Ticker) -------
+ *
+ * goro_timer_new(ns) fires once, ns from now (ns >= 0): its channel
+ * (capacity 1) then receives one int64_t, the goro_now() at firing, and
+ * can be used in goro_select.  goro_after_func runs fn(arg) in a goroutine
+ * of its own instead (it has no channel).  stop and reset return 1 if the
+ * timer was active (armed, or fired with the value not yet received) and 0
+ * if not, as Go's bools; as in Go since 1.23, no stale value is received
+ * after either returns.  A ticker's channel receives goro_now() once per
+ * period; a tick its receiver has not taken is dropped, never queued.
+ * stop, reset and free cost O(log n) in the number of timers and may be
+ * called concurrently.  goro_*_free stops the object and frees it and its
+ * channel (-EBUSY, leaving it stopped, while a goroutine still waits on
+ * that channel); every later call on it is -EBADF (see goro_chan_make).
+ * Negative durations, a period <= 0 or a NULL object are -EINVAL.
+ * These calls work from threads goro did not create too. */
+typedef struct goro_timer goro_timer_t;
+typedef struct goro_ticker goro_ticker_t;
+typedef struct goro_chan goro_chan_t;
+
+goro_timer_t *goro_timer_new(int64_t ns);
+goro_timer_t *goro_after_func(int64_t ns, void (*fn)(void *), void *arg);
+goro_chan_t *goro_timer_chan(goro_timer_t *t);
+int goro_timer_stop(goro_timer_t *t);
+int goro_timer_reset(goro_timer_t *t, int64_t ns);
+int goro_timer_free(goro_timer_t *t);
+
+goro_ticker_t *goro_ticker_new(int64_t period);
+goro_chan_t *goro_ticker_chan(goro_ticker_t *t);
+int goro_ticker_stop(goro_ticker_t *t);
+int goro_ticker_reset(goro_ticker_t *t, int64_t period);
+int goro_ticker_free(goro_ticker_t *t);
 
 /* ---- Channels ------------------------------------------------------------ */
 
@@ -196,6 +247,40 @@ typedef struct goro_case {
  * cases; with n == 0 (or only NULL channels) and no timeout it blocks for
  * good, in state "select (no cases)". */
 int goro_select(goro_case_t *cases, size_t n, int64_t timeout_ns);
+
+/* ---- Contexts (Go's context, without values) -----------------------------
+ *
+ * A tree of cancellation scopes.  goro_ctx_done(ctx) is a channel that is
+ * closed once ctx is cancelled or its deadline (goro_now() clock) passes:
+ * receive on it or use it in goro_select.  goro_ctx_err is then -ECANCELED
+ * or -ETIMEDOUT (0 before).  Cancelling a context cancels every context
+ * below it.  A child of a cancelled parent starts cancelled; a child's
+ * deadline is never later than its parent's.
+ *
+ * Who frees what: every context a goro_ctx_with_* call returned is freed
+ * by its creator with goro_ctx_free, in any order relative to its parent
+ * or children.  Freeing cancels the context (and so its subtree), detaches
+ * it from its parent and frees its done channel; its children stay valid
+ * (cancelled) until freed themselves.  Free a context once no goroutine
+ * uses it or its done channel any more.  The background context is
+ * static: it is never cancelled, its done channel is NULL (never ready,
+ * ignored by goro_select), goro_ctx_free and goro_ctx_cancel ignore it.
+ *
+ * Constructors return NULL and set errno (EINVAL for a NULL parent, a
+ * negative timeout or a deadline <= 0; EBADF for a freed parent; ENOMEM),
+ * as goro_chan_make does.  goro_ctx_cancel may be called from threads goro
+ * did not create. */
+typedef struct goro_ctx goro_ctx_t;
+
+goro_ctx_t *goro_ctx_background(void);
+goro_ctx_t *goro_ctx_with_cancel(goro_ctx_t *parent);
+goro_ctx_t *goro_ctx_with_deadline(goro_ctx_t *parent, int64_t deadline_ns);
+goro_ctx_t *goro_ctx_with_timeout(goro_ctx_t *parent, int64_t ns);
+void goro_ctx_cancel(goro_ctx_t *ctx);
+goro_chan_t *goro_ctx_done(goro_ctx_t *ctx);
+int goro_ctx_err(goro_ctx_t *ctx);       /* 0, -ECANCELED, -ETIMEDOUT */
+int64_t goro_ctx_deadline(goro_ctx_t *ctx); /* goro_now() deadline, 0 none */
+void goro_ctx_free(goro_ctx_t *ctx);
 
 /* ---- Synchronization ------------------------------------------------------ */
 
