@@ -34,6 +34,7 @@
 #define GORO_H
 
 #include <errno.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -282,6 +283,25 @@ int goro_ctx_err(goro_ctx_t *ctx);       /* 0, -ECANCELED, -ETIMEDOUT */
 int64_t goro_ctx_deadline(goro_ctx_t *ctx); /* goro_now() deadline, 0 none */
 void goro_ctx_free(goro_ctx_t *ctx);
 
+/* ---- Signals as channel values (Go's signal.Notify) ----------------------
+ *
+ * goro_signal_notify(c, set): each signal of set that arrives is sent to c
+ * (a channel of int, made with elem_size sizeof(int)) as its number, with
+ * a try-send: when c is full the signal is dropped for c, as in Go.
+ * Calling it again for the same channel adds signals; several channels
+ * may want the same signal.  It works whatever the signal mask of the
+ * thread that called goro_main: a runtime thread keeps the notified
+ * signals unblocked.  goro_signal_stop(c) stops all delivery to c (none is
+ * under way once it returns); a signal nobody wants any more gets back the
+ * action it had before.  Both return 0 or -EINVAL (NULL, an empty set, a
+ * channel of another element size, or a signal the runtime keeps: SIGURG,
+ * SIGSEGV, SIGBUS, SIGRTMIN+3, or SIGKILL/SIGSTOP); -EBADF for a freed
+ * channel.  Stop a channel before freeing it.  While any notification is
+ * registered the deadlock detector stays quiet (a signal may still come).
+ * Registrations end with the goro_main run that made them. */
+int goro_signal_notify(goro_chan_t *c, const sigset_t *set);
+int goro_signal_stop(goro_chan_t *c);
+
 /* ---- Synchronization ------------------------------------------------------ */
 
 typedef struct goro_mutex {
@@ -311,6 +331,19 @@ typedef struct goro_cond {
 int goro_cond_wait(goro_cond_t *cond, goro_mutex_t *mu);
 int goro_cond_signal(goro_cond_t *cond);
 int goro_cond_broadcast(goro_cond_t *cond);
+
+/* Reader/writer lock (sync.RWMutex): any number of readers or one writer.
+ * Writer preference: readers arriving while a writer waits queue behind
+ * it.  The goroutine parks while it waits.  0, -EINVAL for NULL, -EPERM
+ * for runlock/unlock of a lock not held that way (Go: fatal). */
+typedef struct goro_rwmutex {
+	_Alignas(8) unsigned char opaque[64];
+} goro_rwmutex_t;
+#define GORO_RWMUTEX_INIT {{0}}
+int goro_rwmutex_rlock(goro_rwmutex_t *rw);
+int goro_rwmutex_runlock(goro_rwmutex_t *rw);
+int goro_rwmutex_lock(goro_rwmutex_t *rw);
+int goro_rwmutex_unlock(goro_rwmutex_t *rw);
 
 /* Run fn(arg) once (sync.Once): the first caller runs it, concurrent
  * callers wait until it has returned, later ones return at once. */
