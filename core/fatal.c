@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "deadlock.h"
 #include "runtime.h"
 
 void rt_outside_goroutine(const char *call)
@@ -17,8 +18,10 @@ void rt_outside_goroutine(const char *call)
 
 bool rt_foreign_allowed(const char *call)
 {
-	if (!m_current() && atomic_load(&sched.running))
+	if (!m_current() && atomic_load(&sched.running)) {
+		deadlock_foreign_caller();
 		return true;
+	}
 	if (m_current())
 		fprintf(stderr, "goro: %s() called on a runtime thread outside "
 				"a goroutine\n", call);

@@ -116,7 +116,12 @@ int64_t goro_go_copy(void (*fn)(void *), const void *arg, size_t size);
  * goro_chan_len/cap/free, goro_ctx_cancel and every goro_timer_* and
  * goro_ticker_* call.  A blocking channel operation blocks that OS
  * thread in the kernel, not a P.  Outside goro_main they fail with
- * -EPERM.  goro_select and everything else stay goroutine-only.
+ * -EPERM.  goro_select and everything else stay goroutine-only.  Once
+ * such a thread has called in, the deadlock detector stays quiet for the
+ * rest of that goro_main run: the thread may send at any time (as Go
+ * with threads created in C).  Before its first call the runtime cannot
+ * know it exists: a goroutine waiting for it should wait with a timeout
+ * (a pending timer also keeps the detector quiet).
  */
 
 void goro_yield(void);           /* runtime.Gosched */
