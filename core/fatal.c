@@ -22,12 +22,7 @@ bool rt_foreign_allowed(const char *call)
 		deadlock_foreign_caller();
 		return true;
 	}
-	if (m_current())
-		fprintf(stderr, "goro: %s() called on a runtime thread outside "
-				"a goroutine\n", call);
-	else
-		fprintf(stderr, "goro: %s() called while goro_main is not "
-				"running\n", call);
+	rt_outside_goroutine(call);
 	return false;
 }
 
