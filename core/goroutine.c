@@ -104,9 +104,27 @@ static struct g *g_alloc_global(void)
 	return g;
 }
 
-/* Goroutines spawned minus exited that no P counts: spawns from threads
- * without a P (their exits are counted by the P they end on). */
-static _Atomic int64_t gcount_unowned;
+/* Goroutines spawned by threads without a P, which no P counts (their
+ * exits are counted by the P they end on): the goro_main run (generation)
+ * in the high 32 bits, the count in the low ones, so that a new run
+ * starts from 0 without a reset hook. */
+static _Atomic uint64_t gcount_unowned;
+
+static void unowned_spawned(void)
+{
+	uint64_t gen = sched.generation;
+	uint64_t old = atomic_load_explicit(&gcount_unowned, RELAXED), new;
+	do
+		new = old >> 32 == gen ? old + 1 : gen << 32 | 1;
+	while (!atomic_compare_exchange_weak_explicit(&gcount_unowned, &old,
+						      new, RELAXED, RELAXED));
+}
+
+static int64_t unowned_count(void)
+{
+	uint64_t v = atomic_load_explicit(&gcount_unowned, RELAXED);
+	return v >> 32 == sched.generation ? (int64_t)(uint32_t)v : 0;
+}
 
 static void arg_copy_release(struct g *g)
 {
@@ -151,7 +169,7 @@ static void gcount_add(struct p *p, int64_t n)
 
 int64_t g_live_count(void)
 {
-	int64_t n = atomic_load_explicit(&gcount_unowned, RELAXED);
+	int64_t n = unowned_count();
 	/* Ps are created from index 0 up and live until goro_main ends
 	 * (retired ones keep their delta). */
 	for (int i = 0; i < GORO_MAXPROCS_LIMIT && sched.allp[i]; i++)
@@ -247,7 +265,7 @@ int64_t g_spawn_copy(void (*fn)(void *), void *arg, const void *copy,
 	copy_name(g->name, name);
 	int64_t id = g->id;
 	if (!p) {
-		atomic_fetch_add_explicit(&gcount_unowned, 1, RELAXED);
+		unowned_spawned();
 		sched_ready_global(g);
 		return id;
 	}
