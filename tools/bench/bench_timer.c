@@ -65,6 +65,17 @@ static int cmp_i64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+struct due_idx {
+	int64_t due;
+	int i;
+};
+
+static int cmp_due(const void *a, const void *b)
+{
+	const struct due_idx *x = a, *y = b;
+	return (x->due > y->due) - (x->due < y->due);
+}
+
 static void fire_worker(void *arg)
 {
 	long k = (long)(intptr_t)arg;
@@ -79,17 +90,12 @@ static void fire_worker(void *arg)
 			bench_fail(SUITE, "goro_timer_new failed");
 	}
 	/* Receive in deadline order: a value is taken as soon as it can be. */
-	int order[FIRE_PER];
+	struct due_idx order[FIRE_PER];
 	for (int i = 0; i < FIRE_PER; i++)
-		order[i] = i;
-	for (int i = 1; i < FIRE_PER; i++)  /* insertion sort by due */
-		for (int j = i; j > 0 && due[order[j]] < due[order[j - 1]]; j--) {
-			int x = order[j];
-			order[j] = order[j - 1];
-			order[j - 1] = x;
-		}
+		order[i] = (struct due_idx){ due[i], i };
+	qsort(order, FIRE_PER, sizeof(order[0]), cmp_due);
 	for (int n = 0; n < FIRE_PER; n++) {
-		int i = order[n];
+		int i = order[n].i;
 		int64_t v;
 		goro_chan_recv(goro_timer_chan(ts[i]), &v);
 		lateness[k * FIRE_PER + n] = goro_now() - due[i];
