@@ -157,11 +157,26 @@ static void *helper_main(void *arg)
 	return NULL;
 }
 
+/* A forked child has no helper thread (and no thread that could hold the
+ * lock): the next goro_signal_notify there starts its own. */
+static void notify_atfork_child(void)
+{
+	struct rlock unlocked = RLOCK_INIT;
+	notify.lock = unlocked;
+	notify.helper_started = false;
+}
+
 /* With lock held: start the helper once per process. */
 static int helper_start_locked(void)
 {
+	static bool atfork_registered;
 	if (notify.helper_started)
 		return 0;
+	if (!atfork_registered) {
+		if (pthread_atfork(NULL, NULL, notify_atfork_child) != 0)
+			return -ENOMEM;
+		atfork_registered = true;
+	}
 	if (notify.efd < 0) {
 		notify.efd = eventfd(0, EFD_CLOEXEC);
 		if (notify.efd < 0)
