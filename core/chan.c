@@ -88,7 +88,15 @@ static struct g *waiter_done(struct waiter *w, bool success)
 {
 	w->success = success;
 	if (!w->g) {
-		note_wake(&w->thread_wake);
+		/* The caller holds w's channel lock, which the woken thread
+		 * takes before it leaves: the note outlives the wake. */
+		if (w->sel) {
+			atomic_store_explicit(&w->sel->won, w,
+					      memory_order_release);
+			note_wake(w->sel->thread_wake);
+		} else {
+			note_wake(&w->thread_wake);
+		}
 		return NULL;
 	}
 	w->g->param = w;

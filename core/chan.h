@@ -66,6 +66,11 @@ struct goro_chan {
  * channel operation that completes the select, or by the timer. */
 struct select_state {
 	_Atomic uint32_t done;
+	/* A select made by a thread goro did not create: the completing
+	 * waiter is recorded here (a goroutine gets it in g->param) and the
+	 * thread is woken on thread_wake. */
+	struct waiter *_Atomic won;
+	struct note *thread_wake;
 };
 
 /* May w be completed by the caller?  Always for a plain waiter; for a

@@ -112,11 +112,11 @@ int64_t goro_go_copy(void (*fn)(void *), const void *arg, size_t size);
  * Calls from other threads.  While goro_main runs, a thread goro did not
  * create (a plain pthread, a library's callback thread) may call
  * goro_go, goro_go_copy, goro_chan_make, goro_chan_send/recv (and their
- * try and sized forms, and GORO_SEND/GORO_RECV), goro_chan_close,
- * goro_chan_len/cap/free, goro_ctx_cancel and every goro_timer_* and
- * goro_ticker_* call.  A blocking channel operation blocks that OS
- * thread in the kernel, not a P.  Outside goro_main they fail with
- * -EPERM.  goro_select and everything else stay goroutine-only.  Once
+ * try and sized forms, and GORO_SEND/GORO_RECV), goro_select,
+ * goro_chan_close, goro_chan_len/cap/free, goro_ctx_cancel and every
+ * goro_timer_* and goro_ticker_* call.  A blocking channel operation or
+ * select blocks that OS thread in the kernel, not a P.  Outside goro_main
+ * they fail with -EPERM.  Everything else stays goroutine-only.  Once
  * such a thread has called in, the deadlock detector stays quiet for the
  * rest of that goro_main run: the thread may send at any time (as Go
  * with threads created in C).  Before its first call the runtime cannot

@@ -82,6 +82,28 @@ static void *plain_thread(void *arg)
 	if (!tk || goro_chan_recv(goro_ticker_chan(tk), &when) != 1 ||
 	    goro_ticker_free(tk) != 0)
 		a->errors++;
+	/* Select from here: a timeout, then a value main sends. */
+	int v = 0;
+	goro_case_t cs[2] = {
+		{ .chan = a->from_main, .dir = GORO_RECV, .elem = &v },
+		{ .chan = NULL, .dir = GORO_RECV },
+	};
+	if (goro_select(cs, 2, 2 * MS) != -ETIMEDOUT)
+		a->errors++;
+	if (goro_select(cs, 2, 0) != -EAGAIN)
+		a->errors++;
+	if (goro_chan_send(a->to_main, &v) != 0)  /* "ready for the value" */
+		a->errors++;
+	if (goro_select(cs, 2, -1) != 0 || v != 4242 || cs[0].ok != 1)
+		a->errors++;
+	goro_timer_t *t2 = goro_timer_new(MS);
+	goro_case_t tc[2] = {
+		{ .chan = a->from_main, .dir = GORO_RECV, .elem = &v },
+		{ .chan = goro_timer_chan(t2), .dir = GORO_RECV, .elem = &when },
+	};
+	if (goro_select(tc, 2, -1) != 1 || when <= 0)
+		a->errors++;
+	goro_timer_free(t2);
 	goro_ctx_cancel(a->ctx);
 	if (goro_chan_close(a->to_main) != 0)
 		a->errors++;
@@ -117,6 +139,11 @@ static int plain_thread_main(int argc, char **argv)
 		int v = i * 2;
 		ck_assert_int_eq(goro_chan_send(a.from_main, &v), 0);
 	}
+	/* The thread's select: it announces itself, then waits for this. */
+	int ready = -1;
+	ck_assert_int_eq(goro_chan_recv(a.to_main, &ready), 1);
+	int v4242 = 4242;
+	ck_assert_int_eq(goro_chan_send(a.from_main, &v4242), 0);
 	goro_case_t done = { .chan = goro_ctx_done(a.ctx), .dir = GORO_RECV };
 	ck_assert_int_eq(goro_select(&done, 1, PATIENCE), 0);
 	ck_assert_int_eq(goro_ctx_err(a.ctx), -ECANCELED);
