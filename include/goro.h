@@ -19,6 +19,9 @@
  *  - Arguments are validated: NULL or a negative duration is -EINVAL, an
  *    object already freed (as far as it can be told: see each section) is
  *    -EBADF.  Never a crash.
+ *  - Channels, timers, tickers and contexts belong to the goro_main run
+ *    that made them: free them before it returns, never use them in a
+ *    later run.
  *  - Every goro_* call other than goro_main() must be made from a goroutine,
  *    except the calls listed under "Calls from other threads" below.  A call
  *    made outside goro_main() prints a message naming the call and fails
@@ -121,7 +124,8 @@ int64_t goro_go_copy(void (*fn)(void *), const void *arg, size_t size);
  * rest of that goro_main run: the thread may send at any time (as Go
  * with threads created in C).  Before its first call the runtime cannot
  * know it exists: a goroutine waiting for it should wait with a timeout
- * (a pending timer also keeps the detector quiet).
+ * (a pending timer also keeps the detector quiet).  A thread still blocked
+ * in a channel operation when goro_main returns stays blocked.
  */
 
 void goro_yield(void);           /* runtime.Gosched */
