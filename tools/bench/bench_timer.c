@@ -4,6 +4,9 @@
  *   create-stop     ns per goro_timer_new(1 h) + goro_timer_stop +
  *                   goro_timer_free, on 1 P (Go: NewTimer + Stop; its
  *                   garbage collector does the free)
+ *   live-100k-bytes heap bytes per live timer, for 100,000 timers
+ *                   armed for an hour (timer, channel, heap slot), as
+ *                   the allocator counts them (Go: HeapAlloc)
  *   fire-100k-cpu   CPU time of the whole process per timer, for 100,000
  *                   timers armed at once by 100 goroutines (1,000 each,
  *                   deadlines spread over 20-120 ms) and received, on 2 Ps
@@ -19,6 +22,7 @@
  * Each sample is one goro_main.  tools/bench/go/timer does the same work
  * with Go's runtime; its runs are interleaved with goro's.
  */
+#include <dlfcn.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -51,6 +55,44 @@ static int create_stop_main(int argc, char **argv)
 		}
 		sample = (double)(bench_now() - t0) / (double)count;
 	}
+	return 0;
+}
+
+/* ---- 100k live timers: memory -------------------------------------------------- */
+
+/* Bytes the runtime's allocator (jemalloc, under libgoro) has handed out
+ * and not taken back: Go's counterpart reads HeapAlloc, the same kind of
+ * figure, so neither is blurred by pages an earlier workload left
+ * resident. */
+static int64_t allocated_bytes(void)
+{
+	typedef int (*mallctl_fn)(const char *, void *, size_t *, void *,
+				  size_t);
+	mallctl_fn mallctl = (mallctl_fn)dlsym(RTLD_DEFAULT, "mallctl");
+	if (!mallctl)
+		bench_fail(SUITE, "jemalloc's mallctl not found");
+	uint64_t epoch = 1;
+	size_t allocated = 0, len = sizeof(epoch);
+	mallctl("epoch", &epoch, &len, &epoch, sizeof(epoch));
+	len = sizeof(allocated);
+	if (mallctl("stats.allocated", &allocated, &len, NULL, 0) != 0)
+		bench_fail(SUITE, "jemalloc has no stats.allocated");
+	return (int64_t)allocated;
+}
+
+static int live_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	goro_timer_t **ts = malloc(sizeof(*ts) * (size_t)count);
+	int64_t a0 = allocated_bytes();
+	for (long i = 0; i < count; i++)
+		if (!(ts[i] = goro_timer_new(3600 * 1000 * MS)))
+			bench_fail(SUITE, "goro_timer_new failed");
+	sample = (double)(allocated_bytes() - a0) / (double)count;
+	for (long i = 0; i < count; i++)
+		goro_timer_free(ts[i]);
+	free(ts);
 	return 0;
 }
 
@@ -189,6 +231,9 @@ void bench_timer(const struct bench_opts *opts)
 		count = opts->quick ? 10000 : 1000000;
 		bench_goro(1, create_stop_main);
 		bench_report(SUITE, "create-stop", "ns", &sample, 1);
+		count = opts->quick ? 10000 : 100000;
+		bench_goro(1, live_main);
+		bench_report(SUITE, "live-100k-bytes", "B", &sample, 1);
 		count = (long)FIRE_PER * (opts->quick ? 10 : FIRE_GOROUTINES);
 		bench_goro(2, fire_main);
 		bench_report(SUITE, "fire-100k-cpu", "ns", &sample, 1);

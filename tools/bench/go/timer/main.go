@@ -47,6 +47,23 @@ func createStop(n int) float64 {
 	return ns
 }
 
+// live: heap bytes per live timer (HeapAlloc), n timers armed for an hour.
+func live(n int) float64 {
+	ts := make([]*time.Timer, n)
+	runtime.GC()
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	for i := range ts {
+		ts[i] = time.NewTimer(time.Hour)
+	}
+	runtime.ReadMemStats(&m1)
+	b := float64(m1.HeapAlloc-m0.HeapAlloc) / float64(n)
+	for _, t := range ts {
+		t.Stop()
+	}
+	return b
+}
+
 // fire: workers*1000 timers, deadlines over 20-120 ms, each worker
 // receiving its own in deadline order; CPU ns per timer and p99 lateness.
 func fire(workers int) (float64, float64) {
@@ -135,6 +152,11 @@ func main() {
 	if *quick {
 		n, workers, ticks = 10000, 10, 100
 	}
+	liveN := 100000
+	if *quick {
+		liveN = 10000
+	}
+	fmt.Printf("live-100k-bytes %.1f B\n", live(liveN))
 	fmt.Printf("create-stop %.2f ns\n", createStop(n))
 	cpu, p99 := fire(workers)
 	fmt.Printf("fire-100k-cpu %.2f ns\n", cpu)
