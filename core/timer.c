@@ -152,12 +152,19 @@ void timers_move(struct p *from, struct p *to)
 	struct timer_heap *src = from->timers, *dst = to->timers;
 	rlock_lock(&src->lock);
 	rlock_lock(&dst->lock);
+	/* Taken from the end (the heap stays a heap) and never marked "not
+	 * pending" on the way: a timer_stop from a thread goro did not create
+	 * (the world is stopped for everyone else) finds it on one heap or
+	 * the other, never on neither. */
+	int64_t moved = 0;
 	while (src->count) {
-		struct timer *t = src->items[0].t;
-		heap_remove(src, t);
+		struct timer *t = src->items[--src->count].t;
 		if (heap_push(dst, to, t))
 			rt_fatal("out of memory moving timers");
+		moved++;
 	}
+	heap_update_next(src);
+	atomic_fetch_sub_explicit(&pending_total, moved, RELAXED);
 	rlock_unlock(&dst->lock);
 	rlock_unlock(&src->lock);
 }

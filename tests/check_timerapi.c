@@ -424,6 +424,51 @@ START_TEST(concurrent_stop_and_reset)
 }
 END_TEST
 
+/* Timers on Ps that goro_maxprocs retires move to the Ps that stay: each
+ * still fires once, and stop still finds the pending ones. */
+#define MOVE_N 64
+static goro_timer_t *moved[4][MOVE_N];
+static goro_wg_t made = GORO_WG_INIT;
+
+static void make_timers(void *arg)
+{
+	uintptr_t k = (uintptr_t)arg;
+	for (int i = 0; i < MOVE_N; i++)
+		moved[k][i] = goro_timer_new(i % 2 ? 3600 * 1000 * MS
+						   : (20 + i) * MS);
+	goro_wg_done(&made);
+}
+
+static int move_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	goro_wg_add(&made, 4);
+	for (uintptr_t k = 0; k < 4; k++)
+		goro_go(make_timers, (void *)k);
+	goro_wg_wait(&made);
+	ck_assert_int_eq(goro_maxprocs(1), 4);
+	for (int k = 0; k < 4; k++)
+		for (int i = 0; i < MOVE_N; i++) {
+			goro_timer_t *t = moved[k][i];
+			if (i % 2) {  /* an hour away: still pending */
+				ck_assert_int_eq(goro_timer_stop(t), 1);
+			} else {
+				int64_t v;
+				ck_assert_int_eq(recv_i64(goro_timer_chan(t),
+							  &v), 0);
+			}
+			ck_assert_int_eq(goro_timer_free(t), 0);
+		}
+	return 0;
+}
+
+START_TEST(timers_survive_maxprocs_shrink)
+{
+	ck_assert_int_eq(run_goro(move_main, 4), 0);
+}
+END_TEST
+
 static Suite *timerapi_suite(void)
 {
 	Suite *s = suite_create("timerapi");
@@ -437,6 +482,7 @@ static Suite *timerapi_suite(void)
 	tcase_add_test(tc, ordering_under_load_two_p);
 	tcase_add_test(tc, many_timers);
 	tcase_add_test(tc, concurrent_stop_and_reset);
+	tcase_add_test(tc, timers_survive_maxprocs_shrink);
 	suite_add_tcase(s, tc);
 	return s;
 }
