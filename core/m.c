@@ -15,8 +15,8 @@
 
 #include "alloc.h"
 #include "m.h"
-#include "notify.h"
 #include "netpoll.h"
+#include "notify.h"
 #include "sanitizer.h"
 #include "sched.h"
 #include "signal_stack.h"
