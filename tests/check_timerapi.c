@@ -141,7 +141,7 @@ static int after_func_main(int argc, char **argv)
 	goro_timer_free(t);
 
 	/* Stopped in time: never runs. */
-	t = goro_after_func(5 * MS, af_fn, &af_chan);
+	t = goro_after_func(3600 * 1000 * MS, af_fn, &af_chan);
 	ck_assert_int_eq(goro_timer_stop(t), 1);
 	goro_sleep(20 * MS);
 	ck_assert_int_eq(goro_chan_tryrecv(af_chan, &id), -EAGAIN);
