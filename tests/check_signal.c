@@ -5,10 +5,12 @@
  * stop ends delivery and gives the signal its previous action back; the
  * runtime's own signals and bad arguments are refused.
  */
+#define _GNU_SOURCE  /* memmem */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/wait.h>
 
 #include "testutil.h"
 
@@ -186,6 +188,50 @@ START_TEST(runtime_signals_and_bad_input_refused)
 }
 END_TEST
 
+/* examples/graceful_shutdown: SIGTERM reaches its channel, the context
+ * stops every worker, the program exits 0. */
+START_TEST(example_graceful_shutdown)
+{
+	int fds[2];
+	ck_assert_int_eq(pipe(fds), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(fds[1], STDOUT_FILENO);
+		close(fds[0]);
+		execl(EXAMPLES_DIR "/graceful_shutdown", "graceful_shutdown",
+		      (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	char out[4096];
+	size_t n = 0;
+	ssize_t r;
+	/* Wait for "ready" (the workers run), then ask it to stop. */
+	while (!memmem(out, n, "ready\n", 6) &&
+	       (r = read(fds[0], out + n, sizeof(out) - 1 - n)) > 0)
+		n += (size_t)r;
+	ck_assert_msg(memmem(out, n, "ready\n", 6), "no ready line");
+	ck_assert_int_eq(kill(pid, SIGTERM), 0);
+	while (n < sizeof(out) - 1 &&
+	       (r = read(fds[0], out + n, sizeof(out) - 1 - n)) > 0)
+		n += (size_t)r;
+	out[n] = '\0';
+	close(fds[0]);
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d:\n%s",
+		      st, out);
+	char want[32];
+	snprintf(want, sizeof(want), "stopping on signal %d\n", SIGTERM);
+	ck_assert_msg(strstr(out, want), "%s", out);
+	for (int i = 0; i < 4; i++) {
+		snprintf(want, sizeof(want), "worker %d stopped after", i);
+		ck_assert_msg(strstr(out, want), "%s", out);
+	}
+	ck_assert_msg(strstr(out, "clean shutdown\n"), "%s", out);
+}
+END_TEST
+
 static Suite *signal_suite(void)
 {
 	Suite *s = suite_create("signal");
@@ -195,6 +241,7 @@ static Suite *signal_suite(void)
 	tcase_add_test(tc, full_channel_drops);
 	tcase_add_test(tc, stop_restores_previous_action);
 	tcase_add_test(tc, runtime_signals_and_bad_input_refused);
+	tcase_add_test(tc, example_graceful_shutdown);
 	suite_add_tcase(s, tc);
 	return s;
 }
