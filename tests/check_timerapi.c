@@ -3,7 +3,7 @@
  * Go's Timer, AfterFunc and Ticker: a timer's channel gets goro_now() at
  * firing and never before its deadline; stop and reset report whether the
  * timer was active and leave no stale value; a ticker drops ticks for a
- * slow receiver; timers fire in deadline order under load; bad input and
+ * slow receiver; timers under load fire, never early; bad input and
  * freed objects give -EINVAL / -EBADF.
  *
  * No test asserts an upper bound on a delay: "never early" is exact, and
@@ -285,13 +285,15 @@ static int cmp_deadline(const void *a, const void *b)
 
 /* ORDER_N timers with distinct deadlines, created in shuffled order
  * beside goroutines that never yield (the preemption signal must
- * interrupt them).  Each fires no earlier than its deadline; on one P
- * they fire in deadline order. */
+ * interrupt them): each fires, none before its deadline.  The values are
+ * not compared with each other: a heap hands its timers out in deadline
+ * order, but two Ms may run the callbacks of one heap at once (an M on a
+ * spare P checks every P's timers) and read the clock in either order, so
+ * firing times of close deadlines may cross even on one P. */
 static int order_main(int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	bool one_p = goro_maxprocs(0) == 1;
 	atomic_store(&stop_spin, false);
 	for (int i = 0; i < 3; i++)
 		goro_go(spinner, NULL);
@@ -318,25 +320,22 @@ static int order_main(int argc, char **argv)
 	atomic_store(&stop_spin, true);
 	qsort(d, ORDER_N, sizeof(d[0]), cmp_deadline);
 	for (int k = 0; k < ORDER_N; k++) {
-		ck_assert_int_ge(d[k].fired, d[k].deadline);
-		if (one_p && k)
-			ck_assert_msg(d[k].fired >= d[k - 1].fired,
-				      "timer %d fired at %lld, before the "
-				      "earlier timer (%lld)", k,
-				      (long long)d[k].fired,
-				      (long long)d[k - 1].fired);
+		ck_assert_msg(d[k].fired >= d[k].deadline,
+			      "timer %d fired at %lld, before its deadline "
+			      "%lld", k, (long long)d[k].fired,
+			      (long long)d[k].deadline);
 		goro_timer_free(d[k].t);
 	}
 	return 0;
 }
 
-START_TEST(ordering_under_load_one_p)
+START_TEST(never_early_under_load_one_p)
 {
 	ck_assert_int_eq(run_goro(order_main, 1), 0);
 }
 END_TEST
 
-START_TEST(ordering_under_load_two_p)
+START_TEST(never_early_under_load_two_p)
 {
 	ck_assert_int_eq(run_goro(order_main, 2), 0);
 }
@@ -478,8 +477,8 @@ static Suite *timerapi_suite(void)
 	tcase_add_test(tc, after_func_runs_in_own_goroutine);
 	tcase_add_test(tc, ticker_ticks_and_drops_for_slow_receiver);
 	tcase_add_test(tc, bad_input_and_freed_objects);
-	tcase_add_test(tc, ordering_under_load_one_p);
-	tcase_add_test(tc, ordering_under_load_two_p);
+	tcase_add_test(tc, never_early_under_load_one_p);
+	tcase_add_test(tc, never_early_under_load_two_p);
 	tcase_add_test(tc, many_timers);
 	tcase_add_test(tc, concurrent_stop_and_reset);
 	tcase_add_test(tc, timers_survive_maxprocs_shrink);
