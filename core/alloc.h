@@ -14,4 +14,10 @@ void *rt_alloc(size_t size);        /* zeroed; NULL when out of memory */
 void rt_free(void *ptr, size_t size);
 void *rt_realloc(void *ptr, size_t old_size, size_t new_size);
 
+/* Free a public object whose first `keep` bytes hold a magic word already
+ * cleared, so that later calls on it can answer -EBADF.  Without ASan the
+ * memory is reused like any other; under ASan it is never reused, and all
+ * but the magic word is poisoned, so a stale handle is always caught. */
+void rt_retire(void *ptr, size_t size, size_t keep);
+
 #endif

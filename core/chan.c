@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "chan.h"
@@ -81,10 +82,23 @@ static inline size_t ring_next(struct goro_chan *c, size_t i)
 	return ++i == c->cap ? 0 : i;
 }
 
-/* w's operation is complete: hand its goroutine back to the caller. */
+/* w's operation is complete: hand its goroutine back to the caller to
+ * ready, or wake the thread (goro did not create) that waits on it. */
 static struct g *waiter_done(struct waiter *w, bool success)
 {
 	w->success = success;
+	if (!w->g) {
+		/* The caller holds w's channel lock, which the woken thread
+		 * takes before it leaves: the note outlives the wake. */
+		if (w->sel) {
+			atomic_store_explicit(&w->sel->won, w,
+					      memory_order_release);
+			note_wake(w->sel->thread_wake);
+		} else {
+			note_wake(&w->thread_wake);
+		}
+		return NULL;
+	}
 	w->g->param = w;
 	return w->g;
 }
@@ -158,22 +172,38 @@ void chan_unlock_cb(void *c)
 
 /* ---- public calls ---------------------------------------------------------------- */
 
+/* Go's maxAlloc on amd64: a channel buffer (or capacity) of 2^49 or more
+ * can never be allocated, so it is a size error, not an out-of-memory. */
+#define CHAN_MAX_BYTES (1ULL << 49)
+
+int chan_check(struct goro_chan *c)
+{
+	if (!c)
+		return -EINVAL;
+	return atomic_load_explicit(&c->magic, memory_order_relaxed) ==
+		       CHAN_MAGIC ? 0 : -EBADF;
+}
+
+static size_t chan_header_size(void)
+{
+	return (sizeof(struct goro_chan) + BUF_ALIGN - 1) &
+	       ~(size_t)(BUF_ALIGN - 1);
+}
+
 goro_chan_t *goro_chan_make(size_t elem_size, size_t cap)
 {
-	if (!g_current()) {
-		rt_outside_goroutine(__func__);
+	if (!g_current() && !rt_foreign_allowed(__func__)) {
 		errno = EPERM;
 		return NULL;
 	}
-	size_t header = (sizeof(struct goro_chan) + BUF_ALIGN - 1) &
-			~(size_t)(BUF_ALIGN - 1);
+	size_t header = chan_header_size();
 	size_t bytes;
 	if (__builtin_mul_overflow(elem_size, cap, &bytes) ||
-	    __builtin_add_overflow(bytes, header, &bytes)) {
-		errno = EINVAL;
+	    bytes >= CHAN_MAX_BYTES || cap >= CHAN_MAX_BYTES) {
+		errno = EINVAL;  /* Go: "makechan: size out of range" */
 		return NULL;
 	}
-	struct goro_chan *c = rt_alloc(bytes);
+	struct goro_chan *c = rt_alloc(bytes + header);
 	if (!c) {
 		errno = ENOMEM;
 		return NULL;
@@ -181,12 +211,58 @@ goro_chan_t *goro_chan_make(size_t elem_size, size_t cap)
 	c->elem_size = elem_size;
 	c->cap = cap;
 	c->buf = (unsigned char *)c + header;
+	atomic_store_explicit(&c->magic, CHAN_MAGIC, memory_order_relaxed);
 	return c;
+}
+
+/* Ready a partner found by an operation: onto this P when the caller has
+ * one, else onto the global queue (a thread goro did not create). */
+static void wake_list(struct g *list)
+{
+	while (list) {
+		struct g *g = list;
+		list = g->schedlink;
+		g->schedlink = NULL;
+		sched_ready(g, false);
+	}
+}
+
+/* A thread goro did not create waits for a partner: it sleeps in the
+ * kernel on its waiter's note, holding no P. */
+static void thread_wait(struct goro_chan *c, struct waitq *q, struct waiter *w)
+{
+	note_clear(&w->thread_wake);
+	waitq_push(q, w);
+	rlock_unlock(&c->lock);
+	note_sleep(&w->thread_wake);
+	/* The waker wrote success before waking us, under c's lock: taking
+	 * the lock once orders our reads after its writes, and after it is
+	 * done with w. */
+	rlock_lock(&c->lock);
+	rlock_unlock(&c->lock);
+}
+
+static _Noreturn void block_forever(enum wait_reason why)
+{
+	if (!g_current())  /* another thread: it sleeps for good */
+		for (;;)
+			pause();
+	for (;;)
+		sched_park(why, NULL, NULL);
 }
 
 static int chan_send(struct goro_chan *c, const void *elem, bool block)
 {
-	if (!c || (!elem && c->elem_size))
+	if (!c) {
+		/* Go: a send on a nil channel blocks forever. */
+		if (block)
+			block_forever(WAIT_CHAN_SEND_NIL);
+		return -EAGAIN;
+	}
+	int err = chan_check(c);
+	if (err)
+		return err;
+	if (!elem && c->elem_size)
 		return -EINVAL;
 	struct g *self = g_current();
 	struct g *wake;
@@ -195,20 +271,31 @@ static int chan_send(struct goro_chan *c, const void *elem, bool block)
 	if (r != -EAGAIN || !block) {
 		rlock_unlock(&c->lock);
 		chan_wake(wake);
-		sched_check_preempt(self);
+		if (self)
+			sched_check_preempt(self);
 		return r;
 	}
 	struct waiter w = { .g = self, .elem = (void *)elem };
-	waitq_push(&c->sendq, &w);
-	sched_park(WAIT_CHAN_SEND, chan_unlock_cb, c);
+	if (self) {
+		waitq_push(&c->sendq, &w);
+		sched_park(WAIT_CHAN_SEND, chan_unlock_cb, c);
+	} else {
+		thread_wait(c, &c->sendq, &w);
+	}
 	/* Not completed by a receiver: the channel was closed. */
 	return w.success ? 0 : -EPIPE;
 }
 
 static int chan_recv(struct goro_chan *c, void *elem, bool block)
 {
-	if (!c)
-		return -EINVAL;
+	if (!c) {
+		if (block)
+			block_forever(WAIT_CHAN_RECV_NIL);
+		return -EAGAIN;
+	}
+	int err = chan_check(c);
+	if (err)
+		return err;
 	struct g *self = g_current();
 	struct g *wake;
 	rlock_lock(&c->lock);
@@ -216,45 +303,100 @@ static int chan_recv(struct goro_chan *c, void *elem, bool block)
 	if (r != -EAGAIN || !block) {
 		rlock_unlock(&c->lock);
 		chan_wake(wake);
-		sched_check_preempt(self);
+		if (self)
+			sched_check_preempt(self);
 		return r;
 	}
 	struct waiter w = { .g = self, .elem = elem };
-	waitq_push(&c->recvq, &w);
-	sched_park(WAIT_CHAN_RECV, chan_unlock_cb, c);
+	if (self) {
+		waitq_push(&c->recvq, &w);
+		sched_park(WAIT_CHAN_RECV, chan_unlock_cb, c);
+	} else {
+		thread_wait(c, &c->recvq, &w);
+	}
 	/* Not completed by a sender: closed, and close zeroed elem. */
 	return w.success ? 1 : 0;
 }
 
+int chan_trysend_rt(struct goro_chan *c, const void *elem)
+{
+	int err = chan_check(c);
+	if (err)
+		return err;
+	struct g *wake;
+	rlock_lock(&c->lock);
+	int r = chan_send_locked(c, elem, &wake);
+	rlock_unlock(&c->lock);
+	chan_wake(wake);
+	return r;
+}
+
+int chan_tryrecv_rt(struct goro_chan *c, void *elem)
+{
+	int err = chan_check(c);
+	if (err)
+		return err;
+	struct g *wake;
+	rlock_lock(&c->lock);
+	int r = chan_recv_locked(c, elem, &wake);
+	rlock_unlock(&c->lock);
+	chan_wake(wake);
+	return r;
+}
+
 int goro_chan_send(goro_chan_t *c, const void *elem)
 {
-	RT_REQUIRE_G(-EPERM);
+	RT_REQUIRE_RUNTIME(-EPERM);
 	return chan_send(c, elem, true);
 }
 
 int goro_chan_trysend(goro_chan_t *c, const void *elem)
 {
-	RT_REQUIRE_G(-EPERM);
+	RT_REQUIRE_RUNTIME(-EPERM);
 	return chan_send(c, elem, false);
 }
 
 int goro_chan_recv(goro_chan_t *c, void *elem)
 {
-	RT_REQUIRE_G(-EPERM);
+	RT_REQUIRE_RUNTIME(-EPERM);
 	return chan_recv(c, elem, true);
 }
 
 int goro_chan_tryrecv(goro_chan_t *c, void *elem)
 {
-	RT_REQUIRE_G(-EPERM);
+	RT_REQUIRE_RUNTIME(-EPERM);
 	return chan_recv(c, elem, false);
 }
 
-int goro_chan_close(goro_chan_t *c)
+/* The sized forms: the caller states the size of its element, and a
+ * channel of another element size refuses it. */
+static int size_matches(struct goro_chan *c, size_t size)
 {
-	RT_REQUIRE_G(-EPERM);
-	if (!c)
-		return -EINVAL;
+	int err = chan_check(c);
+	if (err)
+		return err == -EINVAL ? 0 : err;  /* NULL: Go's nil channel */
+	return size == c->elem_size ? 0 : -EINVAL;
+}
+
+int goro_chan_send_sized(goro_chan_t *c, const void *elem, size_t size)
+{
+	RT_REQUIRE_RUNTIME(-EPERM);
+	int err = size_matches(c, size);
+	return err ? err : chan_send(c, elem, true);
+}
+
+int goro_chan_recv_sized(goro_chan_t *c, void *elem, size_t size)
+{
+	RT_REQUIRE_RUNTIME(-EPERM);
+	int err = size_matches(c, size);
+	return err ? err : chan_recv(c, elem, true);
+}
+
+int chan_close_rt(struct goro_chan *c)
+{
+	int err = chan_check(c);
+	if (err)
+		return err;
 	rlock_lock(&c->lock);
 	if (c->closed) {
 		rlock_unlock(&c->lock);
@@ -269,28 +411,33 @@ int goro_chan_close(goro_chan_t *c)
 		if (w->elem && c->elem_size)
 			memset(w->elem, 0, c->elem_size);
 		struct g *g = waiter_done(w, false);
-		g->schedlink = list;
-		list = g;
+		if (g) {
+			g->schedlink = list;
+			list = g;
+		}
 	}
 	while ((w = waitq_take(&c->sendq))) {
 		struct g *g = waiter_done(w, false);
-		g->schedlink = list;
-		list = g;
+		if (g) {
+			g->schedlink = list;
+			list = g;
+		}
 	}
 	rlock_unlock(&c->lock);
-	while (list) {
-		struct g *g = list;
-		list = g->schedlink;
-		g->schedlink = NULL;
-		sched_ready(g, false);
-	}
+	wake_list(list);
 	return 0;
+}
+
+int goro_chan_close(goro_chan_t *c)
+{
+	RT_REQUIRE_RUNTIME(-EPERM);
+	return chan_close_rt(c);
 }
 
 size_t goro_chan_len(goro_chan_t *c)
 {
-	RT_REQUIRE_G(0);
-	if (!c)
+	RT_REQUIRE_RUNTIME(0);
+	if (chan_check(c))
 		return 0;
 	rlock_lock(&c->lock);
 	size_t n = c->count;
@@ -300,20 +447,30 @@ size_t goro_chan_len(goro_chan_t *c)
 
 size_t goro_chan_cap(goro_chan_t *c)
 {
-	RT_REQUIRE_G(0);
-	return c ? c->cap : 0;
+	RT_REQUIRE_RUNTIME(0);
+	return chan_check(c) ? 0 : c->cap;
+}
+
+size_t goro_chan_elem_size(goro_chan_t *c)
+{
+	RT_REQUIRE_RUNTIME(0);
+	return chan_check(c) ? 0 : c->elem_size;
 }
 
 int goro_chan_free(goro_chan_t *c)
 {
-	RT_REQUIRE_G(-EPERM);
-	if (!c)
-		return -EINVAL;
+	RT_REQUIRE_RUNTIME(-EPERM);
+	int err = chan_check(c);
+	if (err)
+		return err;
 	rlock_lock(&c->lock);
 	bool busy = c->recvq.first || c->sendq.first;
+	if (!busy)
+		atomic_store_explicit(&c->magic, 0, memory_order_relaxed);
 	rlock_unlock(&c->lock);
 	if (busy)
 		return -EBUSY;
-	rt_free(c, (size_t)(c->buf - (unsigned char *)c) + c->cap * c->elem_size);
+	size_t bytes = chan_header_size() + c->cap * c->elem_size;
+	rt_retire(c, bytes, sizeof(c->magic));
 	return 0;
 }

@@ -37,13 +37,20 @@ struct waiter {
 	struct select_state *sel;
 	bool queued;    /* on a queue (guarded by the channel's lock) */
 	bool success;   /* completed by a partner, not by close */
+	/* A thread goro did not create waits here instead of parking (g is
+	 * NULL then); whoever completes the waiter wakes it. */
+	struct note thread_wake;
 };
 
 struct waitq {
 	struct waiter *first, *last;
 };
 
+/* A live channel's magic word; goro_chan_free clears it (core/chan.c). */
+#define CHAN_MAGIC 0x6368616eu
+
 struct goro_chan {
+	_Atomic uint32_t magic;        /* CHAN_MAGIC while the channel lives */
 	struct rlock lock;
 	bool closed;
 	size_t elem_size;
@@ -59,6 +66,11 @@ struct goro_chan {
  * channel operation that completes the select, or by the timer. */
 struct select_state {
 	_Atomic uint32_t done;
+	/* A select made by a thread goro did not create: the completing
+	 * waiter is recorded here (a goroutine gets it in g->param) and the
+	 * thread is woken on thread_wake. */
+	struct waiter *_Atomic won;
+	struct note *thread_wake;
 };
 
 /* May w be completed by the caller?  Always for a plain waiter; for a
@@ -90,5 +102,15 @@ void chan_wake(struct g *g);
 
 /* sched_park unlock callback: releases the channel passed as arg. */
 void chan_unlock_cb(void *c);
+
+/* 0 for a live channel, -EBADF for one freed (or never made). */
+int chan_check(struct goro_chan *c);
+
+/* For the runtime's own senders (timers, signals, contexts), from a
+ * goroutine, an M's scheduler or a thread goro did not create: a send
+ * or receive that never blocks (-EAGAIN when it would), and close. */
+int chan_trysend_rt(struct goro_chan *c, const void *elem);
+int chan_tryrecv_rt(struct goro_chan *c, void *elem);
+int chan_close_rt(struct goro_chan *c);
 
 #endif

@@ -23,6 +23,19 @@
 
 #define RELAXED memory_order_relaxed
 
+/* The goro_main run (sched.generation) in which a thread goro did not
+ * create first called in; that run counts itself once in nblocked. */
+static _Atomic uint32_t foreign_run;
+
+void deadlock_foreign_caller(void)
+{
+	uint32_t gen = sched.generation;
+	uint32_t seen = atomic_load_explicit(&foreign_run, RELAXED);
+	if (seen != gen &&
+	    atomic_compare_exchange_strong(&foreign_run, &seen, gen))
+		atomic_fetch_add_explicit(&sched.nblocked, 1, RELAXED);
+}
+
 static bool nothing_can_run(void)
 {
 	int32_t procs = atomic_load_explicit(&sched.gomaxprocs, RELAXED);

@@ -9,4 +9,9 @@
  * report and exit with status 2; otherwise return. */
 void deadlock_check(void);
 
+/* A thread goro did not create called into the runtime: it may send,
+ * close or spawn at any time, so for the rest of this goro_main run no
+ * state counts as a deadlock (Go's checkdead with cgo threads). */
+void deadlock_foreign_caller(void);
+
 #endif

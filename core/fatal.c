@@ -7,12 +7,23 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "deadlock.h"
 #include "runtime.h"
 
 void rt_outside_goroutine(const char *call)
 {
 	fprintf(stderr, "goro: %s() called outside a goroutine "
 			"(call it from a function run by goro_main)\n", call);
+}
+
+bool rt_foreign_allowed(const char *call)
+{
+	if (!m_current() && atomic_load(&sched.running)) {
+		deadlock_foreign_caller();
+		return true;
+	}
+	rt_outside_goroutine(call);
+	return false;
 }
 
 _Noreturn void rt_fatal(const char *fmt, ...)

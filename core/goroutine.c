@@ -77,6 +77,64 @@ static struct g *gfree_get(struct p *p)
 	return g;
 }
 
+/* A thread without a P (one goro did not create, or an M in a blocking
+ * call) spawns from the global free list and takes ids one at a time. */
+static struct g *g_alloc_global(void)
+{
+	rlock_lock(&gfree_global.lock);
+	struct g *g = gfree_global.list;
+	if (g) {
+		gfree_global.list = g->schedlink;
+		gfree_global.count--;
+	}
+	rlock_unlock(&gfree_global.lock);
+	if (g) {
+		memset(g, 0, sizeof(*g));
+	} else {
+		g = rt_alloc(sizeof(*g));
+		if (!g)
+			return NULL;
+		if (allgs_add(g)) {
+			rt_free(g, sizeof(*g));
+			return NULL;
+		}
+	}
+	g->id = atomic_fetch_add_explicit(&sched.goid_next, 1, RELAXED);
+	g->generation = sched.generation;
+	return g;
+}
+
+/* Goroutines spawned by threads without a P, which no P counts (their
+ * exits are counted by the P they end on): the goro_main run (generation)
+ * in the high 32 bits, the count in the low ones, so that a new run
+ * starts from 0 without a reset hook. */
+static _Atomic uint64_t gcount_unowned;
+
+static void unowned_spawned(void)
+{
+	uint64_t gen = sched.generation;
+	uint64_t old = atomic_load_explicit(&gcount_unowned, RELAXED), new;
+	do
+		new = old >> 32 == gen ? old + 1 : gen << 32 | 1;
+	while (!atomic_compare_exchange_weak_explicit(&gcount_unowned, &old,
+						      new, RELAXED, RELAXED));
+}
+
+static int64_t unowned_count(void)
+{
+	uint64_t v = atomic_load_explicit(&gcount_unowned, RELAXED);
+	return v >> 32 == sched.generation ? (int64_t)(uint32_t)v : 0;
+}
+
+static void arg_copy_release(struct g *g)
+{
+	if (g->arg_copy) {
+		rt_free(g->arg_copy, g->arg_copy_size);
+		g->arg_copy = NULL;
+		g->arg_copy_size = 0;
+	}
+}
+
 struct g *g_alloc(struct p *p)
 {
 	struct g *g = gfree_get(p);
@@ -111,7 +169,7 @@ static void gcount_add(struct p *p, int64_t n)
 
 int64_t g_live_count(void)
 {
-	int64_t n = 0;
+	int64_t n = unowned_count();
 	/* Ps are created from index 0 up and live until goro_main ends
 	 * (retired ones keep their delta). */
 	for (int i = 0; i < GORO_MAXPROCS_LIMIT && sched.allp[i]; i++)
@@ -127,6 +185,7 @@ void g_mark_dead(struct g *g)
 
 void g_recycle(struct p *p, struct g *g)
 {
+	arg_copy_release(g);
 	stack_release(&p->stack_cache, &g->stack);
 	g->schedlink = p->gfree;
 	p->gfree = g;
@@ -150,6 +209,7 @@ void g_free_all(void)
 	size_t n = atomic_load_explicit(&allgs.count, RELAXED);
 	for (size_t i = 0; i < n; i++) {
 		struct g *g = allgs.items[i];
+		arg_copy_release(g);
 		stack_discard(&g->stack);
 		rt_free(g, sizeof(*g));
 	}
@@ -168,34 +228,59 @@ static void copy_name(char *dst, const char *src)
 	dst[n] = '\0';
 }
 
-int64_t g_spawn(void (*fn)(void *), void *arg, const char *name,
-		size_t stack_max, uintptr_t create_pc)
+int64_t g_spawn_copy(void (*fn)(void *), void *arg, const void *copy,
+		     size_t copy_size, const char *name, size_t stack_max,
+		     uintptr_t create_pc)
 {
 	struct m *m = m_current();
-	struct p *p = m->p;
+	struct p *p = m ? m->p : NULL;
 	/* The stack is bound at first run; whether there will be one is
 	 * known now, while the caller can still be told. */
 	int err = stack_reserve();
 	if (err)
 		return err;
-	struct g *g = g_alloc(p);
+	void *arg_copy = NULL;
+	if (copy_size) {
+		arg_copy = rt_alloc(copy_size);
+		if (!arg_copy) {
+			stack_unreserve();
+			return -ENOMEM;
+		}
+		memcpy(arg_copy, copy, copy_size);
+		arg = arg_copy;
+	}
+	struct g *g = p ? g_alloc(p) : g_alloc_global();
 	if (!g) {
+		rt_free(arg_copy, copy_size);
 		stack_unreserve();
 		return -ENOMEM;
 	}
 	g->fn = fn;
 	g->arg = arg;
+	g->arg_copy = arg_copy;
+	g->arg_copy_size = copy_size;
 	g->stack_max = stack_max;
-	g->parent_id = m->curg ? m->curg->id : 0;
+	g->parent_id = m && m->curg ? m->curg->id : 0;
 	g->create_pc = create_pc;
 	copy_name(g->name, name);
 	int64_t id = g->id;
+	if (!p) {
+		unowned_spawned();
+		sched_ready_global(g);
+		return id;
+	}
 	gcount_add(p, 1);
 	atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
 	/* As in Go, a new goroutine runs next on this P. */
 	runq_put(p, g, true);
 	sched_wakep();
 	return id;
+}
+
+int64_t g_spawn(void (*fn)(void *), void *arg, const char *name,
+		size_t stack_max, uintptr_t create_pc)
+{
+	return g_spawn_copy(fn, arg, NULL, 0, name, stack_max, create_pc);
 }
 
 const char *wait_reason_name(enum wait_reason r)
@@ -213,6 +298,10 @@ const char *wait_reason_name(enum wait_reason r)
 		[WAIT_COND] = "sync.Cond.Wait",
 		[WAIT_PREEMPTED] = "preempted",
 		[WAIT_LOCKED_THREAD] = "locked to thread",
+		[WAIT_CHAN_SEND_NIL] = "chan send (nil chan)",
+		[WAIT_CHAN_RECV_NIL] = "chan receive (nil chan)",
+		[WAIT_RWMUTEX_RLOCK] = "sync.RWMutex.RLock",
+		[WAIT_RWMUTEX_LOCK] = "sync.RWMutex.Lock",
 	};
 	return (unsigned)r < WAIT_REASON_COUNT && names[r] ? names[r] : "waiting";
 }
@@ -251,13 +340,27 @@ int64_t goro_go_attr(const goro_attr_t *attr, void (*fn)(void *), void *arg)
 
 int64_t goro_go(void (*fn)(void *), void *arg)
 {
-	RT_REQUIRE_G(-EPERM);
+	RT_REQUIRE_RUNTIME(-EPERM);
 	if (!fn)
 		return -EINVAL;
 	struct g *self = g_current();
 	int64_t id = g_spawn(fn, arg, NULL, 0,
 			     (uintptr_t)__builtin_return_address(0));
-	sched_check_preempt(self);
+	if (self)
+		sched_check_preempt(self);
+	return id;
+}
+
+int64_t goro_go_copy(void (*fn)(void *), const void *arg, size_t size)
+{
+	RT_REQUIRE_RUNTIME(-EPERM);
+	if (!fn || (size && !arg))
+		return -EINVAL;
+	struct g *self = g_current();
+	int64_t id = g_spawn_copy(fn, (void *)arg, arg, size, NULL, 0,
+				  (uintptr_t)__builtin_return_address(0));
+	if (self)
+		sched_check_preempt(self);
 	return id;
 }
 

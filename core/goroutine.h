@@ -32,8 +32,14 @@ int64_t g_live_count(void);
 void g_free_list_flush(struct p *p);
 /* Free every G, their stacks and all free lists (end of goro_main). */
 void g_free_all(void);
-/* Spawn with everything resolved; returns the id or a negative errno. */
+/* Spawn with everything resolved; returns the id or a negative errno.
+ * From a thread holding no P the goroutine goes to the global queue. */
 int64_t g_spawn(void (*fn)(void *), void *arg, const char *name,
 		size_t stack_max, uintptr_t create_pc);
+/* The same, fn getting a copy of copy_size bytes at copy (copy_size 0:
+ * arg as given) that the G owns and frees when it is recycled. */
+int64_t g_spawn_copy(void (*fn)(void *), void *arg, const void *copy,
+		     size_t copy_size, const char *name, size_t stack_max,
+		     uintptr_t create_pc);
 
 #endif

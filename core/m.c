@@ -16,6 +16,7 @@
 #include "alloc.h"
 #include "m.h"
 #include "netpoll.h"
+#include "notify.h"
 #include "sanitizer.h"
 #include "sched.h"
 #include "signal_stack.h"
@@ -42,8 +43,10 @@ void m_attach_thread(struct m *m)
 {
 	if (m->is_m0)
 		pthread_sigmask(SIG_SETMASK, NULL, &m0_sigmask);
-	else
+	else {
 		pthread_sigmask(SIG_SETMASK, &m0_sigmask, NULL);
+		signal_notify_unblock_self();  /* signals/notify.h */
+	}
 	tls_m = m;
 	m->thread = pthread_self();
 	m->tid = (pid_t)syscall(SYS_gettid);

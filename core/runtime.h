@@ -54,6 +54,10 @@ enum wait_reason {
 	WAIT_COND,
 	WAIT_PREEMPTED,
 	WAIT_LOCKED_THREAD,
+	WAIT_CHAN_SEND_NIL,
+	WAIT_CHAN_RECV_NIL,
+	WAIT_RWMUTEX_RLOCK,
+	WAIT_RWMUTEX_LOCK,
 	WAIT_REASON_COUNT
 };
 
@@ -75,6 +79,8 @@ struct g {
 
 	void (*fn)(void *);
 	void *arg;
+	void *arg_copy;              /* goro_go_copy's copy of the argument, */
+	size_t arg_copy_size;        /* freed when the G is recycled */
 
 	struct goro_stack stack;     /* bound at first run (core/stack.h) */
 	size_t stack_max;            /* limit requested at spawn, 0 = default */
@@ -253,6 +259,15 @@ static inline struct g *g_current(void)
 	do { if (__builtin_expect(g_current() == NULL, 0)) { \
 		rt_outside_goroutine(__func__); return ret; } } while (0)
 void rt_outside_goroutine(const char *call);
+
+/* Entry points that threads goro did not create may call too (goro.h,
+ * "Calls from other threads"): from a goroutine, or from a thread that is
+ * no M while goro_main runs.  Anything else prints the message above and
+ * returns `ret`. */
+#define RT_REQUIRE_RUNTIME(ret) \
+	do { if (__builtin_expect(g_current() == NULL, 0) && \
+		 !rt_foreign_allowed(__func__)) return ret; } while (0)
+bool rt_foreign_allowed(const char *call);
 
 /* Fatal runtime error: prints "fatal error: <msg>" and the calling
  * goroutine, then exits with status 2. */

@@ -72,11 +72,14 @@ enum prev_action {
 
 uint32_t sched_rand(void)
 {
+	/* A thread goro did not create (goro_select from a plain pthread)
+	 * has no M: it keeps a state of its own. */
+	static __thread uint64_t foreign_state;
 	struct m *m = m_current();
+	uint64_t *state = m ? &m->rand_state : &foreign_state;
 	/* wyrand: fast, good enough for victim order and select. */
-	m->rand_state += 0xa0761d6478bd642fULL;
-	__uint128_t t = (__uint128_t)m->rand_state *
-			(m->rand_state ^ 0xe7037ed1a0b428dbULL);
+	*state += 0xa0761d6478bd642fULL;
+	__uint128_t t = (__uint128_t)*state * (*state ^ 0xe7037ed1a0b428dbULL);
 	return (uint32_t)((t >> 64) ^ t);
 }
 

@@ -22,6 +22,7 @@
  */
 #include <errno.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "chan.h"
@@ -36,6 +37,7 @@
 
 struct select_park {
 	struct select_state state;    /* shared with the waiters */
+	struct note thread_wake;      /* a thread goro did not create waits here */
 	_Atomic uint32_t timer_done;  /* timer callback done with the frame */
 	struct g *g;
 	bool timed;
@@ -78,8 +80,12 @@ static void select_timeout(struct timer *t)
 	bool won = atomic_compare_exchange_strong_explicit(
 		&sp->state.done, &open, 1, memory_order_acq_rel,
 		memory_order_relaxed);
+	/* A waiting thread is woken before timer_done is set: it waits for
+	 * timer_done before its frame (and the note) goes away. */
+	if (won && !g)
+		note_wake(&sp->thread_wake);
 	atomic_store_explicit(&sp->timer_done, 1, memory_order_release);
-	if (won)
+	if (won && g)
 		sched_ready(g, true);
 }
 
@@ -126,6 +132,9 @@ static int validate(const goro_case_t *cases, size_t n, size_t *active)
 		const goro_case_t *cs = &cases[i];
 		if (!cs->chan)
 			continue;
+		int err = chan_check(cs->chan);
+		if (err)
+			return err;
 		if (cs->dir != GORO_SEND && cs->dir != GORO_RECV)
 			return -EINVAL;
 		if (cs->dir == GORO_SEND && !cs->elem && cs->chan->elem_size)
@@ -183,13 +192,15 @@ static int select_run(goro_case_t *cases, size_t n, size_t active,
 		if (r != -EAGAIN) {
 			unlock_all(locked, nlocked);
 			chan_wake(wake);
-			sched_check_preempt(self);
+			if (self)
+				sched_check_preempt(self);
 			return r < 0 ? r : (int)pollorder[i];
 		}
 	}
 	if (timeout_ns == 0) {
 		unlock_all(locked, nlocked);
-		sched_check_preempt(self);
+		if (self)
+			sched_check_preempt(self);
 		return -EAGAIN;
 	}
 
@@ -207,7 +218,12 @@ static int select_run(goro_case_t *cases, size_t n, size_t active,
 		sp.timer.fn = select_timeout;
 		sp.timer.arg = &sp;
 	}
-	self->param = NULL;
+	if (self) {
+		self->param = NULL;
+	} else {
+		note_clear(&sp.thread_wake);
+		sp.state.thread_wake = &sp.thread_wake;
+	}
 	for (size_t i = 0; i < active; i++) {
 		uint32_t ci = lockorder[i];
 		waiters[i] = (struct waiter){
@@ -217,11 +233,18 @@ static int select_run(goro_case_t *cases, size_t n, size_t active,
 		};
 		waitq_push(case_queue(&cases[ci]), &waiters[i]);
 	}
-	sched_park(WAIT_SELECT, select_park_unlock, &sp);
-
-	/* Pass 3: woken by a channel (its waiter in param) or the timer. */
-	struct waiter *won = self->param;
-	self->param = NULL;
+	struct waiter *won;
+	if (self) {
+		sched_park(WAIT_SELECT, select_park_unlock, &sp);
+		/* Pass 3: woken by a channel (its waiter in param) or the
+		 * timer. */
+		won = self->param;
+		self->param = NULL;
+	} else {
+		select_park_unlock(&sp);
+		note_sleep(&sp.thread_wake);
+		won = atomic_load_explicit(&sp.state.won, memory_order_acquire);
+	}
 	if (sp.timed && !timer_stop(&sp.timer))
 		while (!atomic_load_explicit(&sp.timer_done,
 					     memory_order_acquire))
@@ -244,13 +267,16 @@ static int select_run(goro_case_t *cases, size_t n, size_t active,
 
 int goro_select(goro_case_t *cases, size_t n, int64_t timeout_ns)
 {
-	RT_REQUIRE_G(-EPERM);
+	RT_REQUIRE_RUNTIME(-EPERM);
 	size_t active;
 	int err = validate(cases, n, &active);
 	if (err)
 		return err;
 	if (!active && timeout_ns < 0) {
 		/* Nothing can ever wake it (Go's select {}). */
+		if (!g_current())
+			for (;;)
+				pause();
 		for (;;)
 			sched_park(WAIT_SELECT_NO_CASES, NULL, NULL);
 	}

@@ -19,9 +19,20 @@
 
 #define RELAXED memory_order_relaxed
 
+/* A heap slot keeps its timer's deadline beside the pointer: sifting
+ * compares deadlines without touching the timers themselves (each one a
+ * likely cache miss with 100,000 of them), and the heap is 4-ary, so a
+ * node's children share one cache line and the tree is half as deep. */
+struct heap_entry {
+	int64_t when;
+	struct timer *t;
+};
+
+#define HEAP_ARITY 4
+
 struct timer_heap {
 	struct rlock lock;
-	struct timer **items;
+	struct heap_entry *items;
 	int32_t count;
 	int32_t capacity;
 	_Atomic int64_t next;  /* earliest `when`, 0 when empty */
@@ -29,44 +40,50 @@ struct timer_heap {
 
 static _Atomic int64_t pending_total;
 
-static void heap_swap(struct timer_heap *h, int32_t a, int32_t b)
+static inline void heap_place(struct timer_heap *h, int32_t i,
+			      struct heap_entry e)
 {
-	struct timer *t = h->items[a];
-	h->items[a] = h->items[b];
-	h->items[b] = t;
-	h->items[a]->index = a;
-	h->items[b]->index = b;
+	h->items[i] = e;
+	e.t->index = i;
 }
 
 static void heap_up(struct timer_heap *h, int32_t i)
 {
+	struct heap_entry e = h->items[i];
 	while (i > 0) {
-		int32_t parent = (i - 1) / 2;
-		if (h->items[parent]->when <= h->items[i]->when)
+		int32_t parent = (i - 1) / HEAP_ARITY;
+		if (h->items[parent].when <= e.when)
 			break;
-		heap_swap(h, i, parent);
+		heap_place(h, i, h->items[parent]);
 		i = parent;
 	}
+	heap_place(h, i, e);
 }
 
 static void heap_down(struct timer_heap *h, int32_t i)
 {
+	struct heap_entry e = h->items[i];
 	for (;;) {
-		int32_t l = 2 * i + 1, r = l + 1, min = i;
-		if (l < h->count && h->items[l]->when < h->items[min]->when)
-			min = l;
-		if (r < h->count && h->items[r]->when < h->items[min]->when)
-			min = r;
-		if (min == i)
-			return;
-		heap_swap(h, i, min);
+		int32_t first = HEAP_ARITY * i + 1;
+		if (first >= h->count)
+			break;
+		int32_t last = first + HEAP_ARITY < h->count ? first + HEAP_ARITY
+							      : h->count;
+		int32_t min = first;
+		for (int32_t c = first + 1; c < last; c++)
+			if (h->items[c].when < h->items[min].when)
+				min = c;
+		if (h->items[min].when >= e.when)
+			break;
+		heap_place(h, i, h->items[min]);
 		i = min;
 	}
+	heap_place(h, i, e);
 }
 
 static void heap_update_next(struct timer_heap *h)
 {
-	atomic_store_explicit(&h->next, h->count ? h->items[0]->when : 0,
+	atomic_store_explicit(&h->next, h->count ? h->items[0].when : 0,
 			      RELAXED);
 }
 
@@ -75,7 +92,7 @@ static int heap_push(struct timer_heap *h, struct p *p, struct timer *t)
 {
 	if (h->count == h->capacity) {
 		int32_t cap = h->capacity ? h->capacity * 2 : 64;
-		struct timer **items = rt_realloc(
+		struct heap_entry *items = rt_realloc(
 			h->items, (size_t)h->capacity * sizeof(*items),
 			(size_t)cap * sizeof(*items));
 		if (!items)
@@ -83,28 +100,33 @@ static int heap_push(struct timer_heap *h, struct p *p, struct timer *t)
 		h->items = items;
 		h->capacity = cap;
 	}
-	t->index = h->count;
-	h->items[h->count++] = t;
+	int32_t i = h->count++;
+	heap_place(h, i, (struct heap_entry){ t->when, t });
 	atomic_store_explicit(&t->p, p, RELAXED);
-	heap_up(h, t->index);
+	heap_up(h, i);
 	heap_update_next(h);
 	atomic_fetch_add_explicit(&pending_total, 1, RELAXED);
 	return 0;
 }
 
-/* Caller holds h->lock; t is on h. */
-static void heap_remove(struct timer_heap *h, struct timer *t)
+/* Caller holds h->lock; t is on h.  O(log n): t knows its index.  The
+ * caller accounts for it in pending_total (heap_remove does). */
+static void heap_take(struct timer_heap *h, struct timer *t)
 {
 	int32_t i = t->index;
 	h->count--;
 	if (i != h->count) {
-		h->items[i] = h->items[h->count];
-		h->items[i]->index = i;
+		heap_place(h, i, h->items[h->count]);
 		heap_down(h, i);
 		heap_up(h, i);
 	}
-	atomic_store_explicit(&t->p, NULL, RELAXED);
+	atomic_store_explicit(&t->p, NULL, memory_order_release);
 	heap_update_next(h);
+}
+
+static void heap_remove(struct timer_heap *h, struct timer *t)
+{
+	heap_take(h, t);
 	atomic_fetch_sub_explicit(&pending_total, 1, RELAXED);
 }
 
@@ -130,19 +152,27 @@ void timers_move(struct p *from, struct p *to)
 	struct timer_heap *src = from->timers, *dst = to->timers;
 	rlock_lock(&src->lock);
 	rlock_lock(&dst->lock);
+	/* Taken from the end (the heap stays a heap) and never marked "not
+	 * pending" on the way: a timer_stop from a thread goro did not create
+	 * (the world is stopped for everyone else) finds it on one heap or
+	 * the other, never on neither. */
+	int64_t moved = 0;
 	while (src->count) {
-		struct timer *t = src->items[0];
-		heap_remove(src, t);
+		struct timer *t = src->items[--src->count].t;
 		if (heap_push(dst, to, t))
 			rt_fatal("out of memory moving timers");
+		moved++;
 	}
+	heap_update_next(src);
+	atomic_fetch_sub_explicit(&pending_total, moved, RELAXED);
 	rlock_unlock(&dst->lock);
 	rlock_unlock(&src->lock);
 }
 
 void timer_start(struct timer *t)
 {
-	struct p *p = m_current()->p;
+	struct m *m = m_current();
+	struct p *p = m && m->p ? m->p : sched.allp[0];
 	struct timer_heap *h = p->timers;
 	/* Once in the heap, t is another M's to run: a sleeper's timer lives
 	 * in its goroutine's frame, which may be gone by the next line. */
@@ -180,17 +210,32 @@ bool timer_stop(struct timer *t)
 	}
 }
 
+/* pending_total drops once per batch, not per timer (a locked instruction
+ * on a line every P writes); meanwhile it overstates, which only delays
+ * a deadlock verdict. */
 static void heap_run_expired(struct timer_heap *h, int64_t now)
 {
+	int64_t ran = 0;
 	rlock_lock(&h->lock);
-	while (h->count && h->items[0]->when <= now) {
-		struct timer *t = h->items[0];
-		heap_remove(h, t);
+	while (h->count && h->items[0].when <= now) {
+		struct timer *t = h->items[0].t;
+		/* Counted before it leaves the heap: a timer_stop that sees
+		 * it gone (t->p, released in heap_take) sees the count too. */
+		bool counted = t->counted;
+		if (counted)
+			atomic_fetch_add_explicit(&t->running, 1, RELAXED);
+		heap_take(h, t);
+		ran++;
 		rlock_unlock(&h->lock);
 		t->fn(t);
+		if (counted)  /* the last touch: its owner may free it now */
+			atomic_fetch_sub_explicit(&t->running, 1,
+						  memory_order_release);
 		rlock_lock(&h->lock);
 	}
 	rlock_unlock(&h->lock);
+	if (ran)
+		atomic_fetch_sub_explicit(&pending_total, ran, RELAXED);
 }
 
 int64_t timers_next(struct p *p)

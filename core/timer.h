@@ -20,9 +20,17 @@ struct timer {
 	void *arg;
 	struct p *_Atomic p;            /* heap it is on; NULL when not pending */
 	int32_t index;                  /* position in that heap */
+	/* Set by owners that outlive their callbacks (core/timerapi.c):
+	 * `running` then counts callbacks under way, so an owner that
+	 * stopped the timer can wait for one already taken off the heap.
+	 * The sleep and select timers live in frames a callback may end,
+	 * so they do not count. */
+	bool counted;
+	_Atomic int32_t running;
 };
 
-/* Arm t (when, fn, arg filled in) on the current P. */
+/* Arm t (when, fn, arg filled in) on the current P, or, from a thread
+ * goro did not create, on P 0 (which lives as long as the runtime). */
 void timer_start(struct timer *t);
 /* Disarm: true if it was pending (and so will not run). */
 bool timer_stop(struct timer *t);

@@ -7,13 +7,26 @@
  * talks between them over channels, and relies on the runtime to preempt a
  * goroutine that runs too long.
  *
- * Conventions:
- *  - Calls that can fail return a negative errno value (-EINVAL, -ENOMEM...),
- *    as liburing does.  The I/O wrappers are drop-in replacements for their
- *    libc namesakes and keep libc's convention (-1 and errno).
- *  - Every goro_* call other than goro_main() must be made from a goroutine.
- *    A call made outside goro_main() prints a message naming the call and
- *    fails with -EPERM (or does nothing, for calls returning void).
+ * Error convention (the same in every man page):
+ *  - A call returning int or int64_t returns a negative errno value on
+ *    failure (-EINVAL, -ENOMEM...), as liburing does, and 0 or a
+ *    non-negative result on success; errno is left alone.
+ *  - A constructor returning a pointer (goro_chan_make, goro_timer_new,
+ *    goro_ticker_new, goro_after_func, goro_ctx_*) returns NULL and sets
+ *    errno on failure.
+ *  - The I/O wrappers are drop-in replacements for their libc namesakes
+ *    and keep libc's convention (-1 and errno).
+ *  - Arguments are validated: NULL or a negative duration is -EINVAL, an
+ *    object already freed (as far as it can be told: see each section) is
+ *    -EBADF.  Never a crash.
+ *  - Channels, timers, tickers and contexts belong to the goro_main run
+ *    that made them: free them before it returns, never use them in a
+ *    later run.
+ *  - Every goro_* call other than goro_main() must be made from a goroutine,
+ *    except the calls listed under "Calls from other threads" below.  A call
+ *    made outside goro_main() prints a message naming the call and fails
+ *    with -EPERM (NULL and errno EPERM for constructors; nothing, for calls
+ *    returning void).
  *  - Goroutines migrate between OS threads.  `__thread` variables are per
  *    thread, not per goroutine, and a TLS address must not be kept across a
  *    call that may switch goroutines.  This header redefines `errno` so that
@@ -24,6 +37,7 @@
 #define GORO_H
 
 #include <errno.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -90,6 +104,30 @@ typedef struct goro_attr {
 int64_t goro_go(void (*fn)(void *), void *arg);
 int64_t goro_go_attr(const goro_attr_t *attr, void (*fn)(void *), void *arg);
 
+/* Spawn fn with a copy of the size bytes at arg, as Go copies a
+ * goroutine's arguments: fn gets a pointer to storage the goroutine owns
+ * (aligned for any type, freed when it exits), so the caller's object may
+ * go away at once.  size 0 passes arg itself.  Returns the id, -EINVAL
+ * for a NULL fn (or NULL arg with size > 0), -ENOMEM, -EAGAIN. */
+int64_t goro_go_copy(void (*fn)(void *), const void *arg, size_t size);
+
+/*
+ * Calls from other threads.  While goro_main runs, a thread goro did not
+ * create (a plain pthread, a library's callback thread) may call
+ * goro_go, goro_go_copy, goro_chan_make, goro_chan_send/recv (and their
+ * try and sized forms, and GORO_SEND/GORO_RECV), goro_select,
+ * goro_chan_close, goro_chan_len/cap/free, goro_ctx_cancel and every
+ * goro_timer_* and goro_ticker_* call.  A blocking channel operation or
+ * select blocks that OS thread in the kernel, not a P.  Outside goro_main
+ * they fail with -EPERM.  Everything else stays goroutine-only.  Once
+ * such a thread has called in, the deadlock detector stays quiet for the
+ * rest of that goro_main run: the thread may send at any time (as Go
+ * with threads created in C).  Before its first call the runtime cannot
+ * know it exists: a goroutine waiting for it should wait with a timeout
+ * (a pending timer also keeps the detector quiet).  A thread still blocked
+ * in a channel operation when goro_main returns stays blocked.
+ */
+
 void goro_yield(void);           /* runtime.Gosched */
 void goro_exit(void);            /* runtime.Goexit: end the calling goroutine */
 int64_t goro_self(void);         /* id of the calling goroutine */
@@ -114,15 +152,59 @@ void goro_unlock_thread(void);
 int64_t goro_now(void);          /* monotonic clock, ns */
 void goro_sleep(int64_t ns);     /* park the goroutine for at least ns */
 
+/* ---- Timers and tickers (Go's time.Timer, AfterFunc, time.Ticker) -------
+ *
+ * goro_timer_new(ns) fires once, ns from now (ns >= 0): its channel
+ * (capacity 1) then receives one int64_t, the goro_now() at firing, and
+ * can be used in goro_select.  goro_after_func runs fn(arg) in a goroutine
+ * of its own instead (it has no channel).  stop and reset return 1 if the
+ * timer was active (armed, or fired with the value not yet received) and 0
+ * if not, as Go's bools; as in Go since 1.23, no stale value is received
+ * after either returns.  A ticker's channel receives goro_now() once per
+ * period; a tick its receiver has not taken is dropped, never queued.
+ * stop, reset and free cost O(log n) in the number of timers and may be
+ * called concurrently.  goro_*_free stops the object and frees it and its
+ * channel (-EBUSY, leaving it stopped, while a goroutine still waits on
+ * that channel); every later call on it is -EBADF (see goro_chan_make).
+ * Negative durations, a period <= 0 or a NULL object are -EINVAL.
+ * These calls work from threads goro did not create too. */
+typedef struct goro_timer goro_timer_t;
+typedef struct goro_ticker goro_ticker_t;
+typedef struct goro_chan goro_chan_t;
+
+goro_timer_t *goro_timer_new(int64_t ns);
+goro_timer_t *goro_after_func(int64_t ns, void (*fn)(void *), void *arg);
+goro_chan_t *goro_timer_chan(goro_timer_t *t);
+int goro_timer_stop(goro_timer_t *t);
+int goro_timer_reset(goro_timer_t *t, int64_t ns);
+int goro_timer_free(goro_timer_t *t);
+
+goro_ticker_t *goro_ticker_new(int64_t period);
+goro_chan_t *goro_ticker_chan(goro_ticker_t *t);
+int goro_ticker_stop(goro_ticker_t *t);
+int goro_ticker_reset(goro_ticker_t *t, int64_t period);
+int goro_ticker_free(goro_ticker_t *t);
+
 /* ---- Channels ------------------------------------------------------------ */
 
 typedef struct goro_chan goro_chan_t;
 
 /* Unbuffered (cap 0) or buffered channel of elements of elem_size bytes
- * (0 allowed: signal-only).  NULL with errno set on failure.  Operations
- * copy elem_size bytes from/to elem; a receive may pass NULL to discard
- * the value (so may a send when elem_size is 0).  A NULL channel is
- * -EINVAL. */
+ * (0 allowed: signal-only).  NULL with errno set on failure: EINVAL when
+ * elem_size * cap overflows or is 2^49 bytes or more, or cap is 2^49 or
+ * more (Go's "size out of range"), ENOMEM when memory runs out.  The
+ * channel keeps its element size (goro_chan_elem_size).  Operations copy
+ * elem_size bytes from/to elem; a receive may pass NULL to discard the
+ * value (so may a send when elem_size is 0).
+ *
+ * A NULL channel is Go's nil channel: goro_chan_send and goro_chan_recv
+ * on it block forever (state "chan send (nil chan)"; the deadlock detector
+ * reports it when nothing else can run), the try forms return -EAGAIN,
+ * goro_select ignores its cases.  goro_chan_close(NULL) is -EINVAL.
+ *
+ * A channel passed to goro_chan_free is dead: every later call on it
+ * returns -EBADF (0 for len and cap) until its memory is reused by another
+ * allocation, and always in an ASan build, which never reuses it. */
 goro_chan_t *goro_chan_make(size_t elem_size, size_t cap);
 int goro_chan_send(goro_chan_t *c, const void *elem);  /* 0, -EPIPE if closed */
 int goro_chan_recv(goro_chan_t *c, void *elem);        /* 1 value, 0 closed */
@@ -132,6 +214,32 @@ int goro_chan_close(goro_chan_t *c);   /* 0, -EPIPE if already closed */
 size_t goro_chan_len(goro_chan_t *c);
 size_t goro_chan_cap(goro_chan_t *c);
 int goro_chan_free(goro_chan_t *c);    /* 0, -EBUSY while goroutines wait */
+size_t goro_chan_elem_size(goro_chan_t *c);
+
+/* Blocking send/receive that also state the element's size: -EINVAL when
+ * it is not the channel's element size. */
+int goro_chan_send_sized(goro_chan_t *c, const void *elem, size_t size);
+int goro_chan_recv_sized(goro_chan_t *c, void *elem, size_t size);
+
+/* Typed send and receive.  GORO_SEND(c, value) sends a copy of value,
+ * GORO_RECV(c, ptr) receives into *ptr; both check at run time that the
+ * type's size is the channel's element size (-EINVAL), and GORO_RECV
+ * refuses a void pointer at compile time.  (The function-like macros
+ * share their names with the goro_case_t directions below; a name not
+ * followed by '(' is still the direction.) */
+#ifdef __cplusplus
+#define GORO_RECV_TYPED_(ptr) ((void)0)
+#else
+#define GORO_RECV_TYPED_(ptr) \
+	_Static_assert(!__builtin_types_compatible_p(__typeof__(ptr), void *), \
+		       "GORO_RECV needs a typed pointer")
+#endif
+#define GORO_SEND(c, value) \
+	({ __typeof__(value) goro_sv_ = (value); \
+	   goro_chan_send_sized((c), &goro_sv_, sizeof(goro_sv_)); })
+#define GORO_RECV(c, ptr) \
+	({ GORO_RECV_TYPED_(ptr); \
+	   goro_chan_recv_sized((c), (ptr), sizeof(*(ptr))); })
 
 enum goro_dir { GORO_SEND = 1, GORO_RECV = 2 };
 
@@ -149,6 +257,59 @@ typedef struct goro_case {
  * cases; with n == 0 (or only NULL channels) and no timeout it blocks for
  * good, in state "select (no cases)". */
 int goro_select(goro_case_t *cases, size_t n, int64_t timeout_ns);
+
+/* ---- Contexts (Go's context, without values) -----------------------------
+ *
+ * A tree of cancellation scopes.  goro_ctx_done(ctx) is a channel that is
+ * closed once ctx is cancelled or its deadline (goro_now() clock) passes:
+ * receive on it or use it in goro_select.  goro_ctx_err is then -ECANCELED
+ * or -ETIMEDOUT (0 before).  Cancelling a context cancels every context
+ * below it.  A child of a cancelled parent starts cancelled; a child's
+ * deadline is never later than its parent's.
+ *
+ * Who frees what: every context a goro_ctx_with_* call returned is freed
+ * by its creator with goro_ctx_free, in any order relative to its parent
+ * or children.  Freeing cancels the context (and so its subtree), detaches
+ * it from its parent and frees its done channel; its children stay valid
+ * (cancelled) until freed themselves.  Free a context once no goroutine
+ * uses it or its done channel any more.  The background context is
+ * static: it is never cancelled, its done channel is NULL (never ready,
+ * ignored by goro_select), goro_ctx_free and goro_ctx_cancel ignore it.
+ *
+ * Constructors return NULL and set errno (EINVAL for a NULL parent, a
+ * negative timeout or a deadline <= 0; EBADF for a freed parent; ENOMEM),
+ * as goro_chan_make does.  goro_ctx_cancel may be called from threads goro
+ * did not create. */
+typedef struct goro_ctx goro_ctx_t;
+
+goro_ctx_t *goro_ctx_background(void);
+goro_ctx_t *goro_ctx_with_cancel(goro_ctx_t *parent);
+goro_ctx_t *goro_ctx_with_deadline(goro_ctx_t *parent, int64_t deadline_ns);
+goro_ctx_t *goro_ctx_with_timeout(goro_ctx_t *parent, int64_t ns);
+void goro_ctx_cancel(goro_ctx_t *ctx);
+goro_chan_t *goro_ctx_done(goro_ctx_t *ctx);
+int goro_ctx_err(goro_ctx_t *ctx);       /* 0, -ECANCELED, -ETIMEDOUT */
+int64_t goro_ctx_deadline(goro_ctx_t *ctx); /* goro_now() deadline, 0 none */
+void goro_ctx_free(goro_ctx_t *ctx);
+
+/* ---- Signals as channel values (Go's signal.Notify) ----------------------
+ *
+ * goro_signal_notify(c, set): each signal of set that arrives is sent to c
+ * (a channel of int, made with elem_size sizeof(int)) as its number, with
+ * a try-send: when c is full the signal is dropped for c, as in Go.
+ * Calling it again for the same channel adds signals; several channels
+ * may want the same signal.  It works whatever the signal mask of the
+ * thread that called goro_main: a runtime thread keeps the notified
+ * signals unblocked.  goro_signal_stop(c) stops all delivery to c (none is
+ * under way once it returns); a signal nobody wants any more gets back the
+ * action it had before.  Both return 0 or -EINVAL (NULL, an empty set, a
+ * channel of another element size, or a signal the runtime keeps: SIGURG,
+ * SIGSEGV, SIGBUS, SIGRTMIN+3, or SIGKILL/SIGSTOP); -EBADF for a freed
+ * channel.  Stop a channel before freeing it.  While any notification is
+ * registered the deadlock detector stays quiet (a signal may still come).
+ * Registrations end with the goro_main run that made them. */
+int goro_signal_notify(goro_chan_t *c, const sigset_t *set);
+int goro_signal_stop(goro_chan_t *c);
 
 /* ---- Synchronization ------------------------------------------------------ */
 
@@ -179,6 +340,19 @@ typedef struct goro_cond {
 int goro_cond_wait(goro_cond_t *cond, goro_mutex_t *mu);
 int goro_cond_signal(goro_cond_t *cond);
 int goro_cond_broadcast(goro_cond_t *cond);
+
+/* Reader/writer lock (sync.RWMutex): any number of readers or one writer.
+ * Writer preference: readers arriving while a writer waits queue behind
+ * it.  The goroutine parks while it waits.  0, -EINVAL for NULL, -EPERM
+ * for runlock/unlock of a lock not held that way (Go: fatal). */
+typedef struct goro_rwmutex {
+	_Alignas(8) unsigned char opaque[64];
+} goro_rwmutex_t;
+#define GORO_RWMUTEX_INIT {{0}}
+int goro_rwmutex_rlock(goro_rwmutex_t *rw);
+int goro_rwmutex_runlock(goro_rwmutex_t *rw);
+int goro_rwmutex_lock(goro_rwmutex_t *rw);
+int goro_rwmutex_unlock(goro_rwmutex_t *rw);
 
 /* Run fn(arg) once (sync.Once): the first caller runs it, concurrent
  * callers wait until it has returned, later ones return at once. */

@@ -126,6 +126,31 @@ START_TEST(list_and_bad_suite)
 }
 END_TEST
 
+/* The timer suite too (tools/bench/bench_timer.c): every figure, each
+ * a number (ticker drift may be negative), none from Go under --no-go. */
+START_TEST(timer_suite_reports_every_figure)
+{
+	static const char *const figures[] = {
+		"create-stop", "live-100k-bytes", "fire-100k-cpu",
+		"fire-100k-p99", "ticker-drift", "ctx-fanout-10k",
+	};
+	int st = run_capture(GORO_BENCH_PROG
+			     " --quick --no-go --runs 1 timer 2>&1",
+			     out, sizeof(out));
+	ck_assert_msg(st == 0, "goro-bench exited %d:\n%s", st, out);
+	for (size_t i = 0; i < sizeof(figures) / sizeof(*figures); i++) {
+		char needle[64];
+		snprintf(needle, sizeof(needle), "timer   %s ", figures[i]);
+		const char *line = strstr(out, needle);
+		ck_assert_msg(line, "no line for %s in:\n%s", figures[i], out);
+		double v;
+		ck_assert_msg(sscanf(line + strlen(needle), "%lf", &v) == 1,
+			      "no value for %s in:\n%s", figures[i], out);
+	}
+	ck_assert_msg(!strstr(out, "go:"), "--no-go ran Go:\n%s", out);
+}
+END_TEST
+
 static Suite *bench_suite(void)
 {
 	Suite *s = suite_create("bench");
@@ -133,6 +158,7 @@ static Suite *bench_suite(void)
 	tcase_add_test(tc, sched_suite_reports_every_figure);
 	tcase_add_test(tc, go_figures_are_merged);
 	tcase_add_test(tc, list_and_bad_suite);
+	tcase_add_test(tc, timer_suite_reports_every_figure);
 	suite_add_tcase(s, tc);
 	return s;
 }

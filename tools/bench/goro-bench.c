@@ -34,7 +34,8 @@
 	X(stack, "stacks: 1M parked goroutines (time, memory), growth to 1 MiB") \
 	X(preempt, "async preemption: sleeper lateness, hog throughput, bimodal tail latency") \
 	X(gdump, "gdump --summary of 100k parked goroutines: wall time, time stopped") \
-	X(net, "networking: UDP round trip on 1 P, TCP dial+accept on 2 Ps")
+	X(net, "networking: UDP round trip on 1 P, TCP dial+accept on 2 Ps") \
+	X(timer, "timers: create+stop, 100k firing (CPU, p99 lateness), ticker drift, ctx cancel fan-out")
 
 #define DECLARE_SUITE(name, about) \
 	void bench_##name(const struct bench_opts *opts);
