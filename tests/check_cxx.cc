@@ -95,6 +95,14 @@ int cxx_main(int, char **)
 	expect(goro_go_attr(&attr, [](void *) {}, nullptr) == -EINVAL,
 	       "goro_go_attr rejects a size it does not know");
 
+	goro_case_t bad[1];
+	std::memset(bad, 0, sizeof bad);
+	bad[0].chan = done;
+	bad[0].dir = GORO_RECV;
+	bad[0].size = sizeof bad[0] + 8;
+	expect(goro_select(bad, 1, 0) == -EINVAL,
+	       "goro_select rejects a case size it does not know");
+
 	expect(goro_chan_free(c) == 0 && goro_chan_free(done) == 0,
 	       "goro_chan_free");
 	return failures;
