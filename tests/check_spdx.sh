@@ -13,7 +13,7 @@ top=$(git rev-parse --show-toplevel 2>/dev/null || true)
 if [ -n "$top" ] && [ "$top" = "$(pwd -P)" ]; then
 	files=$(git ls-files)
 else
-	files=$(find . -type f ! -path './build*' ! -path './_*' ! -path './autom4te.cache/*' |
+	files=$(find . -type f ! -path './build*' ! -path './_*' ! -path './autom4te.cache/*' ! -path './debian/*/*' ! -path ./config.h |
 		sed 's|^\./||')
 fi
 missing=0
