@@ -11,7 +11,8 @@
  *  - Calls that can fail return a negative errno value (-EINVAL, -ENOMEM...),
  *    as liburing does.  The I/O wrappers are drop-in replacements for their
  *    libc namesakes and keep libc's convention (-1 and errno).
- *  - Every goro_* call other than goro_main() must be made from a goroutine.
+ *  - Every goro_* call other than goro_main(), goro_version() and
+ *    goro_version_string() must be made from a goroutine.
  *    A call made outside goro_main() prints a message naming the call and
  *    fails with -EPERM (or does nothing, for calls returning void).
  *  - Goroutines migrate between OS threads.  `__thread` variables are per
