@@ -4,6 +4,7 @@
 #
 #  - each page in docs/man is listed in Makefile.am's man_MANS;
 #  - each renders with `groff -man -ww -z` without a single warning;
+#  - each reference to a goro page, as name(N), names an existing page;
 #  - each section-3 page has NAME, SYNOPSIS, DESCRIPTION, RETURN VALUE,
 #    ERRORS, EXAMPLE and SEE ALSO;
 #  - the pages are installed into a scratch man tree with their links
@@ -35,6 +36,18 @@ for p in $pages; do
 	esac
 done
 [ -n "${GROFF:-}" ] || echo "no groff: rendering not checked"
+
+# Every reference to a goro page, name(N), names a page or a NAME entry.
+sh tools/man-links.sh names . $pages | awk '{ print $1 "(" $2 ")" }' |
+	sort -u > "$tmp/names"
+for p in $pages; do
+	sed -n 's/^\.B[RI]* *\(goro[a-z0-9_\\-]*\|gdump\) *"*(\([0-9]\)).*/\1(\2)/p' "$p" |
+	sed 's/\\-/-/g' | sort -u |
+	while read -r ref; do
+		grep -qxF "$ref" "$tmp/names" ||
+			{ echo "$p: refers to $ref, which has no page"; exit 1; }
+	done || fail=1
+done
 
 # A scratch install: pages under manN/, links from every NAME entry.
 for p in $pages; do
