@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * goroutine.c — the life of a G record, and the public calls about the
  * calling goroutine (spawn, yield, exit, id, name).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * select.c — goro_select: wait on several channel operations at once.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * version.c — the library's version, as a program asks for it at run time.
  *

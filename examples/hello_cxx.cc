@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * hello_cxx.cc — goro from C++: goroutines that run lambdas, a channel,
  * a wait group.

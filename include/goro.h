@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * goro.h — Go's goroutine runtime as a C library.
  *

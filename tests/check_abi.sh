@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # check_abi.sh — libgoro.so exports exactly the committed list.
 #
 #   check_abi.sh                 compare .libs/libgoro.so with abi/libgoro.sym

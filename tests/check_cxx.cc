@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * check_cxx.cc — goro from C++: the header, the library and the runtime.
  *

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # check_header.sh — goro.h compiles cleanly for every language a user may
 # build with: C99, C11 and C17 with -pedantic, and C++11 to C++23 with g++
 # (and $CXX when it is another compiler), -Wall -Wextra -Werror each time.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # check_man.sh — every exported function has a man page, and every page
 # renders cleanly.
 #

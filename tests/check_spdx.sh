@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # check_spdx.sh — every source file says its licence in its first lines.
 #
 #   check_spdx.sh          fail on a file that lacks the line (make check)

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # check_static.sh — a program links statically against libgoro.a with
 # nothing but `pkg-config --static --libs goro`, and runs.
 #

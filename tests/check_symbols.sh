@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # check_symbols.sh — libgoro.a can be linked beside any program.
 #
 # Fails when the static archive defines a global symbol without the goro_

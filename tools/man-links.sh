@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # man-links.sh — a man page under every name its NAME section lists.
 #
 #   man-links.sh names SRCDIR PAGE...              "name section page" lines

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # quickstart.sh — set up a fresh Debian 12 machine for goro and build it.
 #
 #   tools/quickstart.sh demo   install build dependencies, build, run examples/hello

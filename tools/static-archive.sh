@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # static-archive.sh — turn libtool's libgoro.a into an archive that a static
 # program can link beside any code of its own.
 #
