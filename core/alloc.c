@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * alloc.c — jemalloc-backed allocation for runtime objects (see alloc.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * alloc.h — runtime object allocation through jemalloc's explicit API.
  *

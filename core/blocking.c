@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * blocking.c — goro_blocking_enter/exit: a goroutine about to make a call
  * that may block in the kernel lends its P out (Go's entersyscall and

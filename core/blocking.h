@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * blocking.h — goroutines inside calls that may block in the kernel
  * (goro_blocking_enter/exit, Go's entersyscall/exitsyscall), and the P

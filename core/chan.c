@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * chan.c — channels: send, receive, close, and their non-blocking forms.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * chan.h — a channel's insides, shared by plain operations (core/chan.c)
  * and select (core/select.c).

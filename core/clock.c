@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * clock.c — the runtime's clock: CLOCK_MONOTONIC in nanoseconds, read
  * through the vDSO (no system call).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cond.c — goro_cond_t, a condition variable (Go's sync.Cond with its
  * runtime notifyList).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * config.h — the runtime's settings, read from GORO_* environment variables
  * at goro_main.  A bad value is an error at start, never ignored.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * deadlock.c — Go's checkdead: when every goroutine is blocked on
  * something only another goroutine could provide, the program is stuck

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * deadlock.h — detecting a program that can never make progress again.
  */

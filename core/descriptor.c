@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * descriptor.c — goro_debug_descriptor: where gdump finds the goroutine
  * table and how to read it (layout and rules in descriptor.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * descriptor.h — the goroutine table's description, for debuggers outside
  * the process (tools/gdump).

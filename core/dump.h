@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dump.h — printing every goroutine in Go's format (DESIGN.md §5), from a
  * goroutine (goro_dump) or from a signal handler (SIGQUIT, crashes).

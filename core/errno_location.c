@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * errno_location.c — the non-const errno accessor goro.h's `errno` macro
  * uses.  glibc's __errno_location is declared const, so compilers keep its

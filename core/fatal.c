@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fatal.c — how the runtime dies: "fatal error: ...", the goroutine that
  * was running, exit status 2 (Go's convention).

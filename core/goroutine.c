@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * goroutine.c — the life of a G record, and the public calls about the
  * calling goroutine (spawn, yield, exit, id, name).
@@ -326,6 +327,9 @@ int64_t goro_go_attr(const goro_attr_t *attr, void (*fn)(void *), void *arg)
 {
 	RT_REQUIRE_G(-EPERM);
 	if (!fn)
+		return -EINVAL;
+	/* size: 0 or this header's sizeof (the only layout so far). */
+	if (attr && attr->size && attr->size != sizeof(goro_attr_t))
 		return -EINVAL;
 	size_t stack_max = attr ? attr->stack_max : 0;
 	if (stack_max &&

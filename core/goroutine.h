@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * goroutine.h — G records: allocation, reuse, and the table of all of them
  * (what dumps and gdump walk).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * io.c — goroutine-aware replacements for read, write, recv, send,
  * accept, connect and close, goro_fdwait and goro_fd_set_deadline, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * lock.c — futex-based runtime mutex and notes (see lock.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * lock.h — the runtime's own locks and one-shot wakeups, both on futexes.
  *

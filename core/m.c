@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * m.c — OS threads.  Ms are created on demand, when work appears and no
  * idle M exists to take it; an M with nothing to do parks on its own futex

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * m.h — OS threads (Ms): creating them, parking idle ones, handing them
  * Ps; and the idle-P list.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mutex.c — goro_mutex_t: a mutual exclusion lock that parks the
  * goroutine, never the thread.  Go's sync.Mutex, state machine and all.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * netpoll.c — the network poller on edge-triggered epoll (Go's
  * netpoll_epoll.go and the pollDesc half of netpoll.go).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * netpoll.h — the network poller: goroutines waiting for a descriptor to
  * become readable or writable park here, and the scheduler collects the

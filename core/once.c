@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * once.c — goro_once_t: run a function exactly once (Go's sync.Once).
  *

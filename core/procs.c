@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * procs.c — GOMAXPROCS: counting CPUs, creating and retiring Ps, and the
  * stop-the-world that makes changing their number safe.

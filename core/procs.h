@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * procs.h — the set of Ps: how many (GOMAXPROCS), creating and retiring
  * them, and stopping the world to change their number.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * retake.c — sysmon's jobs for goroutines that sit in the kernel.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * retake.h — sysmon's jobs for goroutines stuck in the kernel: take Ps back
  * from Ms in annotated blocking calls, from Ms silently blocked in plain

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runq.c — the run queues (Go's runqput/runqget/runqsteal/globrunq*).
  *

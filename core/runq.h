@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runq.h — run queues: each P's bounded lock-free queue with its runnext
  * slot, and the global queue behind sched.lock.

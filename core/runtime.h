@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime.h — the three actors of the scheduler (private to libgoro).
  *

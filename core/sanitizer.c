@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sanitizer.c — the thread's own stack bounds, which ASan needs when a
  * goroutine switches back to the M's g0.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sanitizer.h — telling AddressSanitizer about stack switches.
  *

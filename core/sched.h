@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sched.h — what the rest of the runtime uses of the scheduler: parking
  * and readying goroutines, yielding, and waking idle Ms.

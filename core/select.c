@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * select.c — goro_select: wait on several channel operations at once.
  *
@@ -130,6 +131,10 @@ static int validate(const goro_case_t *cases, size_t n, size_t *active)
 	*active = 0;
 	for (size_t i = 0; i < n; i++) {
 		const goro_case_t *cs = &cases[i];
+		/* size: 0 or this header's sizeof, the stride of the array; a
+		 * later layout reads the stride from cases[0].size. */
+		if (cs->size && cs->size != sizeof(goro_case_t))
+			return -EINVAL;
 		if (!cs->chan)
 			continue;
 		int err = chan_check(cs->chan);

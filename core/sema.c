@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sema.c — the goroutine semaphore behind the sync primitives (sema.h).
  *

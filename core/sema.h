@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sema.h — a counting semaphore that parks goroutines (Go's
  * runtime_Semacquire / runtime_Semrelease), the blocking part of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stack.c — goroutine stacks (the layout and the life of a stack are
  * described in stack.h).

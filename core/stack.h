@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stack.h — goroutine stacks: guarded slots in large reserved regions,
  * committed in segments as they grow (design: DESIGN.md §4 "Stacks").

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * symbolize.c — PCs to names and source lines with libdw (see symbolize.h).
  *

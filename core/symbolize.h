@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * symbolize.h — program counter to "function+offset" and "file:line",
  * through elfutils' libdw (symbol tables and DWARF line tables).

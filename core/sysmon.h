@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sysmon.h — the monitor thread: a plain thread with no P that watches the
  * Ps and acts on what it sees (see core/sysmon.c).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * text_ranges.c — the table of code the preemption signal must not
  * interrupt (see text_ranges.h), built with dl_iterate_phdr.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * text_ranges.h — where the code of the libraries the preemption signal
  * must never interrupt lies, and how big a thread's static TLS block is.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * timer.c — per-P binary heaps of timers, and goro_sleep.
  *

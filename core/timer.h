@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * timer.h — per-P timer heaps: goro_sleep and every timeout.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * traceback.c — local unwinding of goroutine stacks (see traceback.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * traceback.h — unwinding goroutine stacks inside this process, with
  * libunwind's local unwinder.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * waitgroup.c — goro_wg_t: wait for a collection of goroutines to finish
  * (Go's sync.WaitGroup).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * echo_server.c — a TCP echo server with one goroutine per connection, the
  * way a Go programmer writes it:

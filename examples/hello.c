@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * hello.c — the first program of the Go tour, with goroutines in C:
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * http_hello.c — a minimal HTTP/1.1 server answering "Hello, World!" to
  * every request, one goroutine per connection, keep-alive and pipelining

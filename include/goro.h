@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * goro.h — Go's goroutine runtime as a C library.
  *
@@ -22,8 +23,9 @@
  *  - Channels, timers, tickers and contexts belong to the goro_main run
  *    that made them: free them before it returns, never use them in a
  *    later run.
- *  - Every goro_* call other than goro_main() must be made from a goroutine,
- *    except the calls listed under "Calls from other threads" below.  A call
+ *  - Every goro_* call other than goro_main(), goro_version() and
+ *    goro_version_string() must be made from a goroutine, except the calls
+ *    listed under "Calls from other threads" below.  A call
  *    made outside goro_main() prints a message naming the call and fails
  *    with -EPERM (NULL and errno EPERM for constructors; nothing, for calls
  *    returning void).
@@ -47,8 +49,38 @@
 extern "C" {
 #endif
 
+/* ---- Version ----------------------------------------------------------
+ * The header's version; goro_version() and goro_version_string() give the
+ * library's, which may be newer than the header a program was built with.
+ * These two may be called outside goro_main. */
 #define GORO_VERSION_MAJOR 0
-#define GORO_VERSION_MINOR 1
+#define GORO_VERSION_MINOR 2
+#define GORO_VERSION_PATCH 0
+#define GORO_VERSION_HEX ((GORO_VERSION_MAJOR << 16) | \
+			  (GORO_VERSION_MINOR << 8) | GORO_VERSION_PATCH)
+#define GORO_VERSION_STR_(x) #x
+#define GORO_VERSION_STR(x) GORO_VERSION_STR_(x)
+#define GORO_VERSION_STRING GORO_VERSION_STR(GORO_VERSION_MAJOR) "." \
+	GORO_VERSION_STR(GORO_VERSION_MINOR) "." \
+	GORO_VERSION_STR(GORO_VERSION_PATCH)
+unsigned int goro_version(void);        /* GORO_VERSION_HEX of the library */
+const char *goro_version_string(void);  /* "MAJOR.MINOR.PATCH" */
+
+/* Alignment of the opaque synchronization objects below, spelled for C11,
+ * C++11 and C99 (where GCC and Clang take the attribute). */
+#if defined(__cplusplus) && __cplusplus >= 201103L
+#define GORO_ALIGNAS_(n) alignas(n)
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define GORO_ALIGNAS_(n) _Alignas(n)
+#else
+#define GORO_ALIGNAS_(n) __attribute__((aligned(n)))
+#endif
+
+/* Structs the library may grow carry their size as the caller knows it:
+ * set it to sizeof the struct (the *_INIT macros do), or leave it 0 for the
+ * layout of goro 0.2.  Zero-initialised and designated-initialiser code
+ * keeps working; a size the library does not know is -EINVAL.  New fields
+ * are only ever added after `size`. */
 
 /* ---- Program lifetime -------------------------------------------------- */
 
@@ -97,7 +129,9 @@ int goro_main(int (*fn)(int, char **), int argc, char **argv);
 typedef struct goro_attr {
 	const char *name;  /* label shown in dumps; copied; NULL = none */
 	size_t stack_max;  /* stack limit in bytes; 0 = GORO_STACK_MAX default */
+	size_t size;       /* sizeof(goro_attr_t), or 0 (see above) */
 } goro_attr_t;
+#define GORO_ATTR_INIT { NULL, 0, sizeof(goro_attr_t) }
 
 /* Spawn fn(arg) as a new goroutine.  Returns its id (> 0), -EINVAL for a
  * NULL fn, -ENOMEM or -EAGAIN when resources run out. */
@@ -248,6 +282,7 @@ typedef struct goro_case {
 	int dir;            /* GORO_SEND or GORO_RECV */
 	void *elem;         /* value to send, or buffer to receive into */
 	int ok;             /* receive: 1 value, 0 channel closed */
+	uint32_t size;      /* sizeof(goro_case_t), or 0; the same in every case */
 } goro_case_t;
 
 /* Index of the case that proceeded (uniformly random among ready ones).
@@ -314,7 +349,7 @@ int goro_signal_stop(goro_chan_t *c);
 /* ---- Synchronization ------------------------------------------------------ */
 
 typedef struct goro_mutex {
-	_Alignas(8) unsigned char opaque[32];
+	GORO_ALIGNAS_(8) unsigned char opaque[32];
 } goro_mutex_t;
 #define GORO_MUTEX_INIT {{0}}
 int goro_mutex_lock(goro_mutex_t *mu);
@@ -322,7 +357,7 @@ int goro_mutex_trylock(goro_mutex_t *mu);  /* 0 or -EBUSY */
 int goro_mutex_unlock(goro_mutex_t *mu);
 
 typedef struct goro_wg {
-	_Alignas(8) unsigned char opaque[32];
+	GORO_ALIGNAS_(8) unsigned char opaque[32];
 } goro_wg_t;
 #define GORO_WG_INIT {{0}}
 int goro_wg_add(goro_wg_t *wg, int64_t n);
@@ -334,7 +369,7 @@ int goro_wg_wait(goro_wg_t *wg);
  * rechecks the condition.  Signal wakes one waiter (the longest waiting),
  * broadcast every one.  0, or -EINVAL for NULL arguments. */
 typedef struct goro_cond {
-	_Alignas(8) unsigned char opaque[32];
+	GORO_ALIGNAS_(8) unsigned char opaque[32];
 } goro_cond_t;
 #define GORO_COND_INIT {{0}}
 int goro_cond_wait(goro_cond_t *cond, goro_mutex_t *mu);
@@ -357,7 +392,7 @@ int goro_rwmutex_unlock(goro_rwmutex_t *rw);
 /* Run fn(arg) once (sync.Once): the first caller runs it, concurrent
  * callers wait until it has returned, later ones return at once. */
 typedef struct goro_once {
-	_Alignas(8) unsigned char opaque[40];
+	GORO_ALIGNAS_(8) unsigned char opaque[40];
 } goro_once_t;
 #define GORO_ONCE_INIT {{0}}
 int goro_once(goro_once_t *once, void (*fn)(void *), void *arg);
@@ -461,9 +496,16 @@ int goro_getaddrinfo(const char *node, const char *service,
  * thread sleeping. */
 void goro_blocking_enter(void);
 void goro_blocking_exit(void);
+/* GORO_BLOCKING_DO(n = read(fd, buf, len)): any statement, marked; ISO C
+ * and C++.  GORO_BLOCKING(read(fd, buf, len)) is an expression with the
+ * call's value, for GCC and Clang (a GNU statement expression). */
+#define GORO_BLOCKING_DO(stmt) \
+	do { goro_blocking_enter(); stmt; goro_blocking_exit(); } while (0)
+#if defined(__GNUC__)
 #define GORO_BLOCKING(expr) \
-	({ goro_blocking_enter(); __typeof__(expr) goro_r_ = (expr); \
-	   goro_blocking_exit(); goro_r_; })
+	(__extension__({ goro_blocking_enter(); \
+	   __typeof__(expr) goro_r_ = (expr); goro_blocking_exit(); goro_r_; }))
+#endif
 
 /* ---- Diagnostics ----------------------------------------------------------- */
 

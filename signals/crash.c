@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * crash.c — SIGQUIT dumps and fatal-signal reports, as Go prints them.
  *

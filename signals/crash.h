@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * crash.h — what happens when a goroutine program dies of a signal, or is
  * asked for its goroutines with SIGQUIT (Go's behaviour, GORO_TRACEBACK as

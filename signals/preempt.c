@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * preempt.c — asynchronous preemption by signal (DESIGN §4 "Async
  * preemption").

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * preempt.h — asynchronous preemption: asking a running goroutine to stop,
  * by flag (honoured at its next runtime call) and by signal (honoured at

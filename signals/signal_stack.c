@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * signal_stack.c — per-M sigaltstack, guarded below so that a handler
  * overflowing it faults instead of corrupting memory.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * signal_stack.h — each M's alternate signal stack.  Preemption signals
  * and stack-growth faults are handled there: never on a goroutine's stack,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stack_fault.c — SIGSEGV/SIGBUS: stack growth, stack overflow, and the
  * faults that are neither.

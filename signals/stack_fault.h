@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stack_fault.h — the SIGSEGV/SIGBUS handler installed for the lifetime of
  * goro_main: it grows goroutine stacks, reports a goroutine that overflows

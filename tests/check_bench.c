@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_bench.c — keeps goro-bench from rotting: the harness runs the
  * "sched" suite with tiny workloads and prints every figure, and merges a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_chan.c — channels: many producers and consumers on several Ps
  * lose and duplicate nothing; FIFO order; close semantics; the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_dump.c — goroutine dumps: gdump on a live process (parked,
  * running and wedged goroutines; --summary, --json, filters, errors),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_io.c — goroutine-aware I/O and blocking calls: the netpoller under
  * many connections, deadlines, goro_close waking waiters, resets, regular

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_preempt.c — asynchronous preemption: a goroutine that never calls
  * the runtime cannot starve the others, being stopped is invisible to it

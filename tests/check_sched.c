@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_sched.c — the scheduler and goroutine lifecycle: spawning, yielding,
  * work stealing between Ps, GOMAXPROCS changes under load, state carried

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_select.c — goro_select: uniform choice among ready cases, polling,
  * timeouts, waking on send/receive/close, NULL and repeated channels, a

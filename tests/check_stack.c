@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_stack.c — goroutine stacks: growth, the limit, system calls into
  * fresh stack memory, many parked goroutines in both guard modes, reuse

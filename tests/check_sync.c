@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_sync.c — goro_mutex_t (exclusion under contention, trylock, no
  * starvation), goro_wg_t, goro_cond_t, goro_once_t, and deadlock detection: a program whose

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_timer.c — goro_sleep and select timeouts wake no earlier than
  * asked and within a few milliseconds after, on one P and on two, with an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dump_child.c — a goroutine program with known goroutines, for the dump
  * tests (tests/check_dump.c) and the gdump benchmark.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fake_descriptor.c — a process exporting a goro descriptor of a version
  * gdump does not know, so that check_dump can see gdump refuse it.

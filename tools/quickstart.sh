@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # quickstart.sh — set up a fresh Debian 12 machine for goro and build it.
 #
 #   tools/quickstart.sh demo   install build dependencies, build, run examples/hello
 #   tools/quickstart.sh test   install build dependencies, build, run the whole
 #                              test suite: a normal build with -Werror, an
-#                              ASan+UBSan build, then make distcheck
+#                              ASan+UBSan build, make distcheck, then the
+#                              package stage
+#   tools/quickstart.sh package build the Debian packages from the release
+#                              tarball, check them with lintian, install
+#                              them, build a program with pkg-config goro,
+#                              then remove them again
 #
 # Run as root (or with sudo available) for the apt-get step; it is skipped when
 # every package is already installed.
@@ -16,6 +22,9 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 packages=(build-essential autoconf automake libtool pkg-config
 	  libjemalloc-dev libunwind-dev libdw-dev check valgrind python3)
+# Packaging (issue 16): g++ for the C++ test and example, groff and man-db
+# for the man-page check, debhelper/dpkg-dev/lintian for the package stage.
+packages+=(g++ groff-base man-db debhelper dpkg-dev lintian)
 
 install_deps() {
 	local missing=()
@@ -59,6 +68,57 @@ summary() {
 	} END { printf "tests: %d passed, %d failed\n", c - f, f }'
 }
 
+# package: the Debian packages, built from `make dist`'s tarball in
+# build-deb/ (make check ran in the test stage: nocheck here), checked by
+# lintian (no errors allowed), installed, used, and removed.  dpkg runs
+# under /tmp/apt.lock, which serialises it with other apt users on a
+# shared machine.
+package() {
+	build build
+	(cd build && make -s dist >/dev/null)
+	local v
+	v=$(build/config.status --version | sed -n '1s/.* //p')
+	local d=$top/build-deb
+	rm -rf "$d"
+	mkdir -p "$d"
+	tar -C "$d" -xzf "build/goro-$v.tar.gz"
+	cp "build/goro-$v.tar.gz" "$d/goro_$v.orig.tar.gz"
+	cp -r debian "$d/goro-$v/"
+	echo "quickstart: dpkg-buildpackage -us -uc -b (log: $d/build.log)"
+	(cd "$d/goro-$v" &&
+	 DEB_BUILD_OPTIONS="nocheck parallel=$jobs" dpkg-buildpackage -us -uc -b) \
+		>"$d/build.log" 2>&1 || { tail -50 "$d/build.log" >&2; exit 1; }
+	local changes
+	changes=$(ls "$d"/goro_*_amd64.changes)
+	lintian "$changes" >"$d/lintian.log" 2>&1 || true
+	echo "quickstart: lintian: $(grep -c '^E:' "$d/lintian.log") errors," \
+	     "$(grep -c '^W:' "$d/lintian.log") warnings"
+	cat "$d/lintian.log"
+	grep -q '^E:' "$d/lintian.log" && exit 1
+
+	local sudo="" lock=""
+	[ "$(id -u)" -ne 0 ] && sudo=sudo
+	command -v flock >/dev/null && lock="flock /tmp/apt.lock"
+	local debs=("$d"/libgoro0_*.deb "$d"/libgoro-dev_*.deb "$d"/goro-tools_*.deb)
+	$sudo $lock dpkg -i "${debs[@]}" >"$d/install.log"
+	local remove="$sudo $lock dpkg -r goro-tools libgoro-dev libgoro0"
+	trap "$remove >/dev/null" EXIT
+	echo "quickstart: a program built with only pkg-config goro"
+	local ex=/usr/share/doc/goro/examples
+	cc "$ex/hello.c" -o "$d/hello" $(pkg-config --cflags --libs goro)
+	GORO_MAXPROCS=1 "$d/hello" >/dev/null
+	g++ "$ex/hello_cxx.cc" -o "$d/hello_cxx" $(pkg-config --cflags --libs goro)
+	"$d/hello_cxx"
+	cc -static "$ex/hello.c" -o "$d/hello_static" \
+		$(pkg-config --static --cflags --libs goro) 2>/dev/null
+	GORO_MAXPROCS=1 GORO_ASYNCPREEMPT=0 "$d/hello_static" >/dev/null
+	man -w goro_chan_send
+	command -v gdump goro-bench
+	$remove >/dev/null
+	trap - EXIT
+	echo "quickstart: packages built, installed, used and removed"
+}
+
 case "${1:-}" in
 demo)
 	install_deps
@@ -77,9 +137,14 @@ test)
 	(cd build && make -j"$jobs" distcheck >distcheck.log 2>&1) ||
 		{ tail -50 build/distcheck.log >&2; exit 1; }
 	summary build/tests/*.log build-sanitize/tests/*.log
+	package
+	;;
+package)
+	install_deps
+	package
 	;;
 *)
-	echo "usage: $0 demo|test" >&2
+	echo "usage: $0 demo|test|package" >&2
 	exit 64
 	;;
 esac

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * arch.h — the machine-dependent pieces the scheduler needs: a saved
  * execution context and the switch between two of them.

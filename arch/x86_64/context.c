@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * context.c — building the first context of a goroutine, so that the first
  * arch_switch into it lands in goro_start with the ABI's alignment.

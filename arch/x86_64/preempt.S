@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * preempt.S — the asynchronous preemption trampoline for x86-64.
  *

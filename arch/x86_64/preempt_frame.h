@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * preempt_frame.h — the frame the asynchronous preemption trampoline
  * (preempt.S) leaves on a goroutine's stack, and the hooks between it and

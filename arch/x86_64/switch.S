@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * switch.S — goroutine context switch for x86-64 (System V ABI).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench.c — the goro-bench harness: collects the figures suites report,
  * runs the Go counterparts, prints one line per figure.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench.h — the goro-bench harness: suites, samples, reports.
  *

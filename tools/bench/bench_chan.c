@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_chan.c — suite "chan": what channels and select cost.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_gdump.c — suite "gdump": dumping a big process from outside.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_http.c — suite "http": goro's netpoller against Go's net/http,
  * both answering "Hello, World!" over keep-alive HTTP/1.1 on loopback

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_preempt.c — suite "preempt": what asynchronous preemption buys and
  * what it costs, at several quanta (GORO_QUANTUM), against the cooperative

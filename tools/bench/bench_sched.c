@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_sched.c — suite "sched": what the scheduler itself costs.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_stack.c — suite "stack": what goroutine stacks cost.
  *

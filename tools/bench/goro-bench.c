@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * goro-bench — goro's benchmark suite, with Go's figures beside goro's.
  *

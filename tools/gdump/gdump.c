@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * gdump — print every goroutine of a running goro process, like Go's
  * SIGQUIT dump, without killing it and without its cooperation: it works

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * target.c — stopping a process, reading it, letting it go.
  *

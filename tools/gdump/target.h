@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * target.h — the process gdump inspects: stopping and resuming all its
  * threads with ptrace, reading its memory, its threads' registers.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * unwind.c — libunwind-ptrace, with its accessors wrapped.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * unwind.h — unwinding the goroutines of a stopped process with
  * libunwind's remote interface.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Go's counterpart of examples/http_hello: net/http answering "Hello,
 // World!" on every path.  With -wrk it also measures itself: it serves on
 // a free loopback port, runs wrk with the arguments after "--" against it

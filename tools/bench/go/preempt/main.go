@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Command preempt is the Go counterpart of goro-bench's "preempt" suite
 // (tools/bench/bench_preempt.c): the same three workloads under Go's own
 // asynchronous preemption, whose quantum is fixed at 10 ms (sysmon's
