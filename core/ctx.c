@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ctx.c — Go's context package without values: a tree of cancellation
  * scopes, each with a done channel that is closed once when it is

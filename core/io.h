@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * io.h — the loop every goroutine-aware I/O call shares (core/io.c), for
  * the wrappers in io.c, io_msg.c and net.c.

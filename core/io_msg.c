@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * io_msg.c — the vectored, addressed and message drop-ins: goro_readv,
  * goro_writev, goro_recvfrom, goro_sendto, goro_recvmsg, goro_sendmsg.

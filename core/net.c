@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * net.c — goro_dial, goro_listen and goro_getaddrinfo: Go's net.Dial and
  * net.Listen for C, on top of the I/O calls (core/io.c) and the resolver

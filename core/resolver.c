@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * resolver.c — the resolver thread pool (see resolver.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * resolver.h — name resolution that does not hold a P: getaddrinfo runs
  * on a small pool of resolver threads while the goroutine parks.

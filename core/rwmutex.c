@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rwmutex.c — goro_rwmutex_t: Go's sync.RWMutex on the goroutine
  * semaphore (core/sema.h), so waiting parks the goroutine, not the thread.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * timerapi.c — Go's time.Timer, time.AfterFunc and time.Ticker as
  * goro_timer_t and goro_ticker_t, on the per-P timer heaps of core/timer.c.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * timerapi.h — the public timer objects (goro_timer_t, goro_ticker_t) as
  * the rest of the runtime uses them: a context's deadline is a timer whose

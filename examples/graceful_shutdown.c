@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * graceful_shutdown.c — a service that stops cleanly on SIGTERM or SIGINT,
  * the way a Go program does it with signal.Notify, a context and tickers:

@@ -40,6 +40,8 @@
 
 #include <errno.h>
 #include <signal.h>
+/* sigset_t even in strict ISO C modes (goro_signal_notify); glibc. */
+#include <bits/types/sigset_t.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -221,7 +223,7 @@ int goro_ticker_free(goro_ticker_t *t);
 
 /* ---- Channels ------------------------------------------------------------ */
 
-typedef struct goro_chan goro_chan_t;
+/* goro_chan_t is declared with the timers, above. */
 
 /* Unbuffered (cap 0) or buffered channel of elements of elem_size bytes
  * (0 allowed: signal-only).  NULL with errno set on failure: EINVAL when
@@ -381,7 +383,7 @@ int goro_cond_broadcast(goro_cond_t *cond);
  * it.  The goroutine parks while it waits.  0, -EINVAL for NULL, -EPERM
  * for runlock/unlock of a lock not held that way (Go: fatal). */
 typedef struct goro_rwmutex {
-	_Alignas(8) unsigned char opaque[64];
+	GORO_ALIGNAS_(8) unsigned char opaque[64];
 } goro_rwmutex_t;
 #define GORO_RWMUTEX_INIT {{0}}
 int goro_rwmutex_rlock(goro_rwmutex_t *rw);

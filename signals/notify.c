@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * notify.c — signals as channel values (Go's signal.Notify / signal.Stop).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * notify.h — goro_signal_notify's state as the thread-start path sees it:
  * which signals runtime threads must leave unblocked.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_chan_go.c — the behaviour that Go's own channel test programs
  * nonblock.go and select3.go pin, restated with goro's calls and with the

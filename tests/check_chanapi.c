@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_chanapi.c — what a channel promises beyond send and receive:
  * Go's nil-channel semantics for NULL, "size out of range" for impossible

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_ctx.c — contexts as Go's context package: cancelling a context in
  * the middle of a tree cancels its subtree and nothing above or beside it;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_foreign.c — calls from threads goro did not create, and
  * goro_go_copy.  A plain pthread, while goro_main runs, spawns goroutines

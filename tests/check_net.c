@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_net.c — goro_dial, goro_listen, goro_getaddrinfo and the
  * vectored, addressed and message drop-ins: a UDP echo, TCP and unix

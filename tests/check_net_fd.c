@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_net_fd.c — what a descriptor promises under goro: a close is
  * ordered after every call in flight on it, the poller works on kernels

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_rwmutex.c — goro_rwmutex_t as Go's sync.RWMutex: readers share,
  * a writer excludes everyone, a waiting writer goes before readers that

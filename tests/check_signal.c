@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_signal.c — signals as channel values (Go's signal.Notify): a
  * notified signal arrives on its channels as an int even when the thread

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_timerapi.c — goro_timer_t, goro_after_func and goro_ticker_t as
  * Go's Timer, AfterFunc and Ticker: a timer's channel gets goro_now() at

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_net.c — suite "net": what the networking calls cost on loopback.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_timer.c — suite "timer": what timers, tickers and contexts cost.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Command net is the Go counterpart of goro-bench's "net" suite
 // (tools/bench/bench_net.c): the same loopback workloads, run by Go's
 // runtime and net package, each printed as a "figure value unit" line for

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Command timer is the Go counterpart of goro-bench's "timer" suite
 // (tools/bench/bench_timer.c): the same workloads, run by Go's runtime, each
 // printed as a "figure value unit" line for goro-bench to put beside goro's.
