@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "netpoll.h"
 #include "sched.h"
 #include "stack.h"
@@ -312,7 +313,7 @@ int goro_fdwait(int fd, short events, int64_t timeout_ns)
 		return -ERRNO;
 	uint32_t dir = (events & POLLIN ? EPOLLIN : 0) |
 		       (events & POLLOUT ? EPOLLOUT : 0);
-	int64_t deadline = timeout_ns > 0 ? goro_now() + timeout_ns : 0;
+	int64_t deadline = timeout_ns > 0 ? rt_now() + timeout_ns : 0;
 	for (;;) {
 		uint32_t seq = atomic_load_explicit(&pd->seq, RELAXED);
 		uint32_t rgen = atomic_load_explicit(&pd->rgen, ACQUIRE);
@@ -331,7 +332,7 @@ int goro_fdwait(int fd, short events, int64_t timeout_ns)
 		 * refused cannot be waited for here. */
 		if (kind == PD_BLOCKING)
 			return -EPERM;
-		if (timeout_ns == 0 || (deadline && goro_now() >= deadline))
+		if (timeout_ns == 0 || (deadline && rt_now() >= deadline))
 			return 0;
 		rlock_lock(&pd->lock);
 		if (atomic_load_explicit(&pd->seq, RELAXED) != seq) {

@@ -9,13 +9,17 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "alloc.h"
 #include "m.h"
+#include "dump.h"
 #include "netpoll.h"
+#include "preempt.h"
 #include "sanitizer.h"
 #include "sched.h"
 #include "signal_stack.h"
@@ -32,18 +36,66 @@ struct m *m_alloc(void)
 	return m;
 }
 
-/* The signal mask of the thread that called goro_main.  Every M runs
- * with it, whichever thread created it: sysmon, which may start Ms, blocks
- * every signal, and a thread inherits its creator's mask — an M with
- * SIGSEGV blocked dies on its first stack-growth fault. */
-static sigset_t m0_sigmask;
+/*
+ * Signal masks.  Every M runs with the mask of the thread that called
+ * goro_main, whichever thread created it (sysmon and the M creator block
+ * every signal, and a thread inherits its creator's mask), except that the
+ * runtime's own signals are always open: a fault on a stack guard
+ * (SIGSEGV, SIGBUS), the preemption signal and the dump-capture signal.  A
+ * daemon that blocks everything before goro_main would otherwise die at its
+ * first stack growth and never be preempted.  M0 gets the caller's mask back
+ * when goro_main returns.
+ *
+ * A goroutine that changes its thread's mask must do so while wired to the
+ * thread (goro_lock_thread): the M's mask is put back when it unwires
+ * (m_restore_sigmask), so nothing leaks to the next goroutine on that thread.
+ */
+static __thread bool tls_defer_create;
+
+static struct {
+	pthread_t thread;
+	bool started;
+	_Atomic bool stop;
+	struct note wake;
+	struct p *queue;             /* Ps waiting for a new M (sched.lock) */
+} creator;
+
+static sigset_t m0_caller_mask;   /* written by M0 before any other M exists */
+static sigset_t m_mask;           /* every M's mask; same lifetime */
+
+static void runtime_signals_open(sigset_t *set)
+{
+	sigdelset(set, SIGSEGV);
+	sigdelset(set, SIGBUS);
+	sigdelset(set, PREEMPT_SIGNAL);
+	sigdelset(set, DUMP_CAPTURE_SIGNAL);
+}
+
+void m_restore_sigmask(void)
+{
+	pthread_sigmask(SIG_SETMASK, &m_mask, NULL);
+}
+
+/* A thread's CPU time, from its tid: the kernel's per-thread CPU clock id
+ * (MAKE_THREAD_CPUCLOCK with CPUCLOCK_SCHED) is computed from the tid, so a
+ * thread that has exited yields -1 instead of a use of a stale pthread_t. */
+int64_t m_thread_cpu_ns(pid_t tid)
+{
+	clockid_t clk = (clockid_t)((~(unsigned)tid << 3) | 6);
+	struct timespec ts;
+	if (clock_gettime(clk, &ts) != 0)
+		return -1;
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
 
 void m_attach_thread(struct m *m)
 {
-	if (m->is_m0)
-		pthread_sigmask(SIG_SETMASK, NULL, &m0_sigmask);
-	else
-		pthread_sigmask(SIG_SETMASK, &m0_sigmask, NULL);
+	if (m->is_m0) {
+		pthread_sigmask(SIG_SETMASK, NULL, &m0_caller_mask);
+		m_mask = m0_caller_mask;
+		runtime_signals_open(&m_mask);
+	}
+	pthread_sigmask(SIG_SETMASK, &m_mask, NULL);
 	tls_m = m;
 	m->thread = pthread_self();
 	m->tid = (pid_t)syscall(SYS_gettid);
@@ -62,6 +114,8 @@ void m_detach_thread(struct m *m)
 {
 	signal_stack_remove(m);
 	tls_m = NULL;
+	if (m->is_m0)
+		pthread_sigmask(SIG_SETMASK, &m0_caller_mask, NULL);
 }
 
 static void *m_thread_main(void *arg)
@@ -151,24 +205,104 @@ void m_start(struct p *p, bool spinning)
 			note_wake(&watcher->park);  /* no P: it takes an idle one */
 		return;
 	}
-	/* A new thread.  Created under the lock so that goro_main's final
-	 * join never sees an M whose thread does not exist yet. */
+	if (tls_defer_create) {
+		/* This thread may hold a lock pthread_create needs: the M
+		 * creator makes the thread. */
+		p->link = creator.queue;
+		creator.queue = p;
+		rlock_unlock(&sched.lock);
+		if (spinning)
+			atomic_fetch_sub_explicit(&sched.nmspinning, 1, RELAXED);
+		note_wake(&creator.wake);
+		return;
+	}
+	/* A new thread, created outside sched.lock (pthread_create may wait
+	 * for malloc's or the loader's lock).  sched.mcreating keeps
+	 * goroutine 1's final join from missing it. */
+	sched.mcreating++;
+	rlock_unlock(&sched.lock);
 	m = m_alloc();
 	if (!m)
 		rt_fatal("out of memory creating an M");
 	m->spinning = spinning;
 	m->nextp = p;
-	m->alllink = sched.allm;
-	sched.allm = m;
-	sched.mcount++;
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
 	int err = pthread_create(&m->thread, &attr, m_thread_main, m);
 	pthread_attr_destroy(&attr);
-	rlock_unlock(&sched.lock);
 	if (err)
 		rt_fatal("cannot create thread for M %lld: %s (threads: %d)",
 			 (long long)m->id, strerror(err), sched.mcount);
+	rlock_lock(&sched.lock);
+	m->alllink = sched.allm;
+	sched.allm = m;
+	sched.mcount++;
+	sched.mcreating--;
+	rlock_unlock(&sched.lock);
+}
+
+/* ---- the M creator --------------------------------------------------------
+ *
+ * Threads on which no M may be created: sysmon, and an M parking with the
+ * goroutine it was preempted in, whose interrupted code may hold a lock
+ * that pthread_create needs (a malloc arena's, the loader's).  Their
+ * requests queue here, and this thread, for which waiting on such a lock
+ * is harmless, makes the Ms.
+ */
+
+void m_defer_creation(bool on)
+{
+	tls_defer_create = on;
+}
+
+static void *creator_main(void *arg)
+{
+	(void)arg;
+	prctl(PR_SET_NAME, "goro-mcreate", 0, 0, 0);
+	while (!atomic_load_explicit(&creator.stop, memory_order_acquire)) {
+		note_sleep(&creator.wake);
+		note_clear(&creator.wake);
+		for (;;) {
+			rlock_lock(&sched.lock);
+			struct p *p = creator.queue;
+			if (p)
+				creator.queue = p->link;
+			rlock_unlock(&sched.lock);
+			if (!p)
+				break;
+			p->link = NULL;
+			m_start(p, false);
+		}
+	}
+	return NULL;
+}
+
+int m_creator_start(void)
+{
+	creator.queue = NULL;
+	atomic_store_explicit(&creator.stop, false, RELAXED);
+	note_clear(&creator.wake);
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int err = pthread_create(&creator.thread, NULL, creator_main, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err)
+		return -err;
+	creator.started = true;
+	return 0;
+}
+
+void m_creator_stop(void)
+{
+	if (!creator.started)
+		return;
+	atomic_store_explicit(&creator.stop, true, memory_order_release);
+	note_wake(&creator.wake);
+	pthread_join(creator.thread, NULL);
+	creator.started = false;
+	/* Ps still queued: nothing will run them now (the program exits). */
+	creator.queue = NULL;
 }
 
 void m_stop(struct m *m, int64_t ns)
@@ -180,7 +314,7 @@ void m_stop(struct m *m, int64_t ns)
 	}
 	m->link = sched.midle;
 	m->idle = true;
-	m->sleep_until = ns < 0 ? 0 : goro_now() + ns;
+	m->sleep_until = ns < 0 ? 0 : rt_now() + ns;
 	sched.midle = m;
 	sched.nmidle++;
 	rlock_unlock(&sched.lock);
@@ -267,6 +401,16 @@ void m_poke_idle_for_deadline(int64_t when)
 
 void m_join_all(struct m *self)
 {
+	/* Ms still being created (sched.exiting stops new ones) join in. */
+	for (;;) {
+		rlock_lock(&sched.lock);
+		int32_t creating = sched.mcreating;
+		rlock_unlock(&sched.lock);
+		if (!creating)
+			break;
+		struct timespec ts = { 0, 100 * 1000 };
+		nanosleep(&ts, NULL);
+	}
 	rlock_lock(&sched.lock);
 	struct m *list = sched.allm;
 	rlock_unlock(&sched.lock);

@@ -44,14 +44,15 @@
 #include <sys/prctl.h>
 #include <time.h>
 
+#include "clock.h"
 #include "config.h"
+#include "m.h"
 #include "preempt.h"
 #include "retake.h"
 #include "runq.h"
 #include "sched.h"
 #include "runtime.h"
 #include "sysmon.h"
-#include "text_ranges.h"
 #include "timer.h"
 #include <goro.h>
 
@@ -61,7 +62,6 @@
 #define DELAY_MAX_NS (10 * 1000 * 1000)
 #define QUIET_ROUNDS_BEFORE_BACKOFF 50
 #define SLEEP_FLOOR_NS (5 * 1000)
-#define TEXT_REFRESH_NS (10 * 1000 * 1000)
 /* How often a goroutine already past its slice, with nothing waiting, is
  * looked at again for work that appeared meanwhile (goroutines it readied
  * itself; timers are waited for precisely). */
@@ -100,19 +100,6 @@ static inline void wake_by(struct round *r, int64_t when)
 {
 	if (when < r->wake)
 		r->wake = when;
-}
-
-/* CPU time consumed by thread tid, or -1 (it is gone). */
-static int64_t thread_cpu_ns(pid_t tid)
-{
-	/* The kernel's per-thread CPU clock id (MAKE_THREAD_CPUCLOCK with
-	 * CPUCLOCK_SCHED): computed from the tid, so that a thread that has
-	 * exited yields an error instead of a use of a stale pthread_t. */
-	clockid_t clk = (clockid_t)((~(unsigned)tid << 3) | 6);
-	struct timespec ts;
-	if (clock_gettime(clk, &ts) != 0)
-		return -1;
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 /* Is anything waiting that p's current goroutine keeps from running? */
@@ -161,7 +148,7 @@ static void preempt_overrunning(struct round *r)
 			s->since = answered ? s->signalled_at : r->now;
 			if (!answered) {
 				s->tid = m->tid;
-				s->cpu_mark = thread_cpu_ns(m->tid);
+				s->cpu_mark = m_thread_cpu_ns(m->tid);
 				s->cpu_mark_at = r->now;
 			}
 			s->signalled_at = 0;
@@ -183,7 +170,7 @@ static void preempt_overrunning(struct round *r)
 		 * read() or usleep()) is not hogging: a signal would only risk
 		 * an EINTR there.  The bar is low because on a loaded machine
 		 * a real hog may get only a small share of a CPU. */
-		int64_t cpu = thread_cpu_ns(m->tid);
+		int64_t cpu = m_thread_cpu_ns(m->tid);
 		if (cpu >= 0 && s->cpu_mark >= 0 && r->now > s->cpu_mark_at &&
 		    BLOCKED_CPU_SHARE * (cpu - s->cpu_mark) < r->now - s->cpu_mark_at)
 			continue;
@@ -221,19 +208,17 @@ static void *sysmon_main(void *arg)
 	prctl(PR_SET_NAME, "goro-sysmon", 0, 0, 0);
 	int64_t delay = DELAY_MIN_NS;
 	int quiet = 0;
-	int64_t last_refresh = goro_now();
+	/* Ms it needs are made by the M creator: sysmon takes no lock that
+	 * application code can hold (core/m.c). */
+	m_defer_creation(true);
 	while (!atomic_load_explicit(&sysmon.stop, memory_order_acquire)) {
-		struct round r = { .now = goro_now() };
+		struct round r = { .now = rt_now() };
 		r.wake = r.now + DELAY_MAX_NS;
 
 		preempt_overrunning(&r);
 		if (retake_round(r.now, &r.wake))
 			r.acted = true;
 
-		if (r.now - last_refresh >= TEXT_REFRESH_NS) {
-			text_ranges_refresh();
-			last_refresh = r.now;
-		}
 		if (r.acted) {
 			delay = DELAY_MIN_NS;
 			quiet = 0;
@@ -241,7 +226,7 @@ static void *sysmon_main(void *arg)
 			delay *= 2;
 		}
 		wake_by(&r, r.now + delay);
-		int64_t sleep_ns = r.wake - goro_now();
+		int64_t sleep_ns = r.wake - rt_now();
 		if (sleep_ns < SLEEP_FLOOR_NS)
 			sleep_ns = SLEEP_FLOOR_NS;
 		atomic_store(&sysmon.sleeping_until, r.wake);
