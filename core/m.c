@@ -5,11 +5,11 @@
  * goro_main returns, which joins them all.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -69,6 +69,23 @@ static void runtime_signals_open(sigset_t *set)
 	sigdelset(set, SIGBUS);
 	sigdelset(set, PREEMPT_SIGNAL);
 	sigdelset(set, DUMP_CAPTURE_SIGNAL);
+}
+
+bool m_thread_runnable(pid_t tid)
+{
+	char path[64], buf[256];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	/* "tid (comm) S ...": the state follows the last ')'. */
+	const char *close_paren = strrchr(buf, ')');
+	return close_paren && close_paren[1] == ' ' && close_paren[2] == 'R';
 }
 
 void m_restore_sigmask(void)
@@ -258,7 +275,7 @@ void m_defer_creation(bool on)
 static void *creator_main(void *arg)
 {
 	(void)arg;
-	prctl(PR_SET_NAME, "goro-mcreate", 0, 0, 0);
+	/* Unnamed: the Ms it creates inherit its name, the program's. */
 	while (!atomic_load_explicit(&creator.stop, memory_order_acquire)) {
 		note_sleep(&creator.wake);
 		note_clear(&creator.wake);

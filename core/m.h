@@ -32,6 +32,9 @@ void m_creator_stop(void);
 
 /* Every M's signal mask back on the calling M (see m.c). */
 void m_restore_sigmask(void);
+/* Is thread tid running or waiting for a CPU (state R), as opposed to
+ * asleep in the kernel?  Reads /proc: not for hot paths. */
+bool m_thread_runnable(pid_t tid);
 /* CPU time consumed by thread tid, or -1 (it is gone). */
 int64_t m_thread_cpu_ns(pid_t tid);
 

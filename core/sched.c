@@ -489,6 +489,37 @@ static bool handoff_p(struct m *m)
 	return false;
 }
 
+/*
+ * The direct hand-off of KLT-switching.  When the goroutine this P would
+ * run next is itself parked with its thread (preempted earlier, first in
+ * the global queue, nothing local and no timer due), m gives the P straight
+ * to that thread: one thread wake-up per preemption, where handing the P to
+ * an idle M would cost two (that M only finds the goroutine wired to
+ * another thread and passes the P on).  True if done.
+ */
+static bool handoff_p_to_parked(struct m *m)
+{
+	struct p *p = m->p;
+	if (!runq_empty(p) || timers_due(p))
+		return false;
+	rlock_lock(&sched.lock);
+	struct g *g = global_runq_peek();
+	struct m *owner = g ? g->locked_m : NULL;
+	if (!owner || !g->thread_parked || !owner->locked_sleeping ||
+	    atomic_load_explicit(&sched.stw_waiting, RELAXED) ||
+	    atomic_load_explicit(&sched.exiting, RELAXED)) {
+		rlock_unlock(&sched.lock);
+		return false;
+	}
+	global_runq_get(p, 1);
+	p_release(m);
+	owner->locked_sleeping = false;
+	owner->nextp = p;
+	rlock_unlock(&sched.lock);
+	note_wake(&owner->locked_park);
+	return true;
+}
+
 /* m's locked goroutine left the CPU: sleep until it is runnable and handed
  * back with a P.  NULL when the program is exiting. */
 static struct g *stop_locked_m(struct m *m)
@@ -502,10 +533,14 @@ static struct g *stop_locked_m(struct m *m)
 	if (m->p && m->p->spare)
 		retake_spare_release(m);
 	if (m->p) {
-		m_defer_creation(parked);
-		if (handoff_p(m) && parked)
+		if (parked && handoff_p_to_parked(m)) {
 			preempt_count_handoff();
-		m_defer_creation(false);
+		} else {
+			m_defer_creation(parked);
+			if (handoff_p(m) && parked)
+				preempt_count_handoff();
+			m_defer_creation(false);
+		}
 	}
 	m_stop_locked(m);
 	if (!m->p)

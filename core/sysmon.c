@@ -139,17 +139,20 @@ static void preempt_overrunning(struct round *r)
 		}
 		uint32_t tick = *(volatile uint32_t *)&p->schedtick;
 		if (tick != s->schedtick || s->since == 0 || s->tid != m->tid) {
-			/* A new slice.  If we had signalled this thread, the
-			 * slice began when that signal was answered, about
-			 * when it was sent: counting from then saves the round
-			 * that would otherwise be spent just noticing it. */
-			bool answered = s->signalled_at && s->tid == m->tid;
+			/* A new slice.  If we had signalled this P's thread,
+			 * the slice began when that signal was answered, about
+			 * when it was sent — on the same thread, or on the one
+			 * the P went to while that thread parked with its
+			 * goroutine: counting from then saves the round that
+			 * would otherwise be spent just noticing it. */
+			bool answered = s->signalled_at != 0;
+			bool same_thread = s->tid == m->tid;
 			s->schedtick = tick;
 			s->since = answered ? s->signalled_at : r->now;
-			if (!answered) {
+			if (!answered || !same_thread) {
 				s->tid = m->tid;
 				s->cpu_mark = m_thread_cpu_ns(m->tid);
-				s->cpu_mark_at = r->now;
+				s->cpu_mark_at = answered ? s->signalled_at : r->now;
 			}
 			s->signalled_at = 0;
 		}
@@ -161,18 +164,22 @@ static void preempt_overrunning(struct round *r)
 			continue;
 		}
 		overrun_seen = true;
-		int64_t next = timers_next(p);
-		if (next && (!overrun_timer || next < overrun_timer))
-			overrun_timer = next;
-		if (!work_waits(p))
+		if (!work_waits(p)) {
+			/* Its next timer will need the hog off the CPU. */
+			int64_t next = timers_next(p);
+			if (next && (!overrun_timer || next < overrun_timer))
+				overrun_timer = next;
 			continue;
+		}
 		/* A thread that spent the slice blocked in the kernel (a plain
 		 * read() or usleep()) is not hogging: a signal would only risk
-		 * an EINTR there.  The bar is low because on a loaded machine
-		 * a real hog may get only a small share of a CPU. */
+		 * an EINTR there.  Little CPU since the mark says so, unless
+		 * the kernel says it is runnable: on a loaded machine a real
+		 * hog may get only a small share of a CPU. */
 		int64_t cpu = m_thread_cpu_ns(m->tid);
 		if (cpu >= 0 && s->cpu_mark >= 0 && r->now > s->cpu_mark_at &&
-		    BLOCKED_CPU_SHARE * (cpu - s->cpu_mark) < r->now - s->cpu_mark_at)
+		    BLOCKED_CPU_SHARE * (cpu - s->cpu_mark) < r->now - s->cpu_mark_at &&
+		    !m_thread_runnable(m->tid))
 			continue;
 		s->cpu_mark = cpu;
 		s->cpu_mark_at = r->now;
