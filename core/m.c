@@ -58,6 +58,7 @@ static struct {
 	_Atomic bool stop;
 	struct note wake;
 	struct p *queue;             /* Ps waiting for a new M (sched.lock) */
+	struct m *reserve;           /* asleep, P-less, ready (sched.lock) */
 } creator;
 
 static sigset_t m0_caller_mask;   /* written by M0 before any other M exists */
@@ -146,6 +147,19 @@ static void *m_thread_main(void *arg)
 	return NULL;
 }
 
+/* The M creator's reserve: asleep until handed a P (its wake-up always
+ * consumed, even when the P came before the thread got here), or until the
+ * program exits (no P). */
+static void *m_reserve_main(void *arg)
+{
+	struct m *m = arg;
+	note_sleep(&m->park);
+	note_clear(&m->park);
+	if (!m->nextp)
+		return NULL;
+	return m_thread_main(m);
+}
+
 static struct m *midle_get(void)
 {
 	struct m *m = sched.midle;
@@ -224,11 +238,25 @@ void m_start(struct p *p, bool spinning)
 	}
 	if (tls_defer_create) {
 		/* This thread may hold a lock pthread_create needs: the M
-		 * creator makes the thread. */
-		p->link = creator.queue;
-		creator.queue = p;
+		 * creator's reserve M takes the P, and the creator makes the
+		 * next reserve; without a reserve the creator makes the M. */
+		struct m *r = creator.reserve, *owner = NULL;
+		if (r) {
+			creator.reserve = NULL;
+			r->spinning = spinning;
+			r->nextp = p;
+		} else if (!(owner = sched_give_p_to_parked(p, false))) {
+			/* Until the creator has an M, or a thread parks with a
+			 * runnable goroutine and takes the P (m_stop_locked). */
+			p->link = creator.queue;
+			creator.queue = p;
+		}
 		rlock_unlock(&sched.lock);
-		if (spinning)
+		if (r)
+			note_wake(&r->park);
+		else if (owner)
+			note_wake(&owner->locked_park);
+		if (!r && spinning)
 			atomic_fetch_sub_explicit(&sched.nmspinning, 1, RELAXED);
 		note_wake(&creator.wake);
 		return;
@@ -262,9 +290,13 @@ void m_start(struct p *p, bool spinning)
  *
  * Threads on which no M may be created: sysmon, and an M parking with the
  * goroutine it was preempted in, whose interrupted code may hold a lock
- * that pthread_create needs (a malloc arena's, the loader's).  Their
- * requests queue here, and this thread, for which waiting on such a lock
- * is harmless, makes the Ms.
+ * that pthread_create needs (a malloc arena's; the loader's, held while a
+ * constructor runs under dlopen).  This thread makes their Ms, where
+ * waiting on such a lock is harmless.  It also keeps one reserve M asleep,
+ * ready before it is needed: the goroutine holding the loader's lock may be
+ * the very one whose thread parks, and then no new thread could be made
+ * until it ran again — on the reserve.  (Later parks hand the P straight to
+ * a parked thread when no M is idle: core/sched.c.)
  */
 
 void m_defer_creation(bool on)
@@ -272,24 +304,77 @@ void m_defer_creation(bool on)
 	tls_defer_create = on;
 }
 
+/* A sleeping M with no P, registered like any other (the final join),
+ * as the reserve.  False if none could be made. */
+static bool reserve_make(void)
+{
+	struct m *m = m_alloc();
+	if (!m)
+		return false;
+	rlock_lock(&sched.lock);
+	bool exiting = atomic_load_explicit(&sched.exiting, RELAXED);
+	if (!exiting) {
+		m->alllink = sched.allm;
+		sched.allm = m;
+		sched.mcount++;
+		sched.mcreating++;
+	}
+	rlock_unlock(&sched.lock);
+	if (exiting) {
+		rt_free(m, sizeof(*m));
+		return false;
+	}
+	int err = pthread_create(&m->thread, NULL, m_reserve_main, m);
+	rlock_lock(&sched.lock);
+	sched.mcreating--;
+	if (err) {
+		/* Unlink: nothing else knows it yet. */
+		struct m **pp = &sched.allm;
+		while (*pp != m)
+			pp = &(*pp)->alllink;
+		*pp = m->alllink;
+		sched.mcount--;
+		rlock_unlock(&sched.lock);
+		rt_free(m, sizeof(*m));
+		return false;
+	}
+	/* A reserve taken meanwhile by m_start: this one replaces it. */
+	struct m *old = creator.reserve;
+	creator.reserve = m;
+	rlock_unlock(&sched.lock);
+	if (old)
+		note_wake(&old->park);  /* no P: it must not linger unknown */
+	return true;
+}
+
 static void *creator_main(void *arg)
 {
 	(void)arg;
 	/* Unnamed: the Ms it creates inherit its name, the program's. */
 	while (!atomic_load_explicit(&creator.stop, memory_order_acquire)) {
-		note_sleep(&creator.wake);
-		note_clear(&creator.wake);
 		for (;;) {
+			/* The M is made first, P-less, as the reserve; a queued
+			 * P then goes to it.  So a P never waits inside
+			 * pthread_create, where the creator may block. */
 			rlock_lock(&sched.lock);
 			struct p *p = creator.queue;
-			if (p)
+			struct m *r = creator.reserve;
+			if (p && r) {
 				creator.queue = p->link;
+				p->link = NULL;
+				creator.reserve = NULL;
+				r->nextp = p;
+				rlock_unlock(&sched.lock);
+				note_wake(&r->park);
+				continue;
+			}
+			bool need = !r && !atomic_load_explicit(&sched.exiting, RELAXED);
 			rlock_unlock(&sched.lock);
-			if (!p)
+			if (!need || !reserve_make())
 				break;
-			p->link = NULL;
-			m_start(p, false);
 		}
+		note_sleep(&creator.wake);
+		note_clear(&creator.wake);
 	}
 	return NULL;
 }
@@ -297,6 +382,7 @@ static void *creator_main(void *arg)
 int m_creator_start(void)
 {
 	creator.queue = NULL;
+	creator.reserve = NULL;
 	atomic_store_explicit(&creator.stop, false, RELAXED);
 	note_clear(&creator.wake);
 	sigset_t all, old;
@@ -318,6 +404,13 @@ void m_creator_stop(void)
 	note_wake(&creator.wake);
 	pthread_join(creator.thread, NULL);
 	creator.started = false;
+	/* The reserve leaves (woken with no P); the final join waits for it. */
+	rlock_lock(&sched.lock);
+	struct m *r = creator.reserve;
+	creator.reserve = NULL;
+	rlock_unlock(&sched.lock);
+	if (r)
+		note_wake(&r->park);
 	/* Ps still queued: nothing will run them now (the program exits). */
 	creator.queue = NULL;
 }
@@ -364,16 +457,41 @@ void m_stop_locked(struct m *m)
 {
 	rlock_lock(&sched.lock);
 	bool exiting = atomic_load_explicit(&sched.exiting, RELAXED);
-	m->locked_sleeping = !exiting;
+	struct p *p = m->nextp;
+	if (p) {
+		/* Its goroutine was picked, and a P handed over, before this
+		 * M got here: take it (the wake-up is consumed below). */
+		m->nextp = NULL;
+	} else if (!exiting && (p = creator.queue) && m->locked_g &&
+		   m->locked_g->thread_parked &&
+		   sched_take_back_parked(m->locked_g)) {
+		/* A P waits for the M creator (which may wait for a lock
+		 * this very goroutine holds) while the goroutine is
+		 * runnable: run it. */
+		creator.queue = p->link;
+		p->link = NULL;
+		rlock_unlock(&sched.lock);
+		p_acquire(m, p);
+		return;
+	} else {
+		p = NULL;
+		/* Only now may a waker pick this thread for a P
+		 * (sched_give_p_to_parked). */
+		m->locked_sleeping = !exiting;
+	}
 	rlock_unlock(&sched.lock);
-	if (exiting)
+	if (exiting && !p)
 		return;
 	note_sleep(&m->locked_park);
 	note_clear(&m->locked_park);
-	if (m->nextp) {
-		p_acquire(m, m->nextp);
+	if (!p) {
+		rlock_lock(&sched.lock);
+		p = m->nextp;
 		m->nextp = NULL;
+		rlock_unlock(&sched.lock);
 	}
+	if (p)
+		p_acquire(m, p);
 }
 
 void m_wake_locked(struct m *m, struct p *p)

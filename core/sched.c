@@ -490,32 +490,57 @@ static bool handoff_p(struct m *m)
 }
 
 /*
- * The direct hand-off of KLT-switching.  When the goroutine this P would
- * run next is itself parked with its thread (preempted earlier, first in
- * the global queue, nothing local and no timer due), m gives the P straight
- * to that thread: one thread wake-up per preemption, where handing the P to
- * an idle M would cost two (that M only finds the goroutine wired to
- * another thread and passes the P on).  True if done.
+ * Direct hand-offs of KLT-switching.  A goroutine parked with its thread can
+ * only run on that thread, so an M that picks it from a queue merely
+ * passes its P on (start_locked_m).  When the goroutine a P would run next
+ * is such a one (first in the global queue, nothing local, no timer due),
+ * the P goes straight to its thread: one thread wake-up per preemption,
+ * where an idle M would cost two.
  */
+static bool parked_and_sleeping(const struct g *g, const void *arg)
+{
+	(void)arg;
+	return g->thread_parked && g->locked_m && g->locked_m->locked_sleeping;
+}
+
+struct m *sched_give_p_to_parked(struct p *p, bool only_first)
+{
+	struct g *head = global_runq_peek();
+	if (!head || (only_first && !parked_and_sleeping(head, NULL)))
+		return NULL;
+	struct g *g = global_runq_take_first(parked_and_sleeping, NULL);
+	if (!g)
+		return NULL;
+	struct m *owner = g->locked_m;
+	owner->locked_sleeping = false;
+	owner->nextp = p;
+	return owner;
+}
+
+static bool is_goroutine(const struct g *g, const void *want)
+{
+	return g == want;
+}
+
+bool sched_take_back_parked(struct g *g)
+{
+	return global_runq_take_first(is_goroutine, g) != NULL;
+}
+
 static bool handoff_p_to_parked(struct m *m)
 {
 	struct p *p = m->p;
 	if (!runq_empty(p) || timers_due(p))
 		return false;
 	rlock_lock(&sched.lock);
-	struct g *g = global_runq_peek();
-	struct m *owner = g ? g->locked_m : NULL;
-	if (!owner || !g->thread_parked || !owner->locked_sleeping ||
-	    atomic_load_explicit(&sched.stw_waiting, RELAXED) ||
-	    atomic_load_explicit(&sched.exiting, RELAXED)) {
-		rlock_unlock(&sched.lock);
-		return false;
-	}
-	global_runq_get(p, 1);
-	p_release(m);
-	owner->locked_sleeping = false;
-	owner->nextp = p;
+	struct m *owner = NULL;
+	if (!atomic_load_explicit(&sched.stw_waiting, RELAXED) &&
+	    !atomic_load_explicit(&sched.exiting, RELAXED) &&
+	    (owner = sched_give_p_to_parked(p, true)))
+		p_release(m);
 	rlock_unlock(&sched.lock);
+	if (!owner)
+		return false;
 	note_wake(&owner->locked_park);
 	return true;
 }

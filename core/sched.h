@@ -67,6 +67,15 @@ static inline void sched_preempt_point(void)
 		sched_preempt_self(false);
 }
 
+/* With sched.lock held.  Give p to the thread of a goroutine parked with
+ * it (KLT-switching) that is first in the global queue (only_first) or
+ * anywhere in it, taking that goroutine off the queue: returns the M to
+ * wake (note_wake of its locked_park, after unlocking), or NULL. */
+struct m *sched_give_p_to_parked(struct p *p, bool only_first);
+/* With sched.lock held: take g off the global queue (its own thread runs
+ * it after all).  False if it is not there. */
+bool sched_take_back_parked(struct g *g);
+
 /* Start an M spinning on an idle P if there is idle capacity and no M is
  * already looking for work. */
 void sched_wakep(void);
