@@ -80,7 +80,7 @@ struct goro_debug_descriptor goro_debug_descriptor = {
 	 * goroutine's call to park or yield and arch_switch. */
 	.scheduler_frames = {
 		"switch_to", "execute", "schedule", "sched_park",
-		"sched_gosched", "sched_preempt_self", "sched_preempt_park_thread",
+		"sched_gosched", "sched_preempt_self", "sched_preempt_klt",
 		"preempt_park_async",
 	},
 	.interrupt_frames = { "goro_preempt_trampoline" },

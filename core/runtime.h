@@ -70,7 +70,7 @@ struct g {
 	bool async_preempted;        /* ctx is a preemption trampoline frame */
 	bool thread_parked;          /* wired to its M by an asynchronous
 	                                preemption, until it runs again
-	                                (sched_preempt_park_thread) */
+	                                (sched_preempt_klt) */
 	bool used_slice;             /* in the global queue for having used up
 	                                its slice (core/runq.c) */
 	int64_t wait_since;          /* when the wait began (goro_now's

@@ -752,7 +752,7 @@ void sched_preempt_self(bool async)
  * its own thread, and nothing else runs on that thread meanwhile.  The
  * wiring ends as it resumes, unless the goroutine had wired itself.
  */
-void sched_preempt_park_thread(void)
+void sched_preempt_klt(void)
 {
 	struct m *m = m_current();
 	struct g *g = m->curg;

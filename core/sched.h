@@ -36,7 +36,7 @@ void sched_preempt_self(bool async);
 /* The asynchronous preemption of code that is not thread-agnostic: the
  * goroutine leaves the CPU and its thread parks with it; it resumes on
  * this same thread (KLT-switching, see sched.c). */
-void sched_preempt_park_thread(void);
+void sched_preempt_klt(void);
 
 /* The calling goroutine's M holds no P (it lost it during a blocking
  * call): the goroutine goes to the global queue, the M looks for work. */

@@ -38,7 +38,7 @@
  * goroutine context, as any other fault there would — never nested in this
  * handler.  The trampoline saves every register and the extended state and
  * calls preempt_park_async, which parks the thread with the goroutine
- * (sched_preempt_park_thread) or, for thread-agnostic code, requeues it
+ * (sched_preempt_klt) or, for thread-agnostic code, requeues it
  * (sched_preempt_self).
  */
 #include <cpuid.h>
@@ -257,7 +257,7 @@ void preempt_park_async(struct preempt_frame *f)
 	if (preempt_may_migrate)
 		sched_preempt_self(true);
 	else
-		sched_preempt_park_thread();
+		sched_preempt_klt();
 	/* Running again: on the same thread, unless it migrated. */
 	m = m_current();
 	*m->errno_loc = saved_errno;
