@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * clock.c — the runtime's clock: CLOCK_MONOTONIC in nanoseconds, read
- * through the vDSO (no system call).
+ * clock.c — goro_now(): the runtime's clock for applications, and a
+ * preemption point (see clock.h).
  */
-#include <time.h>
-
+#include "clock.h"
+#include "sched.h"
 #include <goro.h>
 
 int64_t goro_now(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	int64_t now = rt_now();
+	sched_preempt_point();
+	return now;
 }

@@ -26,6 +26,7 @@
  */
 #include <errno.h>
 
+#include "clock.h"
 #include "alloc.h"
 #include "chan.h"
 #include "runtime.h"
@@ -158,7 +159,7 @@ static goro_ctx_t *ctx_new(goro_ctx_t *parent, int64_t deadline)
 	int perr = atomic_load_explicit(&parent->err, memory_order_relaxed);
 	if (perr)
 		cancel_locked(c, perr);
-	else if (deadline && deadline <= goro_now())
+	else if (deadline && deadline <= rt_now())
 		cancel_locked(c, -ETIMEDOUT);
 	rlock_unlock(&tree_lock);
 	if (deadline && !atomic_load_explicit(&c->err, memory_order_relaxed)) {
@@ -200,7 +201,7 @@ goro_ctx_t *goro_ctx_with_timeout(goro_ctx_t *parent, int64_t ns)
 		errno = EINVAL;
 		return NULL;
 	}
-	int64_t now = goro_now();
+	int64_t now = rt_now();
 	return ctx_new(parent, ns > INT64_MAX - now ? INT64_MAX : now + ns);
 }
 

@@ -81,7 +81,8 @@ struct goro_debug_descriptor goro_debug_descriptor = {
 	 * goroutine's call to park or yield and arch_switch. */
 	.scheduler_frames = {
 		"switch_to", "execute", "schedule", "sched_park",
-		"sched_gosched", "sched_preempt_self", "preempt_park_async",
+		"sched_gosched", "sched_preempt_self", "sched_preempt_klt",
+		"preempt_park_async",
 	},
 	.interrupt_frames = { "goro_preempt_trampoline" },
 	.g_stack_high_water = OFF(g, stack.high_water),

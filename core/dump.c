@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "alloc.h"
 #include "descriptor.h"
 #include "dump.h"
@@ -191,14 +192,14 @@ static void stop_others(struct m *self, bool all, int max)
 			atomic_store(&s->state, CAPTURE_GIVEN_UP);
 	}
 	/* A fatal dump can wait longer: it is the process's last act. */
-	int64_t deadline = goro_now() + DUMP_CAPTURE_TIMEOUT_NS * (all ? 5 : 1);
+	int64_t deadline = rt_now() + DUMP_CAPTURE_TIMEOUT_NS * (all ? 5 : 1);
 	for (int i = 0; i < nslots; i++) {
 		struct capture_slot *s = &slots[i];
 		for (;;) {
 			uint32_t st = atomic_load_explicit(&s->state, ACQUIRE);
 			if (st == CAPTURE_HELD || st == CAPTURE_GIVEN_UP)
 				break;
-			if (st == CAPTURE_REQUESTED && goro_now() > deadline &&
+			if (st == CAPTURE_REQUESTED && rt_now() > deadline &&
 			    atomic_compare_exchange_strong(&s->state, &st,
 							   CAPTURE_GIVEN_UP))
 				break;
@@ -469,7 +470,7 @@ static struct traceback fatal_tb;
 
 void dump_fatal(struct dump_out *o, ucontext_t *uc, bool others)
 {
-	struct dump_ctx d = { .o = o, .tb = &fatal_tb, .now = goro_now() };
+	struct dump_ctx d = { .o = o, .tb = &fatal_tb, .now = rt_now() };
 	struct g *self = g_current();
 	fatal_tb.names = true;
 	if (others)
@@ -545,7 +546,7 @@ void goro_dump(int fd)
 	if (fd < 0 || !atomic_load_explicit(&sched.running, ACQUIRE))
 		return;
 	rlock_lock(&dump_lock);
-	struct dump_ctx d = { .now = goro_now() };
+	struct dump_ctx d = { .now = rt_now() };
 	int max = __atomic_load_n(&sched.mcount, __ATOMIC_RELAXED);
 	if (max > CAPTURE_SLOTS)
 		max = CAPTURE_SLOTS;

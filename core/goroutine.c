@@ -383,12 +383,14 @@ void goro_exit(void)
 int64_t goro_self(void)
 {
 	RT_REQUIRE_G(-EPERM);
+	sched_preempt_point();
 	return g_current()->id;
 }
 
 size_t goro_count(void)
 {
 	RT_REQUIRE_G(0);
+	sched_preempt_point();
 	return (size_t)g_live_count();
 }
 

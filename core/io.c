@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "io.h"
 #include "netpoll.h"
 #include "sched.h"
@@ -71,7 +72,7 @@ static int wait_edge(struct poll_desc *pd, uint32_t dir, uint32_t seq,
 	}
 	int64_t deadline = earliest(netpoll_deadline(pd, dir), extra);
 	if (atomic_load_explicit(gen_of(pd, dir), RELAXED) != gen ||
-	    (deadline && goro_now() >= deadline)) {
+	    (deadline && rt_now() >= deadline)) {
 		rlock_unlock(&pd->lock);
 		return 0;
 	}
@@ -87,7 +88,7 @@ static int attempt_blocked(struct poll_desc *pd, uint32_t dir, uint32_t seq,
 	    atomic_load_explicit(&pd->seq, RELAXED) != seq)
 		return EBADF;
 	int64_t deadline = earliest(netpoll_deadline(pd, dir), extra);
-	if (deadline && goro_now() >= deadline)
+	if (deadline && rt_now() >= deadline)
 		return ETIMEDOUT;
 	return 0;
 }
@@ -395,7 +396,7 @@ static int fdwait_ref(int fd, struct poll_desc *pd, short events,
 {
 	uint32_t dir = (events & POLLIN ? EPOLLIN : 0) |
 		       (events & POLLOUT ? EPOLLOUT : 0);
-	int64_t deadline = timeout_ns > 0 ? goro_now() + timeout_ns : 0;
+	int64_t deadline = timeout_ns > 0 ? rt_now() + timeout_ns : 0;
 	for (;;) {
 		uint32_t seq = atomic_load_explicit(&pd->seq, RELAXED);
 		uint32_t rgen = atomic_load_explicit(&pd->rgen, ACQUIRE);
@@ -416,7 +417,7 @@ static int fdwait_ref(int fd, struct poll_desc *pd, short events,
 		 * refused cannot be waited for here. */
 		if (atomic_load_explicit(&pd->kind, RELAXED) == PD_BLOCKING)
 			return -EPERM;
-		if (timeout_ns == 0 || (deadline && goro_now() >= deadline))
+		if (timeout_ns == 0 || (deadline && rt_now() >= deadline))
 			return 0;
 		rlock_lock(&pd->lock);
 		if (netpoll_closing(pd) ||

@@ -6,6 +6,7 @@
  * goro_main returns, which joins them all.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,10 +15,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "alloc.h"
 #include "m.h"
+#include "dump.h"
 #include "netpoll.h"
 #include "notify.h"
+#include "preempt.h"
 #include "sanitizer.h"
 #include "sched.h"
 #include "signal_stack.h"
@@ -34,20 +38,86 @@ struct m *m_alloc(void)
 	return m;
 }
 
-/* The signal mask of the thread that called goro_main.  Every M runs
- * with it, whichever thread created it: sysmon, which may start Ms, blocks
- * every signal, and a thread inherits its creator's mask — an M with
- * SIGSEGV blocked dies on its first stack-growth fault. */
-static sigset_t m0_sigmask;
+/*
+ * Signal masks.  Every M runs with the mask of the thread that called
+ * goro_main, whichever thread created it (sysmon and the M creator block
+ * every signal, and a thread inherits its creator's mask), except that the
+ * runtime's own signals are always open: a fault on a stack guard
+ * (SIGSEGV, SIGBUS), the preemption signal and the dump-capture signal.  A
+ * daemon that blocks everything before goro_main would otherwise die at its
+ * first stack growth and never be preempted.  M0 gets the caller's mask back
+ * when goro_main returns.
+ *
+ * A goroutine that changes its thread's mask must do so while wired to the
+ * thread (goro_lock_thread): the M's mask is put back when it unwires
+ * (m_restore_sigmask), so nothing leaks to the next goroutine on that thread.
+ */
+static __thread bool tls_defer_create;
+
+static struct {
+	pthread_t thread;
+	bool started;
+	_Atomic bool stop;
+	struct note wake;
+	struct p *queue;             /* Ps waiting for a new M (sched.lock) */
+	struct m *reserve;           /* asleep, P-less, ready (sched.lock) */
+} creator;
+
+static sigset_t m0_caller_mask;   /* written by M0 before any other M exists */
+static sigset_t m_mask;           /* every M's mask; same lifetime */
+
+static void runtime_signals_open(sigset_t *set)
+{
+	sigdelset(set, SIGSEGV);
+	sigdelset(set, SIGBUS);
+	sigdelset(set, PREEMPT_SIGNAL);
+	sigdelset(set, DUMP_CAPTURE_SIGNAL);
+}
+
+bool m_thread_runnable(pid_t tid)
+{
+	char path[64], buf[256];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	/* "tid (comm) S ...": the state follows the last ')'. */
+	const char *close_paren = strrchr(buf, ')');
+	return close_paren && close_paren[1] == ' ' && close_paren[2] == 'R';
+}
+
+void m_restore_sigmask(void)
+{
+	pthread_sigmask(SIG_SETMASK, &m_mask, NULL);
+}
+
+/* A thread's CPU time, from its tid: the kernel's per-thread CPU clock id
+ * (MAKE_THREAD_CPUCLOCK with CPUCLOCK_SCHED) is computed from the tid, so a
+ * thread that has exited yields -1 instead of a use of a stale pthread_t. */
+int64_t m_thread_cpu_ns(pid_t tid)
+{
+	clockid_t clk = (clockid_t)((~(unsigned)tid << 3) | 6);
+	struct timespec ts;
+	if (clock_gettime(clk, &ts) != 0)
+		return -1;
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
 
 void m_attach_thread(struct m *m)
 {
-	if (m->is_m0)
-		pthread_sigmask(SIG_SETMASK, NULL, &m0_sigmask);
-	else {
-		pthread_sigmask(SIG_SETMASK, &m0_sigmask, NULL);
-		signal_notify_unblock_self();  /* signals/notify.h */
+	if (m->is_m0) {
+		pthread_sigmask(SIG_SETMASK, NULL, &m0_caller_mask);
+		m_mask = m0_caller_mask;
+		runtime_signals_open(&m_mask);
 	}
+	pthread_sigmask(SIG_SETMASK, &m_mask, NULL);
+	if (!m->is_m0)
+		signal_notify_unblock_self();  /* signals/notify.h */
 	tls_m = m;
 	m->thread = pthread_self();
 	m->tid = (pid_t)syscall(SYS_gettid);
@@ -66,6 +136,8 @@ void m_detach_thread(struct m *m)
 {
 	signal_stack_remove(m);
 	tls_m = NULL;
+	if (m->is_m0)
+		pthread_sigmask(SIG_SETMASK, &m0_caller_mask, NULL);
 }
 
 static void *m_thread_main(void *arg)
@@ -77,6 +149,19 @@ static void *m_thread_main(void *arg)
 	sched_m_loop(m);
 	m_detach_thread(m);
 	return NULL;
+}
+
+/* The M creator's reserve: asleep until handed a P (its wake-up always
+ * consumed, even when the P came before the thread got here), or until the
+ * program exits (no P). */
+static void *m_reserve_main(void *arg)
+{
+	struct m *m = arg;
+	note_sleep(&m->park);
+	note_clear(&m->park);
+	if (!m->nextp)
+		return NULL;
+	return m_thread_main(m);
 }
 
 static struct m *midle_get(void)
@@ -155,24 +240,183 @@ void m_start(struct p *p, bool spinning)
 			note_wake(&watcher->park);  /* no P: it takes an idle one */
 		return;
 	}
-	/* A new thread.  Created under the lock so that goro_main's final
-	 * join never sees an M whose thread does not exist yet. */
+	if (tls_defer_create) {
+		/* This thread may hold a lock pthread_create needs: the M
+		 * creator's reserve M takes the P, and the creator makes the
+		 * next reserve; without a reserve the creator makes the M. */
+		struct m *r = creator.reserve, *owner = NULL;
+		if (r) {
+			creator.reserve = NULL;
+			r->spinning = spinning;
+			r->nextp = p;
+		} else if (!(owner = sched_give_p_to_parked(p, false))) {
+			/* Until the creator has an M, or a thread parks with a
+			 * runnable goroutine and takes the P (m_stop_locked). */
+			p->link = creator.queue;
+			creator.queue = p;
+		}
+		rlock_unlock(&sched.lock);
+		if (r)
+			note_wake(&r->park);
+		else if (owner)
+			note_wake(&owner->locked_park);
+		if (!r && spinning)
+			atomic_fetch_sub_explicit(&sched.nmspinning, 1, RELAXED);
+		note_wake(&creator.wake);
+		return;
+	}
+	/* A new thread, created outside sched.lock (pthread_create may wait
+	 * for malloc's or the loader's lock).  sched.mcreating keeps
+	 * goroutine 1's final join from missing it. */
+	sched.mcreating++;
+	rlock_unlock(&sched.lock);
 	m = m_alloc();
 	if (!m)
 		rt_fatal("out of memory creating an M");
 	m->spinning = spinning;
 	m->nextp = p;
-	m->alllink = sched.allm;
-	sched.allm = m;
-	sched.mcount++;
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
 	int err = pthread_create(&m->thread, &attr, m_thread_main, m);
 	pthread_attr_destroy(&attr);
-	rlock_unlock(&sched.lock);
 	if (err)
 		rt_fatal("cannot create thread for M %lld: %s (threads: %d)",
 			 (long long)m->id, strerror(err), sched.mcount);
+	rlock_lock(&sched.lock);
+	m->alllink = sched.allm;
+	sched.allm = m;
+	sched.mcount++;
+	sched.mcreating--;
+	rlock_unlock(&sched.lock);
+}
+
+/* ---- the M creator --------------------------------------------------------
+ *
+ * Threads on which no M may be created: sysmon, and an M parking with the
+ * goroutine it was preempted in, whose interrupted code may hold a lock
+ * that pthread_create needs (a malloc arena's; the loader's, held while a
+ * constructor runs under dlopen).  This thread makes their Ms, where
+ * waiting on such a lock is harmless.  It also keeps one reserve M asleep,
+ * ready before it is needed: the goroutine holding the loader's lock may be
+ * the very one whose thread parks, and then no new thread could be made
+ * until it ran again — on the reserve.  (Later parks hand the P straight to
+ * a parked thread when no M is idle: core/sched.c.)
+ */
+
+void m_defer_creation(bool on)
+{
+	tls_defer_create = on;
+}
+
+/* A sleeping M with no P, registered like any other (the final join),
+ * as the reserve.  False if none could be made. */
+static bool reserve_make(void)
+{
+	struct m *m = m_alloc();
+	if (!m)
+		return false;
+	rlock_lock(&sched.lock);
+	bool exiting = atomic_load_explicit(&sched.exiting, RELAXED);
+	if (!exiting) {
+		m->alllink = sched.allm;
+		sched.allm = m;
+		sched.mcount++;
+		sched.mcreating++;
+	}
+	rlock_unlock(&sched.lock);
+	if (exiting) {
+		rt_free(m, sizeof(*m));
+		return false;
+	}
+	int err = pthread_create(&m->thread, NULL, m_reserve_main, m);
+	rlock_lock(&sched.lock);
+	sched.mcreating--;
+	if (err) {
+		/* Unlink: nothing else knows it yet. */
+		struct m **pp = &sched.allm;
+		while (*pp != m)
+			pp = &(*pp)->alllink;
+		*pp = m->alllink;
+		sched.mcount--;
+		rlock_unlock(&sched.lock);
+		rt_free(m, sizeof(*m));
+		return false;
+	}
+	/* A reserve taken meanwhile by m_start: this one replaces it. */
+	struct m *old = creator.reserve;
+	creator.reserve = m;
+	rlock_unlock(&sched.lock);
+	if (old)
+		note_wake(&old->park);  /* no P: it must not linger unknown */
+	return true;
+}
+
+static void *creator_main(void *arg)
+{
+	(void)arg;
+	/* Unnamed: the Ms it creates inherit its name, the program's. */
+	while (!atomic_load_explicit(&creator.stop, memory_order_acquire)) {
+		for (;;) {
+			/* The M is made first, P-less, as the reserve; a queued
+			 * P then goes to it.  So a P never waits inside
+			 * pthread_create, where the creator may block. */
+			rlock_lock(&sched.lock);
+			struct p *p = creator.queue;
+			struct m *r = creator.reserve;
+			if (p && r) {
+				creator.queue = p->link;
+				p->link = NULL;
+				creator.reserve = NULL;
+				r->nextp = p;
+				rlock_unlock(&sched.lock);
+				note_wake(&r->park);
+				continue;
+			}
+			bool need = !r && !atomic_load_explicit(&sched.exiting, RELAXED);
+			rlock_unlock(&sched.lock);
+			if (!need || !reserve_make())
+				break;
+		}
+		note_sleep(&creator.wake);
+		note_clear(&creator.wake);
+	}
+	return NULL;
+}
+
+int m_creator_start(void)
+{
+	creator.queue = NULL;
+	creator.reserve = NULL;
+	atomic_store_explicit(&creator.stop, false, RELAXED);
+	note_clear(&creator.wake);
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int err = pthread_create(&creator.thread, NULL, creator_main, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err)
+		return -err;
+	creator.started = true;
+	return 0;
+}
+
+void m_creator_stop(void)
+{
+	if (!creator.started)
+		return;
+	atomic_store_explicit(&creator.stop, true, memory_order_release);
+	note_wake(&creator.wake);
+	pthread_join(creator.thread, NULL);
+	creator.started = false;
+	/* The reserve leaves (woken with no P); the final join waits for it. */
+	rlock_lock(&sched.lock);
+	struct m *r = creator.reserve;
+	creator.reserve = NULL;
+	rlock_unlock(&sched.lock);
+	if (r)
+		note_wake(&r->park);
+	/* Ps still queued: nothing will run them now (the program exits). */
+	creator.queue = NULL;
 }
 
 void m_stop(struct m *m, int64_t ns)
@@ -184,7 +428,7 @@ void m_stop(struct m *m, int64_t ns)
 	}
 	m->link = sched.midle;
 	m->idle = true;
-	m->sleep_until = ns < 0 ? 0 : goro_now() + ns;
+	m->sleep_until = ns < 0 ? 0 : rt_now() + ns;
 	sched.midle = m;
 	sched.nmidle++;
 	rlock_unlock(&sched.lock);
@@ -217,16 +461,41 @@ void m_stop_locked(struct m *m)
 {
 	rlock_lock(&sched.lock);
 	bool exiting = atomic_load_explicit(&sched.exiting, RELAXED);
-	m->locked_sleeping = !exiting;
+	struct p *p = m->nextp;
+	if (p) {
+		/* Its goroutine was picked, and a P handed over, before this
+		 * M got here: take it (the wake-up is consumed below). */
+		m->nextp = NULL;
+	} else if (!exiting && (p = creator.queue) && m->locked_g &&
+		   m->locked_g->thread_parked &&
+		   sched_take_back_parked(m->locked_g)) {
+		/* A P waits for the M creator (which may wait for a lock
+		 * this very goroutine holds) while the goroutine is
+		 * runnable: run it. */
+		creator.queue = p->link;
+		p->link = NULL;
+		rlock_unlock(&sched.lock);
+		p_acquire(m, p);
+		return;
+	} else {
+		p = NULL;
+		/* Only now may a waker pick this thread for a P
+		 * (sched_give_p_to_parked). */
+		m->locked_sleeping = !exiting;
+	}
 	rlock_unlock(&sched.lock);
-	if (exiting)
+	if (exiting && !p)
 		return;
 	note_sleep(&m->locked_park);
 	note_clear(&m->locked_park);
-	if (m->nextp) {
-		p_acquire(m, m->nextp);
+	if (!p) {
+		rlock_lock(&sched.lock);
+		p = m->nextp;
 		m->nextp = NULL;
+		rlock_unlock(&sched.lock);
 	}
+	if (p)
+		p_acquire(m, p);
 }
 
 void m_wake_locked(struct m *m, struct p *p)
@@ -271,6 +540,16 @@ void m_poke_idle_for_deadline(int64_t when)
 
 void m_join_all(struct m *self)
 {
+	/* Ms still being created (sched.exiting stops new ones) join in. */
+	for (;;) {
+		rlock_lock(&sched.lock);
+		int32_t creating = sched.mcreating;
+		rlock_unlock(&sched.lock);
+		if (!creating)
+			break;
+		struct timespec ts = { 0, 100 * 1000 };
+		nanosleep(&ts, NULL);
+	}
 	rlock_lock(&sched.lock);
 	struct m *list = sched.allm;
 	rlock_unlock(&sched.lock);

@@ -24,6 +24,21 @@ void m_wake_all_idle(void);
 /* A timer due at `when` was added: make sure some idle M wakes by then. */
 void m_poke_idle_for_deadline(int64_t when);
 
+/* On this thread, m_start hands thread creation to the M creator (for
+ * threads that may hold a lock pthread_create needs). */
+void m_defer_creation(bool on);
+/* The M creator thread, for one goro_main run.  0 or a negative errno. */
+int m_creator_start(void);
+void m_creator_stop(void);
+
+/* Every M's signal mask back on the calling M (see m.c). */
+void m_restore_sigmask(void);
+/* Is thread tid running or waiting for a CPU (state R), as opposed to
+ * asleep in the kernel?  Reads /proc: not for hot paths. */
+bool m_thread_runnable(pid_t tid);
+/* CPU time consumed by thread tid, or -1 (it is gone). */
+int64_t m_thread_cpu_ns(pid_t tid);
+
 /* Set up the calling thread as m (TLS, errno location, signal stack). */
 void m_attach_thread(struct m *m);
 void m_detach_thread(struct m *m);

@@ -57,7 +57,9 @@ static void runtime_exit_begin(int code)
 	m_wake_all_idle();
 }
 
-static void main_goroutine(void *arg)
+/* A call-out frame (core/text_ranges.h): the application's main runs
+ * above it, as preemptible as any goroutine. */
+RT_CALLOUT static void main_goroutine(void *arg)
 {
 	struct main_call *call = arg;
 	int code = call->fn(call->argc, call->argv);
@@ -132,6 +134,8 @@ int goro_main(int (*fn)(int, char **), int argc, char **argv)
 	if (id < 0)
 		rt_fatal("cannot create the main goroutine: %s", strerror((int)-id));
 
+	if ((err = m_creator_start()) != 0)
+		rt_fatal("cannot start the M creator: %s", strerror(-err));
 	if ((err = sysmon_start()) != 0)
 		rt_fatal("cannot start sysmon: %s", strerror(-err));
 
@@ -141,6 +145,7 @@ int goro_main(int (*fn)(int, char **), int argc, char **argv)
 	 * the other Ms, then free it all. */
 	sysmon_stop();
 	preempt_until_released();
+	m_creator_stop();
 	m_join_all(m0);
 	netpoll_teardown();
 	retake_free_spares();

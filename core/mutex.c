@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 
+#include "clock.h"
 #include "sched.h"
 #include "sema.h"
 #include "runq.h"
@@ -98,9 +99,9 @@ static void lock_slow(struct mutex *m)
 		/* Waited before: back to the front of the queue. */
 		bool lifo = wait_start != 0;
 		if (!wait_start)
-			wait_start = goro_now();
+			wait_start = rt_now();
 		sema_acquire(&m->sema, lifo, WAIT_MUTEX);
-		starving = starving || goro_now() - wait_start > STARVATION_NS;
+		starving = starving || rt_now() - wait_start > STARVATION_NS;
 		old = atomic_load(&m->state);
 		if (old & STARVING) {
 			/* Handed over: the lock is ours, the state still

@@ -24,6 +24,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "io.h"
 #include "netpoll.h"
 #include "resolver.h"
@@ -188,7 +189,7 @@ int goro_dial(const char *network, const char *address, int64_t timeout_ns)
 	struct net_kind k;
 	if (parse_network(network, &k) != 0 || !address || timeout_ns < 0)
 		return -EINVAL;
-	int64_t deadline = timeout_ns ? goro_now() + timeout_ns : 0;
+	int64_t deadline = timeout_ns ? rt_now() + timeout_ns : 0;
 	if (k.family == AF_UNIX) {
 		struct sockaddr_un sa;
 		socklen_t len;
@@ -212,7 +213,7 @@ int goro_dial(const char *network, const char *address, int64_t timeout_ns)
 		/* Go's partialDeadline: an equal share of what is left. */
 		int64_t part = deadline;
 		if (deadline) {
-			int64_t now = goro_now();
+			int64_t now = rt_now();
 			if (now >= deadline) {
 				fd = -ETIMEDOUT;
 				break;

@@ -41,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "alloc.h"
 #include "netpoll.h"
 #include "sched.h"
@@ -103,7 +104,7 @@ int netpoll_init(void)
 	no_pwait2 = epoll_pwait2(epfd, &probe, 1, &zero, NULL) < 0 &&
 		    errno == ENOSYS;
 	atomic_store_explicit(&break_pending, false, RELAXED);
-	atomic_store_explicit(&last_poll, goro_now(), RELAXED);
+	atomic_store_explicit(&last_poll, rt_now(), RELAXED);
 	atomic_store_explicit(&poll_until, 0, RELAXED);
 	atomic_store_explicit(&waiting, 0, RELAXED);
 	return 0;
@@ -604,7 +605,7 @@ bool netpoll_block_begin(int64_t delay_ns)
 						     ACQUIRE, RELAXED))
 		return false;
 	atomic_store_explicit(&poll_until,
-			      delay_ns < 0 ? INT64_MAX : goro_now() + delay_ns,
+			      delay_ns < 0 ? INT64_MAX : rt_now() + delay_ns,
 			      RELEASE);
 	return true;
 }
@@ -612,7 +613,7 @@ bool netpoll_block_begin(int64_t delay_ns)
 void netpoll_block_end(void)
 {
 	atomic_store_explicit(&poll_until, 0, RELAXED);
-	atomic_store_explicit(&last_poll, goro_now(), RELEASE);
+	atomic_store_explicit(&last_poll, rt_now(), RELEASE);
 }
 
 int64_t netpoll_last_poll(void)
@@ -624,7 +625,7 @@ bool netpoll_claim_poll(int64_t last)
 {
 	return last != 0 &&
 	       atomic_compare_exchange_strong_explicit(&last_poll, &last,
-						       goro_now(), RELAXED,
+						       rt_now(), RELAXED,
 						       RELAXED);
 }
 

@@ -41,7 +41,6 @@
  *    goroutines whose data arrived run even if every M is busy.
  */
 #include <errno.h>
-#include <link.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,11 +49,14 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "alloc.h"
 #include "blocking.h"
 #include "goroutine.h"
 #include "m.h"
 #include "netpoll.h"
+#include "preempt.h"
+#include "config.h"
 #include "retake.h"
 #include "runq.h"
 #include "sched.h"
@@ -146,16 +148,6 @@ static bool retake_syscall(struct p *p, struct retake_p *s, int64_t now,
 
 /* ---- 2. silent blocking ------------------------------------------------------------ */
 
-static int64_t thread_cpu_ns(struct m *m)
-{
-	clockid_t clk;
-	struct timespec ts;
-	if (pthread_getcpuclockid(m->thread, &clk) != 0 ||
-	    clock_gettime(clk, &ts) != 0)
-		return -1;
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 /* The thread's scheduler state: true if it sleeps in the kernel, with its
  * count of voluntary context switches.  Only an interruptible sleep (S)
  * counts: the uninterruptible one (D) is the kernel's own business — a
@@ -183,63 +175,26 @@ static bool thread_asleep(pid_t tid, long *nvcsw)
 	return *state == 'S';
 }
 
-/* The executable segments of every loaded object. */
-#define CODE_RANGES_MAX 128
-struct code_ranges {
-	int n;
-	uintptr_t lo[CODE_RANGES_MAX], hi[CODE_RANGES_MAX];
-};
-
-static int collect_code(struct dl_phdr_info *info, size_t size, void *arg)
-{
-	(void)size;
-	struct code_ranges *r = arg;
-	for (int i = 0; i < info->dlpi_phnum && r->n < CODE_RANGES_MAX; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
-			continue;
-		r->lo[r->n] = info->dlpi_addr + ph->p_vaddr;
-		r->hi[r->n] = r->lo[r->n] + ph->p_memsz;
-		r->n++;
-	}
-	return 0;
-}
-
-static bool in_code(const struct code_ranges *r, uintptr_t pc)
-{
-	for (int i = 0; i < r->n; i++)
-		if (pc >= r->lo[i] + 8 && pc < r->hi[i])
-			return true;
-	return false;
-}
-
-/* Does the code just before pc end with a call (so pc is a return
- * address)?  call rel32; call through a register or memory operand. */
-static bool after_call(const struct code_ranges *r, uintptr_t pc)
-{
-	if (!in_code(r, pc))
-		return false;
-	const uint8_t *c = (const uint8_t *)pc;
-	if (c[-5] == 0xe8)
-		return true;
-	static const int modrm_at[] = { 1, 2, 3, 6, 7 };
-	for (size_t i = 0; i < sizeof(modrm_at) / sizeof(*modrm_at); i++) {
-		int k = modrm_at[i];
-		if (c[-k - 1] == 0xff && ((c[-k] >> 3) & 7) == 2)
-			return true;
-	}
-	return false;
-}
+/* How much of a sleeping goroutine's stack is read for runtime frames. */
+#define SCAN_MAX_BYTES (64 * 1024)
 
 /*
  * Whose system call does thread tid sleep in: the application's (a plain
  * sleep(), read(), pthread_mutex_lock) or the runtime's own (mprotect on a
  * stack, jemalloc's mutex) — which must never lose its P, since it may
- * hold it in a register.  The answer is the first return address above the
- * thread's user stack pointer that lies outside libc and the support
- * libraries.  Anything unclear counts as the runtime's.
+ * hold it in a register.  It is the application's when no libgoro
+ * activation is live on the goroutine's stack (core/text_ranges.h): the
+ * words from the thread's user stack pointer to the top of the goroutine's
+ * stack hold no return address into libgoro, call-out frames aside.
+ * Because goro_start is a call-out frame, a blocking call the goroutine's
+ * function makes in tail position (`return sleep(3);` compiled to a jump)
+ * is the application's too.
+ *
+ * Not detectable: a stack deeper than SCAN_MAX_BYTES (counted as the
+ * runtime's), and a sleep in the kernel's own uninterruptible state (D:
+ * page faults, disk I/O), which thread_asleep does not count.
  */
-static bool blocked_in_app_code(pid_t tid)
+static bool blocked_in_app_code(pid_t tid, const struct g *g)
 {
 	if (!text_ranges_runtime_separable())
 		return false;
@@ -265,20 +220,18 @@ static bool blocked_in_app_code(pid_t tid)
 		if (end == field)
 			return false;
 	}
-	uintptr_t sp = (uintptr_t)v[6];
-	uintptr_t words[512];
-	struct iovec local = { words, sizeof(words) };
-	struct iovec remote = { (void *)sp, sizeof(words) };
+	uintptr_t sp = (uintptr_t)v[6], pc = (uintptr_t)v[7];
+	uintptr_t top = (uintptr_t)g->stack.hi;
+	if (text_is_runtime(pc) || sp < (uintptr_t)g->stack.lo || sp >= top ||
+	    top - sp > SCAN_MAX_BYTES)
+		return false;
+	static uintptr_t words[SCAN_MAX_BYTES / sizeof(uintptr_t)];  /* sysmon's */
+	struct iovec local = { words, top - sp };
+	struct iovec remote = { (void *)sp, top - sp };
 	ssize_t got = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
-	struct code_ranges code = { 0 };
-	dl_iterate_phdr(collect_code, &code);
-	for (ssize_t i = 0; i < got / (ssize_t)sizeof(*words); i++) {
-		enum text_kind kind = text_ranges_lookup(words[i]);
-		if ((kind == TEXT_APP || kind == TEXT_RUNTIME) &&
-		    after_call(&code, words[i]))
-			return kind == TEXT_APP;
-	}
-	return false;
+	if (got != (ssize_t)(top - sp))
+		return false;
+	return !text_runtime_frame_in(words, (size_t)got / sizeof(*words));
 }
 
 static struct p *spare_get(void)
@@ -324,12 +277,13 @@ static void spare_put(struct p *p)
 static bool retake_silent(struct p *p, struct m *m, struct g *g)
 {
 	long before, after;
-	if (!thread_asleep(m->tid, &before) || !blocked_in_app_code(m->tid))
+	if (!thread_asleep(m->tid, &before) || !blocked_in_app_code(m->tid, g))
 		return false;
 	struct p *spare = spare_get();
 	if (!spare)
 		return false;
 	spare->m = m;
+	spare->spare_cpu_mark = m_thread_cpu_ns(m->tid);
 	atomic_store_explicit(&spare->status, P_RUNNING, RELAXED);
 	atomic_store_explicit(&m->stolen_p, p, RELAXED);
 	__atomic_store_n(&m->p, spare, __ATOMIC_SEQ_CST);
@@ -373,7 +327,7 @@ static bool retake_running(struct p *p, struct retake_p *s, int64_t now,
 		return false;
 	}
 	if (s->cpu_at < 0) {
-		s->cpu_at = thread_cpu_ns(m);
+		s->cpu_at = m_thread_cpu_ns(m->tid);
 		s->cpu_when = now;
 	}
 	if (now - s->cpu_when < BLOCKED_WINDOW_NS) {
@@ -381,7 +335,7 @@ static bool retake_running(struct p *p, struct retake_p *s, int64_t now,
 			*wake = s->cpu_when + BLOCKED_WINDOW_NS;
 		return false;
 	}
-	int64_t cpu = thread_cpu_ns(m);
+	int64_t cpu = m_thread_cpu_ns(m->tid);
 	bool computing = cpu < 0 || s->cpu_at < 0 ||
 			 10 * (cpu - s->cpu_at) > now - s->cpu_when;
 	s->cpu_at = cpu;
@@ -394,6 +348,42 @@ static bool retake_running(struct p *p, struct retake_p *s, int64_t now,
 		return false;
 	s->g = NULL;
 	return true;
+}
+
+/*
+ * A goroutine whose thread woke up on a spare P runs beside GOMAXPROCS
+ * others.  It is asked to leave the spare at its next runtime call, but
+ * application code may make none for a long time: as soon as its thread
+ * is seen computing again (its CPU clock moved by more than
+ * SPARE_RUNNING_NS since the last look), it is preempted like a hog, and
+ * sysmon looks at least once a quantum while any spare is lent.  A thread
+ * still asleep in the kernel is left alone: a signal there would be an
+ * EINTR.
+ */
+#define SPARE_RUNNING_NS (20 * 1000)
+
+static bool preempt_spares(int64_t now, int64_t *wake)
+{
+	bool acted = false, lent = false;
+	rlock_lock(&spare_lock);
+	for (struct p *p = spare_all; p; p = p->spare_next) {
+		struct m *m = __atomic_load_n(&p->m, __ATOMIC_ACQUIRE);
+		struct g *g = m ? __atomic_load_n(&m->curg, __ATOMIC_RELAXED) : NULL;
+		if (!g || atomic_load_explicit(&p->status, RELAXED) != P_RUNNING)
+			continue;
+		lent = true;
+		int64_t cpu = m_thread_cpu_ns(m->tid);
+		if (cpu >= 0 && p->spare_cpu_mark >= 0 &&
+		    cpu - p->spare_cpu_mark > SPARE_RUNNING_NS) {
+			preempt_request(m, g);
+			acted = true;
+		}
+		p->spare_cpu_mark = cpu;
+	}
+	rlock_unlock(&spare_lock);
+	if (lent && now + config.quantum_ns < *wake)
+		*wake = now + config.quantum_ns;
+	return acted;
 }
 
 /* ---- 3. the network ----------------------------------------------------------------- */
@@ -431,6 +421,7 @@ bool retake_round(int64_t now, int64_t *wake)
 			s->syscall_since = 0;
 		}
 	}
+	acted |= preempt_spares(now, wake);
 	acted |= poll_network(now);
 	if (netpoll_waiting() > 0 && now + NETPOLL_IDLE_NS < *wake)
 		*wake = now + NETPOLL_IDLE_NS;
@@ -462,7 +453,7 @@ void retake_spare_release(struct m *m)
 		__atomic_store_n(&m->p, NULL, __ATOMIC_RELAXED);
 		int64_t next = timers_next_deadline_rel();
 		if (next >= 0)
-			m_poke_idle_for_deadline(goro_now() + next);
+			m_poke_idle_for_deadline(rt_now() + next);
 	}
 	spare_put(spare);
 	sched_wakep();

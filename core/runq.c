@@ -198,6 +198,27 @@ struct g *global_runq_peek(void)
 	return sched.runq_head;
 }
 
+struct g *global_runq_take_first(bool (*match)(const struct g *, const void *),
+				 const void *arg)
+{
+	struct g *prev = NULL;
+	for (struct g *g = sched.runq_head; g; prev = g, g = g->schedlink) {
+		if (!match(g, arg))
+			continue;
+		if (prev)
+			prev->schedlink = g->schedlink;
+		else
+			sched.runq_head = g->schedlink;
+		if (sched.runq_tail == g)
+			sched.runq_tail = prev;
+		g->schedlink = NULL;
+		g->used_slice = false;
+		atomic_fetch_sub_explicit(&sched.runq_size, 1, RELAXED);
+		return g;
+	}
+	return NULL;
+}
+
 struct g *global_runq_get(struct p *p, int32_t max)
 {
 	int32_t size = atomic_load_explicit(&sched.runq_size, RELAXED);

@@ -31,5 +31,9 @@ void global_runq_put_batch(struct g *head, struct g *tail, int32_t n);
 struct g *global_runq_get(struct p *p, int32_t max);
 /* The head of the global queue, or NULL. */
 struct g *global_runq_peek(void);
+/* Remove and return the first goroutine of the global queue for which
+ * match(g, arg) is true (a scan: for rare paths). */
+struct g *global_runq_take_first(bool (*match)(const struct g *, const void *),
+				 const void *arg);
 
 #endif

@@ -73,6 +73,9 @@ struct g {
 	_Atomic uint32_t status;     /* enum g_status */
 	uint8_t wait_reason;         /* enum wait_reason, while G_WAITING */
 	bool async_preempted;        /* ctx is a preemption trampoline frame */
+	bool thread_parked;          /* wired to its M by an asynchronous
+	                                preemption, until it runs again
+	                                (sched_preempt_klt) */
 	bool used_slice;             /* in the global queue for having used up
 	                                its slice (core/runq.c) */
 	int64_t wait_since;          /* when the wait began (goro_now's
@@ -148,6 +151,8 @@ struct p {
 	 * thread slept in the kernel (core/retake.c); not in allp. */
 	bool spare;
 	struct p *spare_next;        /* list of all spares */
+	int64_t spare_cpu_mark;      /* sysmon only: the borrowing thread's CPU
+	                                time at its last look (core/retake.c) */
 };
 
 /* ---- M ------------------------------------------------------------------ */
@@ -208,6 +213,7 @@ struct sched {
 	_Atomic int32_t nmspinning;
 	struct m *allm;              /* every M of this run */
 	int32_t mcount;
+	int32_t mcreating;           /* threads being created outside the lock */
 
 	struct p *allp[1024];        /* GORO_MAXPROCS_LIMIT */
 	_Atomic int32_t gomaxprocs;
@@ -253,6 +259,11 @@ static inline struct g *g_current(void)
 	struct m *m = m_current();
 	return m ? m->curg : NULL;
 }
+
+/* A call-out frame: a libgoro function that calls application code and
+ * keeps no P, M or other scheduler state live across that call, so that the
+ * code it calls stays preemptible (core/text_ranges.h). */
+#define RT_CALLOUT __attribute__((section("goro_callout"), noinline))
 
 /* Public entry points call this first: outside goro_main they print a
  * message naming the call and return `ret`. */

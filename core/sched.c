@@ -44,6 +44,7 @@
 #include "goroutine.h"
 #include "m.h"
 #include "netpoll.h"
+#include "preempt.h"
 #include "procs.h"
 #include "retake.h"
 #include "runq.h"
@@ -184,7 +185,7 @@ static struct g *global_runq_take(struct p *p, int32_t max)
  * one has had its slice; taking it back would skip whatever the local
  * queue holds — such as the goroutine whose timer the preemption was for —
  * for another whole quantum (a 1 ms sleeper beside a hog woke 2 quanta
- * late once every 61 slices).  The check then waits for the next round.
+ * late once every 61 slices).  The check then waits for the next round, and only one round.
  */
 static struct g *global_runq_take_fair(struct p *p)
 {
@@ -194,6 +195,10 @@ static struct g *global_runq_take_fair(struct p *p)
 	struct g *g = NULL;
 	if (global_runq_peek() != p->last_preempted || runq_empty(p))
 		g = global_runq_get(p, 1);
+	else
+		/* Skipped once, never twice: goroutines yielding to each
+		 * other would otherwise keep it waiting for good. */
+		p->last_preempted = NULL;
 	rlock_unlock(&sched.lock);
 	return g;
 }
@@ -467,7 +472,9 @@ found:
  * (start_locked_m).  Go's LockOSThread works the same way.
  */
 
-static void handoff_p(struct m *m)
+/* m gives its P away: to another M if there is work or a timer to watch
+ * (true), else to the idle list. */
+static bool handoff_p(struct m *m)
 {
 	struct p *p = m->p;
 	p_release(m);
@@ -476,13 +483,70 @@ static void handoff_p(struct m *m)
 	if (!runq_empty(p) || atomic_load_explicit(&sched.runq_size, RELAXED) ||
 	    timers_next(p)) {
 		m_start(p, false);
-		return;
+		return true;
 	}
 	rlock_lock(&sched.lock);
 	pidle_put(p);
 	rlock_unlock(&sched.lock);
 	/* Maybe the last busy P: nobody else would notice a deadlock. */
 	deadlock_check();
+	return false;
+}
+
+/*
+ * Direct hand-offs of KLT-switching.  A goroutine parked with its thread can
+ * only run on that thread, so an M that picks it from a queue merely
+ * passes its P on (start_locked_m).  When the goroutine a P would run next
+ * is such a one (first in the global queue, nothing local, no timer due),
+ * the P goes straight to its thread: one thread wake-up per preemption,
+ * where an idle M would cost two.
+ */
+static bool parked_and_sleeping(const struct g *g, const void *arg)
+{
+	(void)arg;
+	return g->thread_parked && g->locked_m && g->locked_m->locked_sleeping;
+}
+
+struct m *sched_give_p_to_parked(struct p *p, bool only_first)
+{
+	struct g *head = global_runq_peek();
+	if (!head || (only_first && !parked_and_sleeping(head, NULL)))
+		return NULL;
+	struct g *g = global_runq_take_first(parked_and_sleeping, NULL);
+	if (!g)
+		return NULL;
+	struct m *owner = g->locked_m;
+	owner->locked_sleeping = false;
+	owner->nextp = p;
+	return owner;
+}
+
+static bool is_goroutine(const struct g *g, const void *want)
+{
+	return g == want;
+}
+
+bool sched_take_back_parked(struct g *g)
+{
+	return global_runq_take_first(is_goroutine, g) != NULL;
+}
+
+static bool handoff_p_to_parked(struct m *m)
+{
+	struct p *p = m->p;
+	if (!runq_empty(p) || timers_due(p))
+		return false;
+	rlock_lock(&sched.lock);
+	struct m *owner = NULL;
+	if (!atomic_load_explicit(&sched.stw_waiting, RELAXED) &&
+	    !atomic_load_explicit(&sched.exiting, RELAXED) &&
+	    (owner = sched_give_p_to_parked(p, true)))
+		p_release(m);
+	rlock_unlock(&sched.lock);
+	if (!owner)
+		return false;
+	note_wake(&owner->locked_park);
+	return true;
 }
 
 /* m's locked goroutine left the CPU: sleep until it is runnable and handed
@@ -491,11 +555,22 @@ static struct g *stop_locked_m(struct m *m)
 {
 	/* It may hold a spare P (sysmon took its own while it slept in the
 	 * kernel) or none (it came back from a blocking call to find its P
-	 * taken): only a real P is handed on. */
+	 * taken): only a real P is handed on.  A thread parked with its
+	 * preempted goroutine may hold any lock of the code it was stopped
+	 * in: it creates no thread itself. */
+	bool parked = m->locked_g->thread_parked;
 	if (m->p && m->p->spare)
 		retake_spare_release(m);
-	if (m->p)
-		handoff_p(m);
+	if (m->p) {
+		if (parked && handoff_p_to_parked(m)) {
+			preempt_count_handoff();
+		} else {
+			m_defer_creation(parked);
+			if (handoff_p(m) && parked)
+				preempt_count_handoff();
+			m_defer_creation(false);
+		}
+	}
 	m_stop_locked(m);
 	if (!m->p)
 		return NULL;
@@ -672,6 +747,33 @@ void sched_preempt_self(bool async)
 	schedule(PREV_PREEMPT);
 }
 
+/*
+ * KLT-switching: the goroutine, stopped at an arbitrary instruction, is
+ * wired to this thread as goro_lock_thread would wire it, and preempted.
+ * Being wired, it goes to the global queue while this M hands its P on and
+ * sleeps (stop_locked_m); whichever M picks it from the queue hands its own
+ * P over and wakes this thread (start_locked_m).  It therefore resumes on
+ * its own thread, and nothing else runs on that thread meanwhile.  The
+ * wiring ends as it resumes, unless the goroutine had wired itself.
+ */
+void sched_preempt_klt(void)
+{
+	struct m *m = m_current();
+	struct g *g = m->curg;
+	bool wired = m->locked_g == g;
+	if (!wired) {
+		g->locked_m = m;
+		m->locked_g = g;
+	}
+	g->thread_parked = true;
+	sched_preempt_self(true);
+	g->thread_parked = false;
+	if (!wired) {
+		g->locked_m = NULL;
+		m->locked_g = NULL;
+	}
+}
+
 /* ---- goro_lock_thread ------------------------------------------------------- */
 
 void goro_lock_thread(void)
@@ -694,6 +796,8 @@ void goro_unlock_thread(void)
 	if (--g->lock_thread_depth == 0) {
 		g->locked_m = NULL;
 		m->locked_g = NULL;
+		/* Whatever it did to the thread's signal mask ends here. */
+		m_restore_sigmask();
 	}
 }
 
@@ -727,10 +831,12 @@ _Noreturn void sched_goroutine_exit(void)
 	struct g *g = m->curg;
 	g_mark_dead(g);
 	if (m->locked_g == g) {
-		/* Exiting while locked releases the thread (Go would end it). */
+		/* Exiting while locked releases the thread (Go would end it),
+		 * with the M's own signal mask. */
 		m->locked_g = NULL;
 		g->locked_m = NULL;
 		g->lock_thread_depth = 0;
+		m_restore_sigmask();
 	}
 	schedule(PREV_EXIT);
 	__builtin_unreachable();

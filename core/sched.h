@@ -34,6 +34,10 @@ void sched_gosched(void);
 /* The preemption path: the goroutine goes to the global queue (as Go's
  * gopreempt_m) so it is not immediately picked up again by this P. */
 void sched_preempt_self(bool async);
+/* The asynchronous preemption of code that is not thread-agnostic: the
+ * goroutine leaves the CPU and its thread parks with it; it resumes on
+ * this same thread (KLT-switching, see sched.c). */
+void sched_preempt_klt(void);
 
 /* The calling goroutine's M holds no P (it lost it during a blocking
  * call): the goroutine goes to the global queue, the M looks for work. */
@@ -47,6 +51,31 @@ static inline void sched_check_preempt(struct g *g)
 	    g->preempt_disable == 0)
 		sched_preempt_self(false);
 }
+
+/* The preemption point of the cheap public calls (goro_now, goro_self,
+ * goro_count): yields if the calling goroutine was asked to stop and may
+ * (holding its P, no runtime lock, preemption enabled).  No-op outside a
+ * goroutine. */
+static inline void sched_preempt_point(void)
+{
+	struct m *m = m_current();
+	struct g *g = m ? m->curg : NULL;
+	if (__builtin_expect(g != NULL &&
+			     atomic_load_explicit(&g->preempt,
+						  memory_order_relaxed), 0) &&
+	    g->preempt_disable == 0 && m->locks == 0 && m->p != NULL &&
+	    atomic_load_explicit(&g->status, memory_order_relaxed) == G_RUNNING)
+		sched_preempt_self(false);
+}
+
+/* With sched.lock held.  Give p to the thread of a goroutine parked with
+ * it (KLT-switching) that is first in the global queue (only_first) or
+ * anywhere in it, taking that goroutine off the queue: returns the M to
+ * wake (note_wake of its locked_park, after unlocking), or NULL. */
+struct m *sched_give_p_to_parked(struct p *p, bool only_first);
+/* With sched.lock held: take g off the global queue (its own thread runs
+ * it after all).  False if it is not there. */
+bool sched_take_back_parked(struct g *g);
 
 /* Start an M spinning on an idle P if there is idle capacity and no M is
  * already looking for work. */

@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "alloc.h"
 #include "chan.h"
 #include "sched.h"
@@ -217,7 +218,7 @@ static int select_run(goro_case_t *cases, size_t n, size_t active,
 		.nlocked = nlocked,
 	};
 	if (sp.timed) {
-		int64_t now = goro_now();
+		int64_t now = rt_now();
 		sp.timer.when = timeout_ns > INT64_MAX - now ? INT64_MAX
 							    : now + timeout_ns;
 		sp.timer.fn = select_timeout;

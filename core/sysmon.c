@@ -45,14 +45,15 @@
 #include <sys/prctl.h>
 #include <time.h>
 
+#include "clock.h"
 #include "config.h"
+#include "m.h"
 #include "preempt.h"
 #include "retake.h"
 #include "runq.h"
 #include "sched.h"
 #include "runtime.h"
 #include "sysmon.h"
-#include "text_ranges.h"
 #include "timer.h"
 #include <goro.h>
 
@@ -62,7 +63,6 @@
 #define DELAY_MAX_NS (10 * 1000 * 1000)
 #define QUIET_ROUNDS_BEFORE_BACKOFF 50
 #define SLEEP_FLOOR_NS (5 * 1000)
-#define TEXT_REFRESH_NS (10 * 1000 * 1000)
 /* How often a goroutine already past its slice, with nothing waiting, is
  * looked at again for work that appeared meanwhile (goroutines it readied
  * itself; timers are waited for precisely). */
@@ -103,19 +103,6 @@ static inline void wake_by(struct round *r, int64_t when)
 		r->wake = when;
 }
 
-/* CPU time consumed by thread tid, or -1 (it is gone). */
-static int64_t thread_cpu_ns(pid_t tid)
-{
-	/* The kernel's per-thread CPU clock id (MAKE_THREAD_CPUCLOCK with
-	 * CPUCLOCK_SCHED): computed from the tid, so that a thread that has
-	 * exited yields an error instead of a use of a stale pthread_t. */
-	clockid_t clk = (clockid_t)((~(unsigned)tid << 3) | 6);
-	struct timespec ts;
-	if (clock_gettime(clk, &ts) != 0)
-		return -1;
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 /* Is anything waiting that p's current goroutine keeps from running? */
 static bool work_waits(struct p *p)
 {
@@ -153,17 +140,20 @@ static void preempt_overrunning(struct round *r)
 		}
 		uint32_t tick = *(volatile uint32_t *)&p->schedtick;
 		if (tick != s->schedtick || s->since == 0 || s->tid != m->tid) {
-			/* A new slice.  If we had signalled this thread, the
-			 * slice began when that signal was answered, about
-			 * when it was sent: counting from then saves the round
-			 * that would otherwise be spent just noticing it. */
-			bool answered = s->signalled_at && s->tid == m->tid;
+			/* A new slice.  If we had signalled this P's thread,
+			 * the slice began when that signal was answered, about
+			 * when it was sent — on the same thread, or on the one
+			 * the P went to while that thread parked with its
+			 * goroutine: counting from then saves the round that
+			 * would otherwise be spent just noticing it. */
+			bool answered = s->signalled_at != 0;
+			bool same_thread = s->tid == m->tid;
 			s->schedtick = tick;
 			s->since = answered ? s->signalled_at : r->now;
-			if (!answered) {
+			if (!answered || !same_thread) {
 				s->tid = m->tid;
-				s->cpu_mark = thread_cpu_ns(m->tid);
-				s->cpu_mark_at = r->now;
+				s->cpu_mark = m_thread_cpu_ns(m->tid);
+				s->cpu_mark_at = answered ? s->signalled_at : r->now;
 			}
 			s->signalled_at = 0;
 		}
@@ -175,18 +165,22 @@ static void preempt_overrunning(struct round *r)
 			continue;
 		}
 		overrun_seen = true;
-		int64_t next = timers_next(p);
-		if (next && (!overrun_timer || next < overrun_timer))
-			overrun_timer = next;
-		if (!work_waits(p))
+		if (!work_waits(p)) {
+			/* Its next timer will need the hog off the CPU. */
+			int64_t next = timers_next(p);
+			if (next && (!overrun_timer || next < overrun_timer))
+				overrun_timer = next;
 			continue;
+		}
 		/* A thread that spent the slice blocked in the kernel (a plain
 		 * read() or usleep()) is not hogging: a signal would only risk
-		 * an EINTR there.  The bar is low because on a loaded machine
-		 * a real hog may get only a small share of a CPU. */
-		int64_t cpu = thread_cpu_ns(m->tid);
+		 * an EINTR there.  Little CPU since the mark says so, unless
+		 * the kernel says it is runnable: on a loaded machine a real
+		 * hog may get only a small share of a CPU. */
+		int64_t cpu = m_thread_cpu_ns(m->tid);
 		if (cpu >= 0 && s->cpu_mark >= 0 && r->now > s->cpu_mark_at &&
-		    BLOCKED_CPU_SHARE * (cpu - s->cpu_mark) < r->now - s->cpu_mark_at)
+		    BLOCKED_CPU_SHARE * (cpu - s->cpu_mark) < r->now - s->cpu_mark_at &&
+		    !m_thread_runnable(m->tid))
 			continue;
 		s->cpu_mark = cpu;
 		s->cpu_mark_at = r->now;
@@ -222,19 +216,17 @@ static void *sysmon_main(void *arg)
 	prctl(PR_SET_NAME, "goro-sysmon", 0, 0, 0);
 	int64_t delay = DELAY_MIN_NS;
 	int quiet = 0;
-	int64_t last_refresh = goro_now();
+	/* Ms it needs are made by the M creator: sysmon takes no lock that
+	 * application code can hold (core/m.c). */
+	m_defer_creation(true);
 	while (!atomic_load_explicit(&sysmon.stop, memory_order_acquire)) {
-		struct round r = { .now = goro_now() };
+		struct round r = { .now = rt_now() };
 		r.wake = r.now + DELAY_MAX_NS;
 
 		preempt_overrunning(&r);
 		if (retake_round(r.now, &r.wake))
 			r.acted = true;
 
-		if (r.now - last_refresh >= TEXT_REFRESH_NS) {
-			text_ranges_refresh();
-			last_refresh = r.now;
-		}
 		if (r.acted) {
 			delay = DELAY_MIN_NS;
 			quiet = 0;
@@ -242,7 +234,7 @@ static void *sysmon_main(void *arg)
 			delay *= 2;
 		}
 		wake_by(&r, r.now + delay);
-		int64_t sleep_ns = r.wake - goro_now();
+		int64_t sleep_ns = r.wake - rt_now();
 		if (sleep_ns < SLEEP_FLOOR_NS)
 			sleep_ns = SLEEP_FLOOR_NS;
 		atomic_store(&sysmon.sleeping_until, r.wake);

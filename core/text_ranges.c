@@ -1,256 +1,200 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * text_ranges.c — the table of code the preemption signal must not
- * interrupt (see text_ranges.h), built with dl_iterate_phdr.
+ * text_ranges.c — where libgoro's code lies, and the registry of
+ * thread-agnostic application code (see text_ranges.h).
  *
- * Readers are signal handlers, so the table is a static buffer behind a
- * sequence counter (a seqlock): the writer (goro_main, then sysmon) builds
- * a new table aside, then copies it in with the counter odd; a reader that
- * saw the counter odd or moving looks again.  Nothing is allocated, nothing
- * is locked on the read side.
+ * libgoro's code is found once:
+ *  - in a static link, through the linker's __start_goro_text and
+ *    __stop_goro_text: the archive is one relocatable object whose code
+ *    sections are all named goro_text (Makefile.am);
+ *  - in a shared libgoro, as the executable segments of the loaded object
+ *    that holds this file's code (dl_iterate_phdr, at goro_main's first
+ *    start, on the caller's thread; the object never moves afterwards).
+ * The call-out section is found through __start_goro_callout in both cases.
  *
- * A refresh costs one dl_iterate_phdr call that stops at the first object
- * when dlpi_adds/dlpi_subs (glibc's load and unload counters) have not
- * changed since the table was built.
+ * Readers are signal handlers: every table here is written before it is
+ * published with a release store of its length, and is never rewritten.
+ *
+ * Invariants: the runtime and call-out ranges are set once per process;
+ * agnostic entries are append-only.
  */
-#include <dlfcn.h>
-#include <elf.h>
 #include <errno.h>
 #include <link.h>
+#include <pthread.h>
 #include <stdatomic.h>
-#include <stddef.h>
-#include <string.h>
+#include <stdio.h>
 
+#include "arch.h"
 #include "text_ranges.h"
+#include <goro.h>
 
-#define MAX_RANGES 128
-/* Cap on how far below the thread pointer a module's TLS block may lie to
- * count as static TLS, when glibc does not say how big that area is. */
-#define STATIC_TLS_FALLBACK (64 * 1024)
+#define RUNTIME_RANGES_MAX 8
+#define AGNOSTIC_MAX 64
 
 struct range {
 	uintptr_t lo, hi;
-	enum text_kind kind;
 };
 
-struct table {
-	struct range r[MAX_RANGES];
-	int n;
-};
+/* Linker-made bounds; absent (NULL) where the section does not exist. */
+extern const char __start_goro_text[] __attribute__((weak, visibility("hidden")));
+extern const char __stop_goro_text[] __attribute__((weak, visibility("hidden")));
+extern const char __start_goro_callout[] __attribute__((weak, visibility("hidden")));
+extern const char __stop_goro_callout[] __attribute__((weak, visibility("hidden")));
 
-static struct table table;         /* what readers see */
-static struct table scratch;       /* the next one, being built */
-static _Atomic uint32_t seq;       /* odd while `table` is being replaced */
+static struct {
+	pthread_once_t once;
+	int err;
+	struct range runtime[RUNTIME_RANGES_MAX];
+	_Atomic int nruntime;
+	struct range callout;
+	struct range runtime_span;   /* lowest to highest runtime address */
+} code = { .once = PTHREAD_ONCE_INIT };
 
-static unsigned long long seen_adds, seen_subs;
-static _Atomic bool runtime_separable = true;
-static intptr_t tls_lo, tls_hi;
-static size_t static_tls_size;
+static struct {
+	pthread_mutex_t lock;        /* writers only */
+	struct range r[AGNOSTIC_MAX];
+	_Atomic int n;
+} agnostic = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-/* Names (basename prefixes) of the objects whose code is never
- * interrupted.  libm is not here on purpose: it is pure computation, holds
- * no locks, and a hog spending its time in sin() must stay preemptible. */
-static const struct {
-	const char *prefix;
-	enum text_kind kind;
-} system_objects[] = {
-	{ "libc.so", TEXT_LIBC },
-	{ "ld-linux", TEXT_LIBC },
-	{ "linux-vdso", TEXT_LIBC },
-	{ "libpthread.so", TEXT_LIBC },
-	{ "libdl.so", TEXT_LIBC },
-	{ "librt.so", TEXT_LIBC },
-	{ "libresolv.so", TEXT_LIBC },
-	{ "libnss_", TEXT_LIBC },
-	{ "libjemalloc", TEXT_LIBRARY },
-	{ "libunwind", TEXT_LIBRARY },
-	{ "libgcc_s", TEXT_LIBRARY },
-	{ "libasan", TEXT_LIBRARY },
-	{ "libubsan", TEXT_LIBRARY },
-	{ "libtsan", TEXT_LIBRARY },
-};
-
-static enum text_kind object_kind(const struct dl_phdr_info *info)
+static bool in(const struct range *r, uintptr_t pc)
 {
-	const char *name = info->dlpi_name ? info->dlpi_name : "";
-	const char *base = strrchr(name, '/');
-	base = base ? base + 1 : name;
-	for (size_t i = 0; i < sizeof(system_objects) / sizeof(system_objects[0]); i++)
-		if (!strncmp(base, system_objects[i].prefix,
-			     strlen(system_objects[i].prefix)))
-			return system_objects[i].kind;
-	return TEXT_APP;
+	return pc >= r->lo && pc < r->hi;
 }
 
-static bool object_contains(const struct dl_phdr_info *info, uintptr_t addr)
+static void add_runtime(uintptr_t lo, uintptr_t hi)
 {
-	for (int i = 0; i < info->dlpi_phnum; i++) {
+	int n = atomic_load_explicit(&code.nruntime, memory_order_relaxed);
+	if (n == RUNTIME_RANGES_MAX || lo >= hi)
+		return;
+	code.runtime[n] = (struct range){ lo, hi };
+	if (!code.runtime_span.lo || lo < code.runtime_span.lo)
+		code.runtime_span.lo = lo;
+	if (hi > code.runtime_span.hi)
+		code.runtime_span.hi = hi;
+	atomic_store_explicit(&code.nruntime, n + 1, memory_order_release);
+}
+
+struct find {
+	bool found;
+	bool in_executable;
+};
+
+static int find_libgoro(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	struct find *f = arg;
+	uintptr_t self = (uintptr_t)text_ranges_init;
+	bool mine = false;
+	for (int i = 0; i < info->dlpi_phnum && !mine; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-		if (ph->p_type == PT_LOAD && addr >= lo && addr < lo + ph->p_memsz)
+		mine = ph->p_type == PT_LOAD && self >= lo && self < lo + ph->p_memsz;
+	}
+	if (!mine)
+		return 0;
+	/* The first object is the executable: libgoro linked in whole,
+	 * without a goro_text section, is indistinguishable from the
+	 * application. */
+	f->found = true;
+	f->in_executable = info->dlpi_name == NULL || info->dlpi_name[0] == '\0';
+	if (f->in_executable)
+		return 1;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X))
+			add_runtime(info->dlpi_addr + ph->p_vaddr,
+				    info->dlpi_addr + ph->p_vaddr + ph->p_memsz);
+	}
+	return 1;
+}
+
+static void locate(void)
+{
+	if (__start_goro_callout)
+		code.callout = (struct range){ (uintptr_t)__start_goro_callout,
+					       (uintptr_t)__stop_goro_callout };
+	if (__start_goro_text) {
+		add_runtime((uintptr_t)__start_goro_text, (uintptr_t)__stop_goro_text);
+		if (code.callout.lo)
+			add_runtime(code.callout.lo, code.callout.hi);
+		return;
+	}
+	struct find f = { 0 };
+	dl_iterate_phdr(find_libgoro, &f);
+	if (!f.found || f.in_executable)
+		code.err = -ENOEXEC;
+}
+
+int text_ranges_init(void)
+{
+	pthread_once(&code.once, locate);
+	return code.err;
+}
+
+bool text_ranges_runtime_separable(void)
+{
+	return code.err == 0 &&
+	       atomic_load_explicit(&code.nruntime, memory_order_acquire) > 0;
+}
+
+bool text_is_runtime(uintptr_t pc)
+{
+	if (pc < code.runtime_span.lo || pc >= code.runtime_span.hi)
+		return false;
+	int n = atomic_load_explicit(&code.nruntime, memory_order_acquire);
+	for (int i = 0; i < n; i++)
+		if (in(&code.runtime[i], pc))
+			return true;
+	return false;
+}
+
+bool text_runtime_frame_in(const uintptr_t *words, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uintptr_t w = words[i];
+		/* The span test rejects almost every word at once. */
+		if (w < code.runtime_span.lo || w >= code.runtime_span.hi)
+			continue;
+		if (in(&code.callout, w) || !text_is_runtime(w))
+			continue;
+		/* A return address follows a call; the span starts well
+		 * before any code that could be one (ELF headers, PLT). */
+		if (w - code.runtime_span.lo >= ARCH_CALL_MAX_LEN &&
+		    arch_follows_call(w))
 			return true;
 	}
 	return false;
 }
 
-struct build {
-	struct table *t;
-	bool overflow;
-	bool runtime_in_main;
-	bool first;
-	intptr_t tls_lo, tls_hi;
-	uintptr_t tp;
-};
-
-static int add_object(struct dl_phdr_info *info, size_t size, void *arg)
+bool text_is_agnostic(uintptr_t pc)
 {
-	(void)size;
-	struct build *b = arg;
-	enum text_kind kind = object_kind(info);
-	if (object_contains(info, (uintptr_t)text_ranges_init)) {
-		if (b->first)
-			b->runtime_in_main = true;  /* libgoro.a in the executable */
-		kind = TEXT_RUNTIME;
+	int n = atomic_load_explicit(&agnostic.n, memory_order_acquire);
+	for (int i = 0; i < n; i++)
+		if (in(&agnostic.r[i], pc))
+			return true;
+	return false;
+}
+
+int goro_thread_agnostic_register(const void *start, const void *end)
+{
+	uintptr_t lo = (uintptr_t)start, hi = (uintptr_t)end;
+	if (!start || !end || lo >= hi)
+		return -EINVAL;
+	if (text_ranges_init() == 0 && (text_is_runtime(lo) || text_is_runtime(hi - 1)))
+		return -EINVAL;  /* the runtime's own code never migrates */
+	int err = 0;
+	pthread_mutex_lock(&agnostic.lock);
+	int n = atomic_load_explicit(&agnostic.n, memory_order_relaxed);
+	for (int i = 0; i < n; i++)
+		if (agnostic.r[i].lo == lo && agnostic.r[i].hi == hi)
+			goto out;  /* registered already (a second constructor run) */
+	if (n == AGNOSTIC_MAX) {
+		err = -ENOSPC;
+		goto out;
 	}
-	b->first = false;
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type == PT_TLS && info->dlpi_tls_data) {
-			/* Only blocks at a fixed offset below the thread pointer
-			 * are static TLS; dynamically allocated ones are not. */
-			intptr_t lo = (intptr_t)((uintptr_t)info->dlpi_tls_data - b->tp);
-			intptr_t hi = lo + (intptr_t)ph->p_memsz;
-			if (lo < 0 && lo >= -(intptr_t)static_tls_size) {
-				if (lo < b->tls_lo)
-					b->tls_lo = lo;
-				if (hi > b->tls_hi)
-					b->tls_hi = hi;
-			}
-		}
-		if (kind == TEXT_APP || ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
-			continue;
-		if (b->t->n == MAX_RANGES) {
-			b->overflow = true;
-			continue;
-		}
-		struct range *r = &b->t->r[b->t->n++];
-		r->lo = info->dlpi_addr + ph->p_vaddr;
-		r->hi = r->lo + ph->p_memsz;
-		r->kind = kind;
-	}
-	return 0;
-}
-
-static void sort_ranges(struct table *t)
-{
-	/* Insertion sort: a few dozen entries, built rarely. */
-	for (int i = 1; i < t->n; i++) {
-		struct range x = t->r[i];
-		int j = i - 1;
-		while (j >= 0 && t->r[j].lo > x.lo) {
-			t->r[j + 1] = t->r[j];
-			j--;
-		}
-		t->r[j + 1] = x;
-	}
-}
-
-static int rebuild(void)
-{
-	struct build b = {
-		.t = &scratch,
-		.first = true,
-		.tp = (uintptr_t)__builtin_thread_pointer(),
-	};
-	b.t->n = 0;
-	dl_iterate_phdr(add_object, &b);
-	if (b.overflow)
-		return -E2BIG;
-	sort_ranges(b.t);
-	/* Publish: readers retry while seq is odd or has moved. */
-	atomic_fetch_add_explicit(&seq, 1, memory_order_acq_rel);
-	atomic_thread_fence(memory_order_release);
-	memcpy(&table, &scratch, sizeof(table));
-	atomic_fetch_add_explicit(&seq, 1, memory_order_release);
-	atomic_store_explicit(&runtime_separable, !b.runtime_in_main,
-			      memory_order_relaxed);
-	tls_lo = b.tls_lo;
-	tls_hi = b.tls_hi;
-	return 0;
-}
-
-static int read_counters(struct dl_phdr_info *info, size_t size, void *arg)
-{
-	(void)size;
-	unsigned long long *c = arg;
-	c[0] = info->dlpi_adds;
-	c[1] = info->dlpi_subs;
-	return 1;  /* the counters are the same in every entry */
-}
-
-int text_ranges_init(void)
-{
-	/* glibc's private query for the size of the static TLS area; looked
-	 * up, not linked, so that another libc only loses precision. */
-	void (*info)(size_t *, size_t *) =
-		(void (*)(size_t *, size_t *))dlsym(RTLD_DEFAULT,
-						    "_dl_get_tls_static_info");
-	size_t align = 0;
-	static_tls_size = STATIC_TLS_FALLBACK;
-	if (info)
-		info(&static_tls_size, &align);
-	unsigned long long c[2];
-	dl_iterate_phdr(read_counters, c);
-	seen_adds = c[0];
-	seen_subs = c[1];
-	return rebuild();
-}
-
-void text_ranges_refresh(void)
-{
-	unsigned long long c[2];
-	dl_iterate_phdr(read_counters, c);
-	if (c[0] == seen_adds && c[1] == seen_subs)
-		return;
-	if (rebuild() == 0) {
-		seen_adds = c[0];
-		seen_subs = c[1];
-	}
-}
-
-enum text_kind text_ranges_lookup(uintptr_t pc)
-{
-	for (;;) {
-		uint32_t s = atomic_load_explicit(&seq, memory_order_acquire);
-		if (s & 1)
-			continue;
-		const struct table *t = &table;
-		enum text_kind kind = TEXT_APP;
-		int lo = 0, hi = t->n;
-		while (lo < hi) {
-			int mid = (lo + hi) / 2;
-			if (pc < t->r[mid].lo)
-				hi = mid;
-			else if (pc >= t->r[mid].hi)
-				lo = mid + 1;
-			else {
-				kind = t->r[mid].kind;
-				break;
-			}
-		}
-		atomic_thread_fence(memory_order_acquire);
-		if (atomic_load_explicit(&seq, memory_order_relaxed) == s)
-			return kind;
-	}
-}
-
-bool text_ranges_runtime_separable(void)
-{
-	return atomic_load_explicit(&runtime_separable, memory_order_relaxed);
-}
-
-void text_ranges_static_tls(intptr_t *lo, intptr_t *hi)
-{
-	*lo = tls_lo;
-	*hi = tls_hi;
+	agnostic.r[n] = (struct range){ lo, hi };
+	atomic_store_explicit(&agnostic.n, n + 1, memory_order_release);
+out:
+	pthread_mutex_unlock(&agnostic.lock);
+	return err;
 }

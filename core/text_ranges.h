@@ -1,47 +1,51 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * text_ranges.h — where the code of the libraries the preemption signal
- * must never interrupt lies, and how big a thread's static TLS block is.
+ * text_ranges.h — which code is libgoro's, which of libgoro's frames are
+ * mere call-outs to application code, and which application code has been
+ * declared thread-agnostic.
  *
- * The preemption handler may stop a goroutine only in the application's own
- * code: never inside libgoro (lock-free run queues assume their owner is not
- * moved to another thread mid-operation), libc and the dynamic loader
- * (stdio's recursive locks record their owning thread), jemalloc (thread
- * caches), libunwind or libgcc_s.  The handler runs in signal context, where
- * dl_iterate_phdr is off limits (it takes the loader's lock and may
- * allocate), so the table is built beforehand and refreshed from sysmon
- * when the set of loaded objects changes; the handler only reads it.
+ * The preemption handler asks two questions of an interrupted goroutine:
+ *
+ *  1. Is a runtime activation live on its stack?  libgoro's code may keep
+ *     its P, its M or a run-queue slot in a register across any call it
+ *     makes (into jemalloc, libc, the vDSO), so a goroutine with a libgoro
+ *     frame anywhere on its stack is never stopped — not even on its own
+ *     thread.  A return address into libgoro that follows a call
+ *     instruction marks such a frame.  The frames through which libgoro
+ *     calls application code and never touches scheduler state afterwards
+ *     (goro_start, the main goroutine, goro_once) live in their own section,
+ *     `goro_callout`, and do not count.
+ *  2. May it move to another thread?  Only when its PC is in code that the
+ *     application declared thread-agnostic (GORO_THREAD_AGNOSTIC, or
+ *     goro_thread_agnostic_register); otherwise it resumes on its own thread.
+ *
+ * Nothing here calls dl_iterate_phdr after goro_main's start, so no
+ * runtime thread ever waits for the loader's lock, which application code
+ * may hold (a dl_iterate_phdr callback, a constructor run by dlopen).
  */
 #ifndef GORO_TEXT_RANGES_H
 #define GORO_TEXT_RANGES_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
-enum text_kind {
-	TEXT_APP,       /* the application's own code: preemptible */
-	TEXT_RUNTIME,   /* libgoro */
-	TEXT_LIBC,      /* libc and its split-off pieces, ld.so, the vDSO */
-	TEXT_LIBRARY,   /* jemalloc, libunwind, libgcc_s */
-};
-
-/* Build the table (goro_main start).  0 or a negative errno. */
+/* Locate libgoro's code (once per process; cheap afterwards).  0, or
+ * -ENOEXEC when libgoro's code cannot be told from the application's. */
 int text_ranges_init(void);
-/* Rebuild it if objects were loaded or unloaded since the last look
- * (cheap when nothing changed; not async-signal-safe). */
-void text_ranges_refresh(void);
 
-/* Kind of the code at pc.  Async-signal-safe, lock-free. */
-enum text_kind text_ranges_lookup(uintptr_t pc);
+/* Is pc in libgoro (call-out frames included)?  Async-signal-safe. */
+bool text_is_runtime(uintptr_t pc);
 
-/* False when libgoro is linked statically into the executable: its code
- * cannot then be told apart from the application's, so no PC is safe. */
+/* Is pc in code declared thread-agnostic?  Async-signal-safe. */
+bool text_is_agnostic(uintptr_t pc);
+
+/* Does any of the n words hold the return address of a live libgoro
+ * activation (other than a call-out frame)?  Async-signal-safe; reads the
+ * code before each candidate address, which lies in libgoro. */
+bool text_runtime_frame_in(const uintptr_t *words, size_t n);
+
+/* False when libgoro's code could not be located (see text_ranges_init). */
 bool text_ranges_runtime_separable(void);
-
-/* The static TLS blocks of every thread, as offsets from the thread
- * pointer (%fs base): [tp + lo, tp + hi).  The same for every thread, so a
- * pointer into one thread's block is rebased onto another's by adding the
- * difference of their thread pointers. */
-void text_ranges_static_tls(intptr_t *lo, intptr_t *hi);
 
 #endif

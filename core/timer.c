@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 
+#include "clock.h"
 #include "alloc.h"
 #include "m.h"
 #include "runtime.h"
@@ -247,7 +248,7 @@ int64_t timers_next(struct p *p)
 bool timers_due(struct p *p)
 {
 	int64_t next = atomic_load_explicit(&p->timers->next, RELAXED);
-	return next != 0 && next <= goro_now();
+	return next != 0 && next <= rt_now();
 }
 
 void timers_check(struct p *p)
@@ -255,7 +256,7 @@ void timers_check(struct p *p)
 	int64_t next = atomic_load_explicit(&p->timers->next, RELAXED);
 	if (next == 0)
 		return;
-	int64_t now = goro_now();
+	int64_t now = rt_now();
 	if (next <= now)
 		heap_run_expired(p->timers, now);
 }
@@ -277,7 +278,7 @@ bool timers_any_expired(void)
 		if (next == 0)
 			continue;
 		if (!now)
-			now = goro_now();
+			now = rt_now();
 		if (next <= now)
 			return true;
 	}
@@ -296,7 +297,7 @@ int64_t timers_next_deadline_rel(void)
 	}
 	if (!earliest)
 		return -1;
-	int64_t rel = earliest - goro_now();
+	int64_t rel = earliest - rt_now();
 	return rel > 0 ? rel : 0;
 }
 
@@ -321,7 +322,7 @@ void goro_sleep(int64_t ns)
 		return;
 	}
 	struct timer t = {
-		.when = goro_now() + ns,
+		.when = rt_now() + ns,
 		.fn = sleep_wake,
 		.arg = g,
 	};

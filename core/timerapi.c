@@ -35,6 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clock.h"
 #include "alloc.h"
 #include "chan.h"
 #include "goroutine.h"
@@ -73,7 +74,7 @@ struct goro_ticker {
 
 static int64_t deadline_after(int64_t ns)
 {
-	int64_t now = goro_now();
+	int64_t now = rt_now();
 	return ns > INT64_MAX - now ? INT64_MAX : now + ns;
 }
 
@@ -99,7 +100,7 @@ static void timer_fire(struct timer *tm)
 		rlock_unlock(&t->mu);
 		return;
 	}
-	int64_t now = goro_now();
+	int64_t now = rt_now();
 	switch ((enum timer_kind)t->kind) {
 	case KIND_CHAN:
 		t->active = false;

@@ -515,27 +515,64 @@ void goro_dump(int fd);  /* every goroutine's traceback, Go's format */
 
 /* Asynchronous preemption counters, cumulative since the process started
  * (every goro_main run adds to them).  A signal is requested when a
- * goroutine ran past GORO_QUANTUM while other work waited (or for
- * goro_maxprocs and program exit); the handler then either stops the
- * goroutine (preempted), finds it already gone (stale), or refuses because
- * it is not at a safe point, by reason.  A refused goroutine yields at its
- * next runtime call and is asked again shortly. */
+ * goroutine ran past GORO_QUANTUM while other work waited (or ran on a
+ * spare P, or for goro_maxprocs and program exit); the handler then either
+ * stops the goroutine, finds it already gone (stale), or refuses because it
+ * is not at a safe point, by reason.  A refused goroutine yields at its next
+ * runtime call and is asked again a quantum later.
+ *
+ * A stopped goroutine resumes on its own OS thread (parked_with_thread):
+ * the thread parks with it and its P goes to another M (handed_off counts
+ * the Ps that went to another M that way), so any thread-tied state it
+ * holds stays consistent.  Only in code declared thread-agnostic
+ * (GORO_THREAD_AGNOSTIC) may it move to another thread (migrated). */
 struct goro_preempt_stats {
 	uint64_t requested;            /* signals sent */
 	uint64_t delivered;            /* received by the runtime's handler */
-	uint64_t preempted;            /* goroutines stopped by the signal */
+	uint64_t preempted;            /* stopped: parked_with_thread + migrated */
+	uint64_t parked_with_thread;   /* resumed on its own thread */
+	uint64_t migrated;             /* in thread-agnostic code: may move */
+	uint64_t handed_off;           /* Ps handed on while their thread parked */
 	uint64_t stale;                /* it had yielded meanwhile */
 	uint64_t refused_no_goroutine; /* the M was in the scheduler */
 	uint64_t refused_disabled;     /* goro_preempt_disable() in force */
 	uint64_t refused_locks;        /* the M held a runtime lock */
 	uint64_t refused_syscall;      /* in a blocking call (goro_blocking_enter) */
-	uint64_t refused_runtime;      /* PC inside libgoro */
-	uint64_t refused_libc;         /* PC inside libc, ld.so or the vDSO */
-	uint64_t refused_library;      /* PC inside jemalloc, libunwind, libgcc_s */
+	uint64_t refused_runtime;      /* in libgoro, or called by it */
 	uint64_t refused_stack;        /* not on its goroutine stack, or no room */
 };
-/* Fill *out: 0, -EINVAL for NULL. */
-int goro_preempt_stats(struct goro_preempt_stats *out);
+/* Fill the first `size` bytes of *out (pass sizeof(*out): a caller built
+ * against an older, shorter struct gets what it knows of).  0, or -EINVAL
+ * for NULL or a size under 8.  Callable at any time. */
+int goro_preempt_stats(struct goro_preempt_stats *out, size_t size);
+
+/* ---- Thread-agnostic code ---------------------------------------------------
+ *
+ * A preempted goroutine normally resumes on its own OS thread (see above),
+ * which costs a thread hand-off.  Code that keeps nothing tied to its
+ * thread — no TLS address in a register, no thread-owned lock, no
+ * allocator cache in use, no C++ exception being handled — in it and in
+ * every caller above it on the goroutine's stack, may be declared
+ * thread-agnostic: interrupted there, the goroutine is switched out with a
+ * plain context switch and may resume on any thread.  Mark such functions
+ * GORO_THREAD_AGNOSTIC and put GORO_THREAD_AGNOSTIC_REGISTER() once in each
+ * executable or shared object that has any, or register address ranges
+ * yourself.  Registration may happen before goro_main. */
+#define GORO_THREAD_AGNOSTIC __attribute__((section("goro_agnostic"), noinline))
+/* 0; -EINVAL for an empty range or one in libgoro; -ENOSPC past 64
+ * ranges.  Registering the same range again is a no-op. */
+int goro_thread_agnostic_register(const void *start, const void *end);
+#define GORO_THREAD_AGNOSTIC_REGISTER()                                       \
+	extern const char __start_goro_agnostic[]                             \
+		__attribute__((weak, visibility("hidden")));                  \
+	extern const char __stop_goro_agnostic[]                              \
+		__attribute__((weak, visibility("hidden")));                  \
+	__attribute__((constructor)) static void goro__agnostic_register(void) \
+	{                                                                     \
+		if (__start_goro_agnostic)                                    \
+			goro_thread_agnostic_register(__start_goro_agnostic,  \
+						      __stop_goro_agnostic);  \
+	}
 
 /* ---- errno ----------------------------------------------------------------- */
 

@@ -1,34 +1,52 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * preempt.c — asynchronous preemption by signal (DESIGN §4 "Async
- * preemption").
+ * preempt.c — asynchronous preemption by signal.
  *
  * Who asks: sysmon (a goroutine ran past its quantum while other work
- * waits), stop-the-world and program exit.  preempt_request() sets the
- * goroutine's preempt flag — its next runtime call yields — and, unless
- * GORO_ASYNCPREEMPT=0, sends SIGURG to its M with rt_tgsigqueueinfo and a
- * cookie in si_value, so the handler can tell the runtime's signals from
- * anybody else's and pass the others on to the application's own handler.
+ * waits, or runs on a spare P beside GOMAXPROCS others), stop-the-world
+ * and program exit.  preempt_request() sets the goroutine's preempt flag —
+ * its next runtime call yields — and, unless GORO_ASYNCPREEMPT=0, sends
+ * PREEMPT_SIGNAL to its M with rt_tgsigqueueinfo and a cookie in si_value,
+ * so the handler can tell the runtime's signals from anybody else's and
+ * pass the others on to the application's own handler.
  *
- * The handler runs on the M's sigaltstack.  It stops the goroutine only at
- * a safe point: the M runs a goroutine that is still asked to stop (the
- * request may be stale: it yielded meanwhile), preemption is not disabled
- * (goro_preempt_disable), the M holds no runtime lock, the goroutine is not
- * in a blocking call, the interrupted PC is the application's own code
- * (core/text_ranges.c), and it runs on its own stack with room for the
- * trampoline's frame.  Otherwise it counts the refusal by reason and leaves
- * the flag set; sysmon asks again shortly.  To stop the goroutine it makes
- * it "call" goro_preempt_trampoline (arch/x86_64/preempt.S): the
- * interrupted RIP goes to a thread-local the trampoline reads, RSP moves
- * below the red zone and the return slot, RIP becomes the trampoline.  The
- * handler writes nothing to the goroutine's stack: a stack-growth fault
- * can then only happen in the trampoline, in goroutine context, as any
- * other fault there would — never nested in this handler.
+ * The rule a C programmer relies on: a goroutine interrupted at an
+ * arbitrary instruction — in its own code, libc, the vDSO, the loader, a
+ * C++ catch block, any library — resumes on the same OS thread, and no other
+ * goroutine runs on that thread until it makes a runtime call of its own.
+ * Its P goes to another M meanwhile.  So everything tied to the thread
+ * stays consistent across a preemption: allocator caches, recursive and
+ * error-checking mutexes, rwlocks, the loader's lock, C++'s current
+ * exception, TLS addresses kept in registers, the signal mask.  This is
+ * KLT-switching: the kernel thread parks together with its goroutine.  Only
+ * code the application declared thread-agnostic (GORO_THREAD_AGNOSTIC) may
+ * instead be moved to another thread, by a plain switch, which is cheaper.
+ *
+ * The handler runs on the M's sigaltstack.  It stops the goroutine only
+ * when: the M runs a goroutine still asked to stop (the request may be
+ * stale), preemption is not disabled (goro_preempt_disable), the M holds
+ * no runtime lock, the goroutine is not in a blocking call, the PC is not
+ * in libgoro and no libgoro activation is live on the goroutine's stack
+ * (runtime code may keep its P in a register across a call into libc or
+ * jemalloc: core/text_ranges.h), and it runs on its own stack with room for
+ * the trampoline's frame.  Otherwise it counts the refusal by reason and
+ * leaves the flag set; sysmon asks again a quantum later.  To stop the
+ * goroutine it makes it "call" goro_preempt_trampoline
+ * (arch/x86_64/preempt.S): the interrupted RIP goes to a thread-local the
+ * trampoline reads, RSP moves below the red zone and the return slot, RIP
+ * becomes the trampoline.  The handler writes nothing to the goroutine's
+ * stack: a stack-growth fault can then only happen in the trampoline, in
+ * goroutine context, as any other fault there would — never nested in this
+ * handler.  The trampoline saves every register and the extended state and
+ * calls preempt_park_async, which parks the thread with the goroutine
+ * (sched_preempt_klt) or, for thread-agnostic code, requeues it
+ * (sched_preempt_self).
  */
 #include <cpuid.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -44,13 +62,15 @@
 #include <goro.h>
 
 #define RELAXED memory_order_relaxed
-#define PREEMPT_SIGNAL SIGURG
 /* Stack the trampoline and the scheduler below it need, beyond the XSAVE
  * area, between the interrupted RSP and the goroutine's stack limit. */
 #define PREEMPT_STACK_NEED (8 * 1024)
 #define EXIT_RETRY_NS (100 * 1000)
 
 __thread uintptr_t preempt_resume_pc __attribute__((tls_model("initial-exec")));
+/* Set by the handler beside preempt_resume_pc: the interrupted code is
+ * thread-agnostic, the goroutine may move. */
+static __thread bool preempt_may_migrate __attribute__((tls_model("initial-exec")));
 uint64_t preempt_xsave_size;
 uint64_t preempt_xcr0;
 uint8_t preempt_use_xsavec;
@@ -64,15 +84,14 @@ static bool installed;
 
 /* Why the handler let a goroutine run on; one counter each. */
 enum outcome {
-	OUT_PREEMPTED,
+	OUT_PARKED,       /* stopped; its thread parks with it */
+	OUT_MIGRATED,     /* stopped in thread-agnostic code; may move */
 	OUT_STALE,
 	OUT_NO_GOROUTINE,
 	OUT_DISABLED,
 	OUT_LOCKS,
 	OUT_SYSCALL,
-	OUT_RUNTIME,
-	OUT_LIBC,
-	OUT_LIBRARY,
+	OUT_RUNTIME,      /* PC in libgoro, or a libgoro frame on the stack */
 	OUT_STACK,
 	OUT_COUNT
 };
@@ -80,6 +99,7 @@ enum outcome {
 static struct {
 	_Atomic uint64_t requested;
 	_Atomic uint64_t delivered;
+	_Atomic uint64_t handed_off;
 	_Atomic uint64_t outcome[OUT_COUNT];
 } stats;
 
@@ -173,6 +193,15 @@ static void chain_to_application(int sig, siginfo_t *si, void *uc)
 	/* SIG_DFL for SIGURG is to ignore it. */
 }
 
+/* Is a libgoro activation live on the goroutine's stack, from sp up to
+ * its top?  The stack between sp and its top is committed (it holds the
+ * frames that got there). */
+static bool runtime_frame_live(uintptr_t sp, uintptr_t top)
+{
+	return text_runtime_frame_in((const uintptr_t *)sp,
+				     (top - sp) / sizeof(uintptr_t));
+}
+
 static enum outcome safe_point(struct m *m, const mcontext_t *mc)
 {
 	struct g *g = m ? m->curg : NULL;
@@ -186,17 +215,16 @@ static enum outcome safe_point(struct m *m, const mcontext_t *mc)
 		return OUT_LOCKS;
 	if (atomic_load_explicit(&g->status, RELAXED) != G_RUNNING)
 		return OUT_SYSCALL;
-	switch (text_ranges_lookup((uintptr_t)mc->gregs[REG_RIP])) {
-	case TEXT_RUNTIME: return OUT_RUNTIME;
-	case TEXT_LIBC: return OUT_LIBC;
-	case TEXT_LIBRARY: return OUT_LIBRARY;
-	case TEXT_APP: break;
-	}
+	uintptr_t pc = (uintptr_t)mc->gregs[REG_RIP];
+	if (text_is_runtime(pc))
+		return OUT_RUNTIME;
 	uintptr_t sp = (uintptr_t)mc->gregs[REG_RSP];
 	uintptr_t lo = (uintptr_t)g->stack.lo, hi = (uintptr_t)g->stack.hi;
 	if (sp > hi || sp < lo + PREEMPT_STACK_NEED + preempt_xsave_size)
 		return OUT_STACK;
-	return OUT_PREEMPTED;
+	if (runtime_frame_live(sp, hi))
+		return OUT_RUNTIME;
+	return text_is_agnostic(pc) ? OUT_MIGRATED : OUT_PARKED;
 }
 
 static void preempt_signal_handler(int sig, siginfo_t *si, void *ucv)
@@ -212,8 +240,9 @@ static void preempt_signal_handler(int sig, siginfo_t *si, void *ucv)
 	mcontext_t *mc = &uc->uc_mcontext;
 	enum outcome out = safe_point(m_current(), mc);
 	atomic_fetch_add_explicit(&stats.outcome[out], 1, RELAXED);
-	if (out != OUT_PREEMPTED)
+	if (out != OUT_PARKED && out != OUT_MIGRATED)
 		return;
+	preempt_may_migrate = out == OUT_MIGRATED;
 	preempt_resume_pc = (uintptr_t)mc->gregs[REG_RIP];
 	mc->gregs[REG_RSP] -= PREEMPT_ENTRY_DROP;
 	mc->gregs[REG_RIP] = (greg_t)(uintptr_t)goro_preempt_trampoline;
@@ -221,41 +250,23 @@ static void preempt_signal_handler(int sig, siginfo_t *si, void *ucv)
 
 /* ---- the trampoline's C half ----------------------------------------- */
 
-/* The thread pointer, read so the compiler cannot reuse a value read
- * before a switch (__builtin_thread_pointer may be merged across calls). */
-static inline uintptr_t thread_pointer(void)
-{
-	uintptr_t tp;
-	__asm__ volatile("movq %%fs:0, %0" : "=r"(tp));
-	return tp;
-}
-
-static void rebase_tls(struct preempt_frame *f, uintptr_t old_tp,
-		       uintptr_t new_tp)
-{
-	intptr_t lo, hi;
-	text_ranges_static_tls(&lo, &hi);
-	uint64_t *regs = (uint64_t *)f;
-	size_t n = offsetof(struct preempt_frame, rflags) / sizeof(uint64_t);
-	for (size_t i = 0; i < n; i++) {
-		uintptr_t v = regs[i];
-		if (v >= old_tp + lo && v < old_tp + hi)
-			regs[i] = v - old_tp + new_tp;
-	}
-}
-
 void preempt_park_async(struct preempt_frame *f)
 {
+	(void)f;
 	struct m *m = m_current();
 	int saved_errno = *m->errno_loc;
-	uintptr_t old_tp = thread_pointer();
-	sched_preempt_self(true);
-	/* Running again, perhaps on another thread. */
+	if (preempt_may_migrate)
+		sched_preempt_self(true);
+	else
+		sched_preempt_klt();
+	/* Running again: on the same thread, unless it migrated. */
 	m = m_current();
-	uintptr_t new_tp = thread_pointer();
-	if (new_tp != old_tp)
-		rebase_tls(f, old_tp, new_tp);
 	*m->errno_loc = saved_errno;
+}
+
+void preempt_count_handoff(void)
+{
+	atomic_fetch_add_explicit(&stats.handed_off, 1, RELAXED);
 }
 
 /* ---- install, remove, counters ------------------------------------------ */
@@ -264,11 +275,16 @@ int preempt_init(void)
 {
 	self_pid = getpid();
 	async_possible = xsave_setup();
-	int err = text_ranges_init();
-	if (err)
-		return err;
-	if (!text_ranges_runtime_separable())
+	if (text_ranges_init() != 0) {
+		/* Never silently cooperative: say why. */
+		if (config.async_preempt)
+			fprintf(stderr, "goro: asynchronous preemption is off: "
+				"libgoro's code cannot be told from the "
+				"application's (a static link must use the "
+				"libgoro.a that make install builds, whose code "
+				"is in section goro_text)\n");
 		async_possible = false;
+	}
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = preempt_signal_handler;
@@ -290,28 +306,30 @@ void preempt_fini(void)
 	installed = false;
 }
 
-int goro_preempt_stats(struct goro_preempt_stats *out)
+int goro_preempt_stats(struct goro_preempt_stats *out, size_t size)
 {
-	RT_REQUIRE_G(-EPERM);
-	if (!out)
+	if (!out || size < sizeof(uint64_t))
 		return -EINVAL;
-	memset(out, 0, sizeof(*out));
-	out->requested = atomic_load_explicit(&stats.requested, RELAXED);
-	out->delivered = atomic_load_explicit(&stats.delivered, RELAXED);
-	out->preempted = atomic_load_explicit(&stats.outcome[OUT_PREEMPTED], RELAXED);
-	out->stale = atomic_load_explicit(&stats.outcome[OUT_STALE], RELAXED);
-	out->refused_no_goroutine =
-		atomic_load_explicit(&stats.outcome[OUT_NO_GOROUTINE], RELAXED);
-	out->refused_disabled =
-		atomic_load_explicit(&stats.outcome[OUT_DISABLED], RELAXED);
-	out->refused_locks = atomic_load_explicit(&stats.outcome[OUT_LOCKS], RELAXED);
-	out->refused_syscall =
-		atomic_load_explicit(&stats.outcome[OUT_SYSCALL], RELAXED);
-	out->refused_runtime =
-		atomic_load_explicit(&stats.outcome[OUT_RUNTIME], RELAXED);
-	out->refused_libc = atomic_load_explicit(&stats.outcome[OUT_LIBC], RELAXED);
-	out->refused_library =
-		atomic_load_explicit(&stats.outcome[OUT_LIBRARY], RELAXED);
-	out->refused_stack = atomic_load_explicit(&stats.outcome[OUT_STACK], RELAXED);
+	struct goro_preempt_stats st = {
+		.requested = atomic_load_explicit(&stats.requested, RELAXED),
+		.delivered = atomic_load_explicit(&stats.delivered, RELAXED),
+		.parked_with_thread =
+			atomic_load_explicit(&stats.outcome[OUT_PARKED], RELAXED),
+		.migrated = atomic_load_explicit(&stats.outcome[OUT_MIGRATED], RELAXED),
+		.handed_off = atomic_load_explicit(&stats.handed_off, RELAXED),
+		.stale = atomic_load_explicit(&stats.outcome[OUT_STALE], RELAXED),
+		.refused_no_goroutine =
+			atomic_load_explicit(&stats.outcome[OUT_NO_GOROUTINE], RELAXED),
+		.refused_disabled =
+			atomic_load_explicit(&stats.outcome[OUT_DISABLED], RELAXED),
+		.refused_locks = atomic_load_explicit(&stats.outcome[OUT_LOCKS], RELAXED),
+		.refused_syscall =
+			atomic_load_explicit(&stats.outcome[OUT_SYSCALL], RELAXED),
+		.refused_runtime =
+			atomic_load_explicit(&stats.outcome[OUT_RUNTIME], RELAXED),
+		.refused_stack = atomic_load_explicit(&stats.outcome[OUT_STACK], RELAXED),
+	};
+	st.preempted = st.parked_with_thread + st.migrated;
+	memcpy(out, &st, size < sizeof(st) ? size : sizeof(st));
 	return 0;
 }

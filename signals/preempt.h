@@ -7,7 +7,12 @@
 #ifndef GORO_PREEMPT_H
 #define GORO_PREEMPT_H
 
+#include <signal.h>
 #include <stdbool.h>
+
+/* The runtime's preemption signal: debuggers pass it on, libc never uses
+ * it, and a spurious one is harmless. */
+#define PREEMPT_SIGNAL SIGURG
 
 struct m;
 struct g;
@@ -22,6 +27,10 @@ void preempt_fini(void);
  * preemption on, signal m.  m and g must stay valid for the call (hold
  * sched.lock, or be sysmon during the run).  True if a signal was sent. */
 bool preempt_request(struct m *m, struct g *g);
+
+/* A P was handed to another M while its thread parked with a preempted
+ * goroutine (core/sched.c counts it here). */
+void preempt_count_handoff(void);
 
 /* Program exit, on M0 with sched.exiting set: signal every M still running
  * a goroutine until each has given its P back.  Returns at once with

@@ -12,6 +12,7 @@
 #ifndef GORO_ARCH_H
 #define GORO_ARCH_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct arch_ctx {
@@ -42,5 +43,26 @@ void arch_ctx_init(struct arch_ctx *ctx, void *stack_top,
 void goro_start(void);
 
 #define ARCH_RED_ZONE 128
+
+/* Longest call instruction arch_follows_call recognises, in bytes. */
+#define ARCH_CALL_MAX_LEN 8
+
+/* Does the code just before `ret` end with a call, so that `ret` can be a
+ * return address?  call rel32 (E8), and FF /2 through a register or memory
+ * operand (2 to 8 bytes).  Reads up to ARCH_CALL_MAX_LEN bytes below ret:
+ * the caller vouches they are mapped code. */
+static inline bool arch_follows_call(uintptr_t ret)
+{
+	const uint8_t *c = (const uint8_t *)ret;
+	if (c[-5] == 0xe8)
+		return true;
+	static const int modrm_at[] = { 1, 2, 3, 6, 7 };
+	for (unsigned i = 0; i < sizeof(modrm_at) / sizeof(*modrm_at); i++) {
+		int k = modrm_at[i];
+		if (c[-k - 1] == 0xff && ((c[-k] >> 3) & 7) == 2)
+			return true;
+	}
+	return false;
+}
 
 #endif

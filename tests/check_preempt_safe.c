@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * check_preempt_safe.c — preemption never breaks thread-tied state.
+ *
+ * Each test runs one scenario of preempt_safe_child (ordinary C code
+ * holding an allocator cache, a recursive or error-checking mutex, an
+ * rwlock, C++'s current exception, the loader's lock, TLS addresses, the
+ * signal mask...) at 1 and 2 Ps, at a 100 µs quantum and at the default,
+ * as a separate process with a time bound: a wrong answer, a crash and a
+ * hang all fail.  tcmalloc and mimalloc are the real ones, preloaded.
+ */
+#include "testutil.h"
+
+#define BOUND_S 90
+
+static const char *const tcmalloc = "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4";
+static const char *const mimalloc = "/usr/lib/x86_64-linux-gnu/libmimalloc.so.2";
+
+/* Run the case under every configuration (with max_procs 1, at one P
+ * only); `preload` may be NULL. */
+static void run_case_procs(const char *name, const char *preload, int max_procs)
+{
+	static const int procs[] = { 1, 2 };
+	static const char *const quanta[] = { "100us", "" };
+	for (int i = 0; i < max_procs; i++) {
+		for (int j = 0; j < 2; j++) {
+			char cmd[1024], out[4096];
+			snprintf(cmd, sizeof(cmd),
+				 "GORO_MAXPROCS=%d %s%s %s%s timeout -s KILL %d %s %s %s 2>&1",
+				 procs[i], quanta[j][0] ? "GORO_QUANTUM=" : "",
+				 quanta[j], preload ? "LD_PRELOAD=" : "",
+				 preload ? preload : "", BOUND_S, PREEMPT_SAFE_CHILD,
+				 name, PREEMPT_PLUGIN);
+			int st = run_capture(cmd, out, sizeof(out));
+			ck_assert_msg(st == 0,
+				      "%s at %d P, quantum %s: status %d%s\n%s",
+				      name, procs[i], quanta[j][0] ? quanta[j] : "default",
+				      st, st == 137 ? " (hung)" : "", out);
+		}
+	}
+}
+
+/* ASan must be the first library loaded: no allocator is preloaded
+ * before it in the sanitizer build. */
+#ifdef GORO_SANITIZED
+#define SKIP_PRELOAD() return
+#else
+#define SKIP_PRELOAD() do { } while (0)
+#endif
+
+static void run_case(const char *name, const char *preload)
+{
+	run_case_procs(name, preload, 2);
+}
+
+START_TEST(tcmalloc_preloaded_survives_preemption)
+{
+	SKIP_PRELOAD();
+	ck_assert_msg(access(tcmalloc, R_OK) == 0, "%s missing", tcmalloc);
+	run_case("malloc", tcmalloc);
+}
+END_TEST
+
+START_TEST(mimalloc_preloaded_survives_preemption)
+{
+	SKIP_PRELOAD();
+	ck_assert_msg(access(mimalloc, R_OK) == 0, "%s missing", mimalloc);
+	run_case("malloc", mimalloc);
+}
+END_TEST
+
+START_TEST(glibc_malloc_survives_preemption)
+{
+	run_case("malloc", NULL);
+}
+END_TEST
+
+START_TEST(sqlite_connection_mutex_is_released)
+{
+	run_case("sqlite", NULL);
+}
+END_TEST
+
+START_TEST(errorcheck_mutex_and_rwlock_unlock_on_their_thread)
+{
+	run_case("mutex", NULL);
+}
+END_TEST
+
+START_TEST(cxx_rethrow_after_computing_in_catch)
+{
+	run_case("cxx", NULL);
+}
+END_TEST
+
+START_TEST(tls_loops_stay_on_their_thread)
+{
+	run_case("tls", NULL);
+}
+END_TEST
+
+START_TEST(dlopened_tls_loops_stay_on_their_thread)
+{
+	run_case("tls_dl", NULL);
+}
+END_TEST
+
+START_TEST(dl_iterate_phdr_callback_never_hangs_sysmon)
+{
+	run_case("dl_iterate", NULL);
+}
+END_TEST
+
+START_TEST(slow_dlopen_constructor_never_hangs_the_loader)
+{
+	run_case("dlopen", NULL);
+}
+END_TEST
+
+START_TEST(memmove_in_libc_gives_up_the_p)
+{
+	run_case("memmove", NULL);
+}
+END_TEST
+
+START_TEST(every_signal_blocked_before_goro_main)
+{
+	run_case("sigmask", NULL);
+}
+END_TEST
+
+START_TEST(signal_mask_does_not_leak_between_goroutines)
+{
+	run_case("sigleak", NULL);
+}
+END_TEST
+
+START_TEST(preempted_goroutine_not_starved_by_yielders)
+{
+	run_case("starve", NULL);
+}
+END_TEST
+
+START_TEST(spare_p_counts_against_gomaxprocs)
+{
+	run_case_procs("spare", NULL, 1);  /* at 2 Ps both may run */
+}
+END_TEST
+
+static Suite *preempt_safe_suite(void)
+{
+	Suite *s = suite_create("preempt_safe");
+	TCase *tc = tcase_create("thread-tied state");
+	tcase_set_timeout(tc, 4 * BOUND_S + 30);
+	tcase_add_test(tc, tcmalloc_preloaded_survives_preemption);
+	tcase_add_test(tc, mimalloc_preloaded_survives_preemption);
+	tcase_add_test(tc, glibc_malloc_survives_preemption);
+	tcase_add_test(tc, sqlite_connection_mutex_is_released);
+	tcase_add_test(tc, errorcheck_mutex_and_rwlock_unlock_on_their_thread);
+	tcase_add_test(tc, cxx_rethrow_after_computing_in_catch);
+	tcase_add_test(tc, tls_loops_stay_on_their_thread);
+	tcase_add_test(tc, dlopened_tls_loops_stay_on_their_thread);
+	tcase_add_test(tc, dl_iterate_phdr_callback_never_hangs_sysmon);
+	tcase_add_test(tc, slow_dlopen_constructor_never_hangs_the_loader);
+	tcase_add_test(tc, memmove_in_libc_gives_up_the_p);
+	tcase_add_test(tc, every_signal_blocked_before_goro_main);
+	tcase_add_test(tc, signal_mask_does_not_leak_between_goroutines);
+	tcase_add_test(tc, preempted_goroutine_not_starved_by_yielders);
+	tcase_add_test(tc, spare_p_counts_against_gomaxprocs);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+GORO_TEST_MAIN(preempt_safe_suite)
