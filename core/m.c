@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -74,10 +75,10 @@ static void runtime_signals_open(sigset_t *set)
 	sigdelset(set, DUMP_CAPTURE_SIGNAL);
 }
 
-bool m_thread_runnable(pid_t tid)
+bool m_thread_state(pid_t tid, char *state, long *nvcsw)
 {
-	char path[64], buf[256];
-	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	char path[64], buf[2048];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/status", (int)tid);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return false;
@@ -86,9 +87,35 @@ bool m_thread_runnable(pid_t tid)
 	if (n <= 0)
 		return false;
 	buf[n] = '\0';
-	/* "tid (comm) S ...": the state follows the last ')'. */
-	const char *close_paren = strrchr(buf, ')');
-	return close_paren && close_paren[1] == ' ' && close_paren[2] == 'R';
+	const char *st = strstr(buf, "\nState:");
+	const char *vol = strstr(buf, "\nvoluntary_ctxt_switches:");
+	if (!st || !vol)
+		return false;
+	st += strlen("\nState:");
+	while (*st == ' ' || *st == '\t')
+		st++;
+	*state = *st;
+	*nvcsw = strtol(vol + strlen("\nvoluntary_ctxt_switches:"), NULL, 10);
+	return true;
+}
+
+bool m_thread_runnable(pid_t tid)
+{
+	char state;
+	long nvcsw;
+	return m_thread_state(tid, &state, &nvcsw) && state == 'R';
+}
+
+int m_start_runtime_thread(pthread_t *thread, void *(*fn)(void *))
+{
+	/* It must not take process-directed signals meant for the
+	 * application's goroutines (they may expect an M). */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int err = pthread_create(thread, NULL, fn, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return -err;
 }
 
 void m_restore_sigmask(void)
@@ -389,13 +416,9 @@ int m_creator_start(void)
 	creator.reserve = NULL;
 	atomic_store_explicit(&creator.stop, false, RELAXED);
 	note_clear(&creator.wake);
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int err = pthread_create(&creator.thread, NULL, creator_main, NULL);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	int err = m_start_runtime_thread(&creator.thread, creator_main);
 	if (err)
-		return -err;
+		return err;
 	creator.started = true;
 	return 0;
 }

@@ -33,9 +33,16 @@ void m_creator_stop(void);
 
 /* Every M's signal mask back on the calling M (see m.c). */
 void m_restore_sigmask(void);
+/* Thread tid's scheduler state letter (R, S, D...) and its count of
+ * voluntary context switches, from /proc (not for hot paths).  False if
+ * the thread is gone. */
+bool m_thread_state(pid_t tid, char *state, long *nvcsw);
 /* Is thread tid running or waiting for a CPU (state R), as opposed to
- * asleep in the kernel?  Reads /proc: not for hot paths. */
+ * asleep in the kernel? */
 bool m_thread_runnable(pid_t tid);
+/* Start a runtime thread (sysmon, the M creator) that holds no P and
+ * takes no signal meant for goroutines.  0 or a negative errno. */
+int m_start_runtime_thread(pthread_t *thread, void *(*fn)(void *));
 /* CPU time consumed by thread tid, or -1 (it is gone). */
 int64_t m_thread_cpu_ns(pid_t tid);
 

@@ -154,25 +154,8 @@ static bool retake_syscall(struct p *p, struct retake_p *s, int64_t now,
  * page fault, or the runtime's mprotect waiting for the mm lock. */
 static bool thread_asleep(pid_t tid, long *nvcsw)
 {
-	char path[64], buf[2048];
-	snprintf(path, sizeof(path), "/proc/self/task/%d/status", (int)tid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	const char *state = strstr(buf, "\nState:");
-	const char *vol = strstr(buf, "\nvoluntary_ctxt_switches:");
-	if (!state || !vol)
-		return false;
-	state += strlen("\nState:");
-	while (*state == ' ' || *state == '\t')
-		state++;
-	*nvcsw = strtol(vol + strlen("\nvoluntary_ctxt_switches:"), NULL, 10);
-	return *state == 'S';
+	char state;
+	return m_thread_state(tid, &state, nvcsw) && state == 'S';
 }
 
 /* How much of a sleeping goroutine's stack is read for runtime frames. */

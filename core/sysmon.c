@@ -251,15 +251,9 @@ int sysmon_start(void)
 	retake_reset();
 	atomic_store_explicit(&sysmon.stop, false, RELAXED);
 	note_clear(&sysmon.wake);
-	/* It must not take process-directed signals meant for the
-	 * application's goroutines (they may expect an M). */
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int err = pthread_create(&sysmon.thread, NULL, sysmon_main, NULL);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	int err = m_start_runtime_thread(&sysmon.thread, sysmon_main);
 	if (err)
-		return -err;
+		return err;
 	sysmon.started = true;
 	return 0;
 }
