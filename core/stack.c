@@ -68,6 +68,27 @@
 /* Mappings left for everything else (thread stacks, jemalloc, libraries)
  * when the mprotect budget is computed. */
 #define MAP_COUNT_HEADROOM 4096
+/*
+ * The gap: guard pages below every slot, so that a frame that skips pages
+ * (code built without -fstack-clash-protection) and lands up to 1 MiB past
+ * its goroutine's limit faults instead of writing into the slot below.
+ * Address space only: with mprotect guards it is part of the PROT_NONE
+ * mapping already there; with madvise guards it costs page-table entries
+ * (guard markers), 2 KiB of page-table page per slot.
+ */
+#define STACK_GAP ((1UL << 20) + PAGE)
+/* With madvise guards, how far below the open part the guard pages reach
+ * (the whole slot at the default limit).  Below that, in slots larger than
+ * this, is plain memory: a frame that skips that far is still safe (growth
+ * sizes itself from the stack pointer, and never guards a page above it),
+ * but a system call given a buffer there may stop at the guard band. */
+#define GUARD_SPAN (1UL << 20)
+/* The x86-64 red zone: a function may use this much below its stack
+ * pointer without moving it. */
+#define RED_ZONE 128
+/* What stack_commit_range keeps open below its own stack pointer for the
+ * frames it calls (growth itself, a system call wrapper). */
+#define COMMIT_SLACK (2 * PAGE)
 
 /*
  * The default limit.  Each stack top needs a page-table page of its own
@@ -104,7 +125,9 @@ static struct {
 		void *base;
 		size_t size;
 	} regions[MAX_REGIONS];
-	int nregions;
+	/* Written under regions_lock, read by the fault handler: a region is
+	 * filled in before the count that includes it is stored. */
+	_Atomic int nregions;
 	struct size_class classes[CLASS_MAX + 1];
 } stk;
 
@@ -121,9 +144,42 @@ static unsigned class_of(size_t max)
 	return c;
 }
 
+/* Slots of 2^c bytes each sit above their own STACK_GAP. */
+static size_t slot_stride(unsigned c)
+{
+	return (1UL << c) + STACK_GAP;
+}
+
 static char *slot_base(const struct goro_stack *st)
 {
 	return st->hi - (1UL << st->size_class);
+}
+
+/* The lowest address of the slot's gap. */
+static char *slot_floor(const struct goro_stack *st)
+{
+	return slot_base(st) - STACK_GAP;
+}
+
+/* Madvise guards: the lowest address of the guard band below a stack with
+ * `committed` bytes open; from there down to the slot's base the memory
+ * is plain (only in slots larger than GUARD_SPAN). */
+static char *band_lo(const struct goro_stack *st, size_t committed)
+{
+	size_t below = (size_t)(st->hi - slot_base(st)) - committed;
+	return st->hi - committed - (below < GUARD_SPAN ? below : GUARD_SPAN);
+}
+
+/* Is a in one of the stack regions (a goroutine stack or a gap)? */
+static bool in_stack_regions(uintptr_t a)
+{
+	int n = atomic_load_explicit(&stk.nregions, memory_order_acquire);
+	for (int i = 0; i < n; i++) {
+		uintptr_t b = (uintptr_t)stk.regions[i].base;
+		if (a >= b && a - b < stk.regions[i].size)
+			return true;
+	}
+	return false;
 }
 
 /* The limit less its hard guard page. */
@@ -208,7 +264,7 @@ void stack_shutdown(void)
 	}
 	for (int i = 0; i < stk.nregions; i++)
 		munmap(stk.regions[i].base, stk.regions[i].size);
-	stk.nregions = 0;
+	atomic_store(&stk.nregions, 0);
 	if (stk.pidfd >= 0)
 		close(stk.pidfd);
 	stk.pidfd = -1;
@@ -259,20 +315,31 @@ void stack_unreserve(void)
 
 /* ---- opening and closing segments ------------------------------------------------- */
 
-static int set_guard(char *page, int advice)
+/* Guard pages over [lo, hi) (madvise mode), or remove them. */
+static int set_guard(char *lo, char *hi, int advice)
 {
-	return madvise(page, PAGE, advice) == 0 ? 0 : -errno;
+	if (lo >= hi)
+		return 0;
+	return madvise(lo, (size_t)(hi - lo), advice) == 0 ? 0 : -errno;
 }
 
-/* Open [hi - to, hi - from): the stack's committed part grows from `from`
- * bytes to `to`.  System calls only: called from the fault handler. */
+/*
+ * Open [hi - to, hi - from): the stack's committed part grows from `from`
+ * bytes to `to`.  Whoever calls this has made sure that nothing live lies
+ * below hi - to (the fault handler: the interrupted stack pointer less the
+ * red zone is above it), because with madvise guards the band is extended
+ * below it first, and installing a guard discards a page's contents.
+ * System calls only: called from the fault handler.
+ */
 static int open_segments(struct goro_stack *st, size_t from, size_t to)
 {
 	if (stk.madvise_guards) {
-		/* The new guard first: the stack is never unguarded. */
-		int err = set_guard(st->hi - to - PAGE, MADV_GUARD_INSTALL);
-		if (!err && from)
-			err = set_guard(st->hi - from - PAGE, MADV_GUARD_REMOVE);
+		/* The band first: the stack is never unguarded. */
+		int err = set_guard(band_lo(st, to), band_lo(st, from),
+				    MADV_GUARD_INSTALL);
+		if (!err)
+			err = set_guard(st->hi - to, st->hi - from,
+					MADV_GUARD_REMOVE);
 		return err;
 	}
 	if (mprotect(st->hi - to, to - from, PROT_READ | PROT_WRITE) != 0)
@@ -288,10 +355,14 @@ static void close_segments(struct goro_stack *st, size_t keep)
 	if (stk.madvise_guards) {
 		if (!len)
 			return;
-		set_guard(st->hi - keep - PAGE, MADV_GUARD_INSTALL);
-		/* Guard pages survive MADV_DONTNEED; the old one is removed. */
-		madvise(below - PAGE, len + PAGE, MADV_DONTNEED);
-		set_guard(below - PAGE, MADV_GUARD_REMOVE);
+		/* Installing a guard gives the page back. */
+		set_guard(below, st->hi - keep, MADV_GUARD_INSTALL);
+		/* A frame that skipped the band may have touched plain
+		 * memory below it (slots larger than GUARD_SPAN only). */
+		if (band_lo(st, st->committed) > slot_base(st))
+			madvise(slot_base(st), (size_t)(band_lo(st, st->committed) -
+						       slot_base(st)),
+				MADV_DONTNEED);
 	} else {
 		if (!len)
 			return;
@@ -306,16 +377,19 @@ static void close_segments(struct goro_stack *st, size_t keep)
 
 /* ---- slots ------------------------------------------------------------------------ */
 
-/* A new region for slots of 2^c bytes: REGION_SIZE, or less where the
- * address space is limited (RLIMIT_AS), down to a single slot. */
+/* A new region for slots of 2^c bytes (each above its gap): REGION_SIZE,
+ * or less where the address space is limited (RLIMIT_AS), down to a single
+ * slot. */
 static int region_add(struct size_class *cls, unsigned c)
 {
 	int prot = stk.madvise_guards ? PROT_READ | PROT_WRITE : PROT_NONE;
-	size_t size = REGION_SIZE > (1UL << c) ? REGION_SIZE : 1UL << c;
+	size_t stride = slot_stride(c);
+	size_t size = REGION_SIZE > stride ? REGION_SIZE : stride;
 	void *r = MAP_FAILED;
 	rlock_lock(&stk.regions_lock);
-	if (stk.nregions < MAX_REGIONS) {
-		for (; size >= (1UL << c); size /= 4) {
+	int n = atomic_load_explicit(&stk.nregions, memory_order_relaxed);
+	if (n < MAX_REGIONS) {
+		for (; size >= stride; size /= 4) {
 			r = mmap(NULL, size, prot, MAP_PRIVATE | MAP_ANONYMOUS |
 				 MAP_NORESERVE, -1, 0);
 			if (r != MAP_FAILED)
@@ -323,42 +397,56 @@ static int region_add(struct size_class *cls, unsigned c)
 		}
 	}
 	if (r != MAP_FAILED) {
-		stk.regions[stk.nregions].base = r;
-		stk.regions[stk.nregions].size = size;
-		stk.nregions++;
+		stk.regions[n].base = r;
+		stk.regions[n].size = size;
+		atomic_store_explicit(&stk.nregions, n + 1, memory_order_release);
 		cls->bump = r;
-		cls->bump_end = (char *)r + size;
+		cls->bump_end = (char *)r + size / stride * stride;
 	}
 	rlock_unlock(&stk.regions_lock);
 	return r == MAP_FAILED ? -ENOMEM : 0;
 }
 
 /*
- * Guard the first segment of never-used slots (madvise mode) and fault in
- * their top pages: one process_madvise() per batch instead of a madvise()
- * and a page fault per slot.  Where process_madvise() cannot (an old
- * kernel, a forked child's stale pidfd), one madvise() each.
+ * Guard never-used slots of 2^c bytes below their first segment, gap
+ * included (madvise mode), and fault in their top pages: one
+ * process_madvise() per batch instead of a madvise() and a page fault per
+ * slot.  Where process_madvise() cannot (an old kernel, a forked child's
+ * stale pidfd), one madvise() each.
  */
-static int prepare_fresh(char *const *his, int n)
+static int prepare_fresh(char *const *his, int n, unsigned c)
 {
-	struct iovec guards[FRESH_BATCH], tops[FRESH_BATCH];
+	struct iovec guards[2 * FRESH_BATCH], tops[FRESH_BATCH];
+	int ng = 0;
+	long total = 0;
 	for (int i = 0; i < n; i++) {
-		guards[i].iov_base = his[i] - STACK_INITIAL - PAGE;
-		guards[i].iov_len = PAGE;
+		struct goro_stack st = { .hi = his[i], .size_class = (uint8_t)c };
+		char *band = band_lo(&st, STACK_INITIAL);
+		char *floor = slot_floor(&st);
+		if (band > slot_base(&st)) {  /* plain memory in between */
+			guards[ng].iov_base = floor;
+			guards[ng++].iov_len = STACK_GAP;
+			floor = band;
+		}
+		guards[ng].iov_base = floor;
+		guards[ng++].iov_len = (size_t)(his[i] - STACK_INITIAL - floor);
 		tops[i].iov_base = his[i] - PAGE;
 		tops[i].iov_len = PAGE;
 	}
+	for (int i = 0; i < ng; i++)
+		total += (long)guards[i].iov_len;
 	if (stk.pidfd >= 0 &&
-	    syscall(SYS_process_madvise, stk.pidfd, guards, (size_t)n,
-		    MADV_GUARD_INSTALL, 0) == (long)(n * PAGE)) {
+	    syscall(SYS_process_madvise, stk.pidfd, guards, (size_t)ng,
+		    MADV_GUARD_INSTALL, 0) == total) {
 		/* Only a head start: a page it could not fault in now will
 		 * be faulted in on first use. */
 		syscall(SYS_process_madvise, stk.pidfd, tops, (size_t)n,
 			MADV_POPULATE_WRITE, 0);
 		return 0;
 	}
-	for (int i = 0; i < n; i++) {
-		int err = set_guard(guards[i].iov_base, MADV_GUARD_INSTALL);
+	for (int i = 0; i < ng; i++) {
+		char *lo = guards[i].iov_base;
+		int err = set_guard(lo, lo + guards[i].iov_len, MADV_GUARD_INSTALL);
 		if (err)
 			return err;
 	}
@@ -395,7 +483,7 @@ static int slot_take_clean(struct stack_cache *cache, unsigned c,
 		int want = !stk.madvise_guards ? 1 :
 			   room < FRESH_BATCH - 1 ? room + 1 : FRESH_BATCH;
 		do {
-			cls->bump += size;
+			cls->bump += slot_stride(c);
 			his[n++] = cls->bump;
 		} while (n < want && cls->bump < cls->bump_end);
 		fresh = true;
@@ -408,7 +496,7 @@ static int slot_take_clean(struct stack_cache *cache, unsigned c,
 	if (!stk.madvise_guards)
 		err = open_segments(st, 0, STACK_INITIAL);
 	else if (fresh)
-		err = prepare_fresh(his, n);
+		err = prepare_fresh(his, n, c);
 	if (err)
 		return err == -ENOMEM ? -EAGAIN : err;
 	st->committed = STACK_INITIAL;
@@ -528,27 +616,34 @@ void stack_discard(struct goro_stack *st)
 /* ---- growth -------------------------------------------------------------------------- */
 
 enum stack_fault_kind stack_fault_classify(const struct goro_stack *st,
-					   uintptr_t addr)
+					   uintptr_t addr, uintptr_t sp,
+					   uintptr_t *need)
 {
 	if (!st->lo)
 		return STACK_FAULT_NOT_OURS;
 	uintptr_t hi = (uintptr_t)st->hi, lo = (uintptr_t)st->lo;
 	uintptr_t open = hi - st->committed;
-	if (addr >= open || addr < (uintptr_t)slot_base(st))
+	/* Below the open part everything faults (PROT_NONE, or guard pages
+	 * wherever plain memory is not): a fault there is growth or past the
+	 * limit, whatever kind of guard it met. */
+	if (addr >= open || addr < (uintptr_t)slot_floor(st))
 		return STACK_FAULT_NOT_OURS;
-	if (stk.madvise_guards) {
-		/* Below the guard is ordinary memory: only the guard faults. */
-		if (addr < open - PAGE)
-			return STACK_FAULT_NOT_OURS;
-		return st->committed < stack_usable(st) ? STACK_FAULT_GROW
-							: STACK_FAULT_OVERFLOW;
-	}
-	return addr >= lo ? STACK_FAULT_GROW : STACK_FAULT_OVERFLOW;
+	/* A frame that skipped pages may have written anywhere down to the
+	 * stack pointer (and the red zone below it) before this fault: all
+	 * of that must be open, or growth would guard live data.  The stack
+	 * pointer counts when it is on this stack or deeper in the stack
+	 * regions; on the M's own stack (a switch or a signal handler touching
+	 * the goroutine's stack), only the fault address does. */
+	uintptr_t low = addr;
+	if (sp <= hi && in_stack_regions(sp) && sp - RED_ZONE < low)
+		low = sp - RED_ZONE;
+	*need = low & ~(PAGE - 1);
+	return low >= lo ? STACK_FAULT_GROW : STACK_FAULT_OVERFLOW;
 }
 
-int stack_grow(struct goro_stack *st, uintptr_t addr)
+int stack_grow(struct goro_stack *st, uintptr_t need)
 {
-	size_t want = (uintptr_t)st->hi - (addr & ~(PAGE - 1));
+	size_t want = (uintptr_t)st->hi - (need & ~(PAGE - 1));
 	size_t to = st->committed;
 	while (to < want || to == st->committed)
 		to *= 2;
@@ -580,7 +675,14 @@ void stack_commit_range(const void *buf, size_t len)
 	/* A guard in the buffer would make the kernel fail with EFAULT. */
 	if (start < (uintptr_t)st->lo)
 		start = (uintptr_t)st->lo;
-	if (stk.madvise_guards && start + len <= open - PAGE)
-		return;  /* below the guard: plain memory */
-	stack_grow(st, start);
+	if (stk.madvise_guards &&
+	    start + len <= (uintptr_t)band_lo(st, st->committed))
+		return;  /* below the guard band: plain memory */
+	/* The frames below this one (growth itself, then the caller's system
+	 * call) are live too: the guard band must go below them. */
+	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+	uintptr_t need = sp - COMMIT_SLACK < start ? sp - COMMIT_SLACK : start;
+	if (need < (uintptr_t)st->lo)
+		need = (uintptr_t)st->lo;
+	stack_grow(st, need);
 }

@@ -51,13 +51,14 @@ static void fault_print(const char *fmt, ...)
 	}
 }
 
-static _Noreturn void stack_overflow_fatal(struct g *g, void *uctx)
+static _Noreturn void stack_overflow_fatal(struct g *g, uintptr_t addr,
+					   void *uctx)
 {
 	const ucontext_t *uc = uctx;
 	fault_print("fatal error: goroutine %lld \"%s\" stack exceeds %zu-byte "
 		    "limit\n", (long long)g->id, g->name, g->stack.max);
-	fault_print("sp=0x%llx stack=[0x%lx, 0x%lx] (the limit: goro_attr_t "
-		    "stack_max, or GORO_STACK_MAX)\n",
+	fault_print("addr=0x%lx sp=0x%llx stack=[0x%lx, 0x%lx] (the limit: "
+		    "goro_attr_t stack_max, or GORO_STACK_MAX)\n", addr,
 		    (unsigned long long)uc->uc_mcontext.gregs[REG_RSP],
 		    (unsigned long)g->stack.lo, (unsigned long)g->stack.hi);
 	fault_print("\n");
@@ -85,15 +86,18 @@ static void stack_fault_handler(int sig, siginfo_t *si, void *uctx)
 	int saved_errno = errno;
 	struct m *m = m_current();
 	if (sig == SIGSEGV && m) {
-		uintptr_t addr = (uintptr_t)si->si_addr;
+		uintptr_t addr = (uintptr_t)si->si_addr, need = 0;
+		uintptr_t sp = (uintptr_t)((const ucontext_t *)uctx)->
+			uc_mcontext.gregs[REG_RSP];
 		struct g *candidates[2] = { m->curg, m->prev_g };
 		for (int i = 0; i < 2; i++) {
 			struct g *g = candidates[i];
 			if (!g)
 				continue;
-			switch (stack_fault_classify(&g->stack, addr)) {
+			switch (stack_fault_classify(&g->stack, addr, sp,
+						     &need)) {
 			case STACK_FAULT_GROW: {
-				int err = stack_grow(&g->stack, addr);
+				int err = stack_grow(&g->stack, need);
 				if (err == 0) {
 					errno = saved_errno;
 					return;
@@ -106,7 +110,7 @@ static void stack_fault_handler(int sig, siginfo_t *si, void *uctx)
 				_exit(2);
 			}
 			case STACK_FAULT_OVERFLOW:
-				stack_overflow_fatal(g, uctx);
+				stack_overflow_fatal(g, addr, uctx);
 			case STACK_FAULT_NOT_OURS:
 				break;
 			}

@@ -3,9 +3,10 @@
  * fresh stack memory, many parked goroutines in both guard modes, reuse
  * without leaks, and faults that are not stack faults.
  *
- * Built with -fstack-clash-protection like every program that runs on
- * goroutine stacks (see goro.h, "Stacks").  Tests that loop over _i run once
- * with the default guards and once with GORO_STACK_GUARD=mprotect.
+ * Built without -fstack-clash-protection (Makefile.am says so explicitly):
+ * stacks must work for code built the way most compilers build it.  Tests
+ * that loop over _i run once with the default guards and once with
+ * GORO_STACK_GUARD=mprotect.
  */
 #include <fcntl.h>
 #include <limits.h>
