@@ -83,6 +83,20 @@
  * sizes itself from the stack pointer, and never guards a page above it),
  * but a system call given a buffer there may stop at the guard band. */
 #define GUARD_SPAN (1UL << 20)
+/*
+ * The mprotect fallback's way past vm.max_map_count: a stack with guards of
+ * its own splits its region into two mappings, so only so many can exist.
+ * Past GROUP_SHARE-1 in GROUP_SHARE of the budget, slots come in groups of
+ * GROUP_SLOTS, opened read-write together: two mappings per group, the gap
+ * below the group's lowest slot its only guard.  A grouped stack is all
+ * open from the start (no growth faults; trimmed when it goes back to the
+ * free list) and its gap is plain memory, never touched: a frame up to
+ * 1 MiB past the limit lands there, not in the slot below, but nothing
+ * reports it, and an overflow deeper than that (runaway recursion) reaches
+ * the stack below.
+ */
+#define GROUP_SLOTS 256
+#define GROUP_SHARE 8
 /* The x86-64 red zone: a function may use this much below its stack
  * pointer without moving it. */
 #define RED_ZONE 128
@@ -104,20 +118,38 @@
 
 size_t stack_default_max = STACK_DEFAULT_MAX;
 
+/* Bases of dead, trimmed slots. */
+struct slot_list {
+	char **bases;
+	size_t n;
+	size_t cap;
+};
+
+/* All under lock. */
 struct size_class {
 	struct rlock lock;
 	char *bump;           /* next never-used slot in the newest region */
 	char *bump_end;
-	char **free_slots;    /* bases of dead, trimmed stacks */
-	size_t nfree;
-	size_t free_cap;
+	struct slot_list free;        /* slots with guards of their own */
+	struct slot_list group_free;  /* mprotect fallback: grouped slots */
+	char *group_next;     /* never-used slots of the newest group */
+	char *group_end;
 };
 
 static struct {
 	bool madvise_guards;
 	int pidfd;                      /* this process, for process_madvise */
-	size_t mprotect_cap;            /* stacks the mapping budget allows */
-	_Atomic size_t mprotect_used;   /* split slots + unbound reservations */
+	/* The mprotect fallback's budget, in stacks: those with guards of
+	 * their own (guard_cap, two mappings each) and those in groups
+	 * (group_cap slots, in at most group_units groups). */
+	size_t mprotect_cap;            /* guard_cap + group_cap */
+	size_t guard_cap;
+	size_t group_cap;
+	size_t group_units;
+	_Atomic size_t mprotect_used;   /* bound or cached slots + unbound
+					   reservations, both kinds */
+	_Atomic size_t guarded;         /* split slots, bound or cached */
+	_Atomic size_t groups_made;
 	_Atomic bool warned;
 	long max_map_count;
 	struct rlock regions_lock;
@@ -125,9 +157,7 @@ static struct {
 		void *base;
 		size_t size;
 	} regions[MAX_REGIONS];
-	/* Written under regions_lock, read by the fault handler: a region is
-	 * filled in before the count that includes it is stored. */
-	_Atomic int nregions;
+	int nregions;
 	struct size_class classes[CLASS_MAX + 1];
 } stk;
 
@@ -168,18 +198,6 @@ static char *band_lo(const struct goro_stack *st, size_t committed)
 {
 	size_t below = (size_t)(st->hi - slot_base(st)) - committed;
 	return st->hi - committed - (below < GUARD_SPAN ? below : GUARD_SPAN);
-}
-
-/* Is a in one of the stack regions (a goroutine stack or a gap)? */
-static bool in_stack_regions(uintptr_t a)
-{
-	int n = atomic_load_explicit(&stk.nregions, memory_order_acquire);
-	for (int i = 0; i < n; i++) {
-		uintptr_t b = (uintptr_t)stk.regions[i].base;
-		if (a >= b && a - b < stk.regions[i].size)
-			return true;
-	}
-	return false;
 }
 
 /* The limit less its hard guard page. */
@@ -238,15 +256,21 @@ int stack_init(void)
 	stk.madvise_guards = config.stack_guard != STACK_GUARD_MPROTECT &&
 			     kernel_has_guard_madvise();
 	atomic_store(&stk.mprotect_used, 0);
+	atomic_store(&stk.guarded, 0);
+	atomic_store(&stk.groups_made, 0);
 	atomic_store(&stk.warned, false);
-	stk.mprotect_cap = 0;
+	stk.mprotect_cap = stk.guard_cap = stk.group_cap = stk.group_units = 0;
 	stk.pidfd = stk.madvise_guards ?
 		(int)syscall(SYS_pidfd_open, getpid(), 0) : -1;
 	if (!stk.madvise_guards) {
 		stk.max_map_count = read_long_file("/proc/sys/vm/max_map_count",
 						   65530);
 		long spare = stk.max_map_count - count_maps() - MAP_COUNT_HEADROOM;
-		stk.mprotect_cap = spare > 0 ? (size_t)spare / 2 : 0;
+		size_t pairs = spare > 0 ? (size_t)spare / 2 : 0;
+		stk.group_units = pairs / GROUP_SHARE;
+		stk.guard_cap = pairs - stk.group_units;
+		stk.group_cap = stk.group_units * GROUP_SLOTS;
+		stk.mprotect_cap = stk.guard_cap + stk.group_cap;
 	}
 	return 0;
 }
@@ -258,19 +282,21 @@ void stack_shutdown(void)
 	 * theirs, stack_discard cleared the abandoned ones). */
 	for (unsigned c = CLASS_MIN; stk.madvise_guards && c <= CLASS_MAX; c++) {
 		struct size_class *cls = &stk.classes[c];
-		for (size_t i = 0; i < cls->nfree; i++)
-			sanitizer_stack_fresh(cls->free_slots[i] + (1UL << c) -
+		for (size_t i = 0; i < cls->free.n; i++)
+			sanitizer_stack_fresh(cls->free.bases[i] + (1UL << c) -
 					      STACK_INITIAL, STACK_INITIAL);
 	}
 	for (int i = 0; i < stk.nregions; i++)
 		munmap(stk.regions[i].base, stk.regions[i].size);
-	atomic_store(&stk.nregions, 0);
+	stk.nregions = 0;
 	if (stk.pidfd >= 0)
 		close(stk.pidfd);
 	stk.pidfd = -1;
 	for (int c = 0; c <= CLASS_MAX; c++) {
 		struct size_class *cls = &stk.classes[c];
-		rt_free(cls->free_slots, cls->free_cap * sizeof(char *));
+		rt_free(cls->free.bases, cls->free.cap * sizeof(char *));
+		rt_free(cls->group_free.bases,
+			cls->group_free.cap * sizeof(char *));
 		memset(cls, 0, sizeof(*cls));
 	}
 }
@@ -285,10 +311,11 @@ static void warn_map_count(void)
 	fprintf(stderr,
 		"goro: cannot create more goroutines: with mprotect stack guards "
 		"(GORO_STACK_GUARD=mprotect, or a kernel without "
-		"MADV_GUARD_INSTALL) each stack takes 2 memory mappings, and "
-		"vm.max_map_count=%ld allows about %zu stacks; raise it "
-		"(sysctl -w vm.max_map_count=N) or use Linux 6.13+\n",
-		stk.max_map_count, stk.mprotect_cap);
+		"MADV_GUARD_INSTALL) vm.max_map_count=%ld allows about %zu "
+		"stacks (%zu of them with guard pages of their own, the others "
+		"in groups of %d); raise it (sysctl -w vm.max_map_count=N) or "
+		"use Linux 6.13+\n",
+		stk.max_map_count, stk.mprotect_cap, stk.guard_cap, GROUP_SLOTS);
 }
 
 int stack_reserve(void)
@@ -334,8 +361,13 @@ static int set_guard(char *lo, char *hi, int advice)
 static int open_segments(struct goro_stack *st, size_t from, size_t to)
 {
 	if (stk.madvise_guards) {
-		/* The band first: the stack is never unguarded. */
-		int err = set_guard(band_lo(st, to), band_lo(st, from),
+		/* The band first: the stack is never unguarded.  Never
+		 * above hi - to: growth may have jumped past the band, into
+		 * plain memory a frame has written. */
+		char *band_top = band_lo(st, from);
+		if (band_top > st->hi - to)
+			band_top = st->hi - to;
+		int err = set_guard(band_lo(st, to), band_top,
 				    MADV_GUARD_INSTALL);
 		if (!err)
 			err = set_guard(st->hi - to, st->hi - from,
@@ -387,7 +419,7 @@ static int region_add(struct size_class *cls, unsigned c)
 	size_t size = REGION_SIZE > stride ? REGION_SIZE : stride;
 	void *r = MAP_FAILED;
 	rlock_lock(&stk.regions_lock);
-	int n = atomic_load_explicit(&stk.nregions, memory_order_relaxed);
+	int n = stk.nregions;
 	if (n < MAX_REGIONS) {
 		for (; size >= stride; size /= 4) {
 			r = mmap(NULL, size, prot, MAP_PRIVATE | MAP_ANONYMOUS |
@@ -399,7 +431,7 @@ static int region_add(struct size_class *cls, unsigned c)
 	if (r != MAP_FAILED) {
 		stk.regions[n].base = r;
 		stk.regions[n].size = size;
-		atomic_store_explicit(&stk.nregions, n + 1, memory_order_release);
+		stk.nregions = n + 1;
 		cls->bump = r;
 		cls->bump_end = (char *)r + size / stride * stride;
 	}
@@ -453,52 +485,147 @@ static int prepare_fresh(char *const *his, int n, unsigned c)
 	return 0;
 }
 
+static char *slot_list_pop(struct slot_list *l)
+{
+	return l->n ? l->bases[--l->n] : NULL;
+}
+
+/* False when out of memory: the slot then stays unused until goro_main
+ * ends; only its address space is lost. */
+static bool slot_list_push(struct slot_list *l, char *base)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 1024;
+		char **bases = rt_realloc(l->bases, l->cap * sizeof(char *),
+					  cap * sizeof(char *));
+		if (!bases)
+			return false;
+		l->bases = bases;
+		l->cap = cap;
+	}
+	l->bases[l->n++] = base;
+	return true;
+}
+
+/* Never-used slots of class c, up to want of them, in address order, from
+ * the newest region (a new one if it is full): their tops in his.  Their
+ * number, or a negative errno. */
+static int slot_carve(struct size_class *cls, unsigned c, char **his,
+		      int want)
+{
+	if (cls->bump == cls->bump_end) {
+		int err = region_add(cls, c);
+		if (err)
+			return err;
+	}
+	int n = 0;
+	do {
+		cls->bump += slot_stride(c);
+		his[n++] = cls->bump;
+	} while (n < want && cls->bump < cls->bump_end);
+	return n;
+}
+
 /*
- * A slot whose pages are all closed (mprotect) or whose guard sits below
- * its first segment (madvise): from the free list or never used.  With
- * madvise guards, never-used slots come FRESH_BATCH at a time and the
- * spare ones go to the cache (room permitting).
+ * Mprotect fallback, once the stacks with guards of their own have used
+ * their share of the budget: a grouped slot (see GROUP_SLOTS), all open.
+ * Its top in *hi.  Called with cls->lock held.
+ */
+static int slot_take_grouped(struct size_class *cls, unsigned c, char **hi)
+{
+	char *base = slot_list_pop(&cls->group_free);
+	if (base) {
+		*hi = base + (1UL << c);
+		return 0;
+	}
+	if (cls->group_next == cls->group_end) {
+		/* A new group: as many slots as the region still holds, up
+		 * to GROUP_SLOTS, open above the gap of the lowest. */
+		if (atomic_fetch_add_explicit(&stk.groups_made, 1,
+					      memory_order_relaxed) >=
+		    stk.group_units) {
+			atomic_fetch_sub_explicit(&stk.groups_made, 1,
+						  memory_order_relaxed);
+			return -EAGAIN;
+		}
+		if (cls->bump == cls->bump_end) {
+			int err = region_add(cls, c);
+			if (err)
+				return err;
+		}
+		char *first = cls->bump;
+		size_t room = (size_t)(cls->bump_end - first) / slot_stride(c);
+		size_t n = room < GROUP_SLOTS ? room : GROUP_SLOTS;
+		char *end = first + n * slot_stride(c);
+		char *open = first + STACK_GAP;
+		if (mprotect(open, (size_t)(end - open),
+			     PROT_READ | PROT_WRITE) != 0)
+			return errno == ENOMEM ? -EAGAIN : -errno;
+		cls->bump = end;
+		cls->group_next = first;
+		cls->group_end = end;
+	}
+	cls->group_next += slot_stride(c);
+	*hi = cls->group_next;
+	return 0;
+}
+
+/*
+ * A slot whose pages are all closed (mprotect) or whose guard band sits
+ * below its first segment (madvise): from the free list or never used.
+ * With madvise guards, never-used slots come FRESH_BATCH at a time and the
+ * spare ones go to the cache (room permitting).  With mprotect guards, a
+ * grouped slot once guarded ones have used their share of the budget.
  */
 static int slot_take_clean(struct stack_cache *cache, unsigned c,
 			   struct goro_stack *st)
 {
 	struct size_class *cls = &stk.classes[c];
-	size_t size = 1UL << c;
 	char *his[FRESH_BATCH];
-	int n = 0;
-	bool fresh;
+	int n = 1;
+	bool fresh = false, grouped = false;
+	if (!stk.madvise_guards &&
+	    atomic_fetch_add_explicit(&stk.guarded, 1, memory_order_relaxed) >=
+	    stk.guard_cap) {
+		atomic_fetch_sub_explicit(&stk.guarded, 1, memory_order_relaxed);
+		grouped = true;
+	}
 	rlock_lock(&cls->lock);
-	if (cls->nfree) {
-		his[n++] = cls->free_slots[--cls->nfree] + size;
-		fresh = false;
+	char *base = grouped ? NULL : slot_list_pop(&cls->free);
+	int err = 0;
+	if (grouped) {
+		err = slot_take_grouped(cls, c, &his[0]);
+	} else if (base) {
+		his[0] = base + (1UL << c);
 	} else {
-		if (cls->bump == cls->bump_end) {
-			int err = region_add(cls, c);
-			if (err) {
-				rlock_unlock(&cls->lock);
-				return err;
-			}
-		}
 		int room = STACK_CACHE_MAX - cache->count;
 		int want = !stk.madvise_guards ? 1 :
 			   room < FRESH_BATCH - 1 ? room + 1 : FRESH_BATCH;
-		do {
-			cls->bump += slot_stride(c);
-			his[n++] = cls->bump;
-		} while (n < want && cls->bump < cls->bump_end);
+		n = slot_carve(cls, c, his, want);
+		if (n < 0)
+			err = n;
 		fresh = true;
 	}
 	rlock_unlock(&cls->lock);
 	memset(st, 0, sizeof(*st));
-	st->hi = his[0];
-	st->size_class = (uint8_t)c;
-	int err = 0;
-	if (!stk.madvise_guards)
-		err = open_segments(st, 0, STACK_INITIAL);
-	else if (fresh)
-		err = prepare_fresh(his, n, c);
-	if (err)
+	if (!err) {
+		st->hi = his[0];
+		st->size_class = (uint8_t)c;
+		st->grouped = grouped;
+		if (grouped)
+			return 0;  /* all open: stack_bind sets committed */
+		if (!stk.madvise_guards)
+			err = open_segments(st, 0, STACK_INITIAL);
+		else if (fresh)
+			err = prepare_fresh(his, n, c);
+	}
+	if (err) {
+		if (!stk.madvise_guards && !grouped)
+			atomic_fetch_sub_explicit(&stk.guarded, 1,
+						  memory_order_relaxed);
+		memset(st, 0, sizeof(*st));
 		return err == -ENOMEM ? -EAGAIN : err;
+	}
 	st->committed = STACK_INITIAL;
 	for (int i = 1; i < n; i++) {
 		struct goro_stack *spare = &cache->items[cache->count++];
@@ -514,30 +641,26 @@ static int slot_take_clean(struct stack_cache *cache, unsigned c,
 static void slot_put_clean(struct goro_stack *st)
 {
 	struct size_class *cls = &stk.classes[st->size_class];
-	if (stk.madvise_guards) {
+	struct slot_list *list = &cls->free;
+	if (st->grouped) {
+		/* Its gap too: a frame past the limit may have touched it. */
+		char *floor = slot_floor(st), *keep = st->hi - STACK_INITIAL;
+		madvise(floor, (size_t)(keep - floor), MADV_DONTNEED);
+		sanitizer_stack_fresh(slot_base(st),
+				      (size_t)(keep - slot_base(st)));
+		list = &cls->group_free;
+	} else if (stk.madvise_guards) {
 		close_segments(st, STACK_INITIAL);
 	} else {
 		close_segments(st, 0);
+		atomic_fetch_sub_explicit(&stk.guarded, 1, memory_order_relaxed);
+	}
+	if (!stk.madvise_guards)
 		atomic_fetch_sub_explicit(&stk.mprotect_used, 1,
 					  memory_order_relaxed);
-	}
 	char *base = slot_base(st);
 	rlock_lock(&cls->lock);
-	if (cls->nfree == cls->free_cap) {
-		size_t cap = cls->free_cap ? cls->free_cap * 2 : 1024;
-		char **slots = rt_realloc(cls->free_slots,
-					  cls->free_cap * sizeof(char *),
-					  cap * sizeof(char *));
-		if (!slots) {
-			/* Out of memory: the slot stays unused until goro_main
-			 * ends; only its address space is lost. */
-			rlock_unlock(&cls->lock);
-			return;
-		}
-		cls->free_slots = slots;
-		cls->free_cap = cap;
-	}
-	cls->free_slots[cls->nfree++] = base;
+	slot_list_push(list, base);
 	rlock_unlock(&cls->lock);
 }
 
@@ -557,11 +680,13 @@ int stack_bind(struct stack_cache *cache, struct goro_stack *st, size_t max)
 		cache->items[i] = cache->items[--cache->count];
 		dirty = st->committed;
 		/* Never more than the new goroutine's limit (same class,
-		 * possibly a smaller limit than the previous owner's). */
+		 * possibly a smaller limit than the previous owner's).  A
+		 * grouped stack is all open: it is trimmed when it goes back
+		 * to the free list. */
 		size_t keep = dirty < STACK_KEEP ? dirty : STACK_KEEP;
 		if (keep > max - PAGE)
 			keep = STACK_INITIAL;
-		if (keep < dirty)
+		if (keep < dirty && !st->grouped)
 			close_segments(st, keep);
 		/* It was counted as a split slot already. */
 		stack_unreserve();
@@ -573,6 +698,8 @@ int stack_bind(struct stack_cache *cache, struct goro_stack *st, size_t max)
 	}
 	st->max = max;
 	st->lo = st->hi - max + PAGE;  /* the hard guard is the limit's last page */
+	if (st->grouped)
+		dirty = st->committed = stack_usable(st);
 	st->high_water = 0;
 	sanitizer_stack_fresh(st->hi - dirty, dirty);
 #ifdef STACK_VALGRIND
@@ -628,17 +755,26 @@ enum stack_fault_kind stack_fault_classify(const struct goro_stack *st,
 	 * limit, whatever kind of guard it met. */
 	if (addr >= open || addr < (uintptr_t)slot_floor(st))
 		return STACK_FAULT_NOT_OURS;
+	if (addr < lo)
+		return STACK_FAULT_OVERFLOW;
 	/* A frame that skipped pages may have written anywhere down to the
 	 * stack pointer (and the red zone below it) before this fault: all
 	 * of that must be open, or growth would guard live data.  The stack
-	 * pointer counts when it is on this stack or deeper in the stack
-	 * regions; on the M's own stack (a switch or a signal handler touching
-	 * the goroutine's stack), only the fault address does. */
+	 * pointer counts when it is in this slot or its gap; elsewhere (the
+	 * M's own stack: a switch, or a signal handler touching the
+	 * goroutine's stack) only the fault address does.  A red zone that
+	 * would reach past the limit is not counted against it: only a stack
+	 * pointer past it is an overflow. */
 	uintptr_t low = addr;
-	if (sp <= hi && in_stack_regions(sp) && sp - RED_ZONE < low)
-		low = sp - RED_ZONE;
+	if (sp <= hi && sp >= (uintptr_t)slot_floor(st)) {
+		if (sp < lo)
+			return STACK_FAULT_OVERFLOW;
+		uintptr_t red = sp - lo < RED_ZONE ? lo : sp - RED_ZONE;
+		if (red < low)
+			low = red;
+	}
 	*need = low & ~(PAGE - 1);
-	return low >= lo ? STACK_FAULT_GROW : STACK_FAULT_OVERFLOW;
+	return STACK_FAULT_GROW;
 }
 
 int stack_grow(struct goro_stack *st, uintptr_t need)

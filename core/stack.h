@@ -46,6 +46,7 @@ struct goro_stack {
 	size_t committed;    /* bytes below hi open without a growth fault */
 	size_t high_water;   /* deepest use seen by a growth fault, bytes */
 	uint8_t size_class;  /* log2 of the slot size */
+	bool grouped;        /* mprotect fallback: in a group, all open */
 	unsigned valgrind_id;
 };
 
@@ -93,8 +94,9 @@ enum stack_fault_kind {
 };
 /* addr: the fault address; sp: the interrupted stack pointer.  For GROW,
  * *need is the lowest address that must be open: the fault's page, or the
- * page of sp less the red zone where that is lower, since a frame that
- * skipped pages may have written all the way down to it. */
+ * page of sp less the red zone where sp is in this slot and that is lower,
+ * since a frame that skipped pages may have written all the way down to
+ * it.  OVERFLOW: addr, or sp in this slot, is past the limit. */
 enum stack_fault_kind stack_fault_classify(const struct goro_stack *st,
 					   uintptr_t addr, uintptr_t sp,
 					   uintptr_t *need);

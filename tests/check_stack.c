@@ -315,21 +315,13 @@ START_TEST(test_200k_parked_then_woken)
 			maps = 65530;
 		fclose(f);
 	}
-	if (_i == 0 || maps > 3 * PARKED) {
-		ck_assert_int_eq(spawned, PARKED);
-		ck_assert_int_eq(error, 0);
-	} else {
-		/* mprotect guards: two mappings per stack, then -EAGAIN and
-		 * one message naming the sysctl. */
-		ck_assert_int_eq(error, -EAGAIN);
-		ck_assert_int_gt(spawned, maps / 4);
-		ck_assert_int_lt(spawned, maps / 2);
-		const char *msg = strstr(out, "cannot create more goroutines");
-		ck_assert_msg(msg && strstr(msg, "vm.max_map_count"),
-			      "no message: %s", out);
-		ck_assert_msg(!strstr(msg + 1, "cannot create more goroutines"),
-			      "message repeated: %s", out);
-	}
+	/* With mprotect guards too: past vm.max_map_count / 2 (two
+	 * mappings per stack with guards of its own), stacks come in
+	 * groups. */
+	ck_assert_msg(maps < 65530 || spawned == PARKED,
+		      "vm.max_map_count=%ld: %s", maps, out);
+	ck_assert_int_eq(error, 0);
+	ck_assert_msg(!strstr(out, "cannot create more goroutines"), "%s", out);
 }
 END_TEST
 

@@ -10,7 +10,8 @@
  *  - a frame up to 1 MiB past the limit is a clean fatal report, and never
  *    a write into another goroutine's stack;
  *  - with mprotect guards, goroutines are not capped near
- *    vm.max_map_count / 2.
+ *    vm.max_map_count / 2;
+ *  - goro.pc gives programs -fstack-clash-protection.
  * Every test that loops over _i runs with the default guards (_i == 0) and
  * with GORO_STACK_GUARD=mprotect (_i == 1).
  */
@@ -185,12 +186,28 @@ static void too_deep(void *arg)
 	huge_frame();
 }
 
+/* Parked first, to use up the mprotect guards' own share of the budget. */
+static long fillers;
+static atomic_long fillers_parked;
+
+static void filler(void *arg)
+{
+	atomic_fetch_add(&fillers_parked, 1);
+	goro_chan_recv(arg, NULL);
+}
+
 static int overflow_main(int argc, char **argv)
 {
 	(void)argc; (void)argv;
 	goro_chan_t *release = goro_chan_make(0, 0);
 	if (!release)
 		return 1;
+	for (long i = 0; i < fillers; i++)
+		if (goro_go(filler, release) <= 0) {
+			printf("filler %ld failed\n", i);
+			return 3;
+		}
+	wait_for(&fillers_parked, fillers);
 	for (int i = 0; i < NEIGHBOURS / 2; i++)
 		goro_go(neighbour, release);
 	wait_for(&neighbours_parked, NEIGHBOURS / 2);
@@ -245,6 +262,49 @@ START_TEST(test_frame_1mib_past_the_limit_is_fatal_not_a_neighbour_write)
 }
 END_TEST
 
+/* Past vm.max_map_count / 2 stacks, mprotect guards put stacks in groups
+ * that share one guard: a frame up to 1 MiB past the limit then lands in
+ * the goroutine's own gap.  Either it meets its group's guard (a fatal
+ * report) or it runs on, but no other goroutine's stack is touched. */
+#define FILLERS 40000
+
+START_TEST(test_grouped_stacks_keep_neighbours_whole)
+{
+	set_guard_mode(1);
+	fillers = FILLERS;
+	char out[16384];
+	int status = run_child(overflow_child, out, sizeof(out));
+	if (status == 2) {
+		ck_assert_msg(strstr(out, "\"too-deep\" stack exceeds"),
+			      "got: %s", out);
+	} else {
+		ck_assert_msg(status == 0, "status %d: %s", status, out);
+		ck_assert_msg(strstr(out, "survived, canaries hit: 0\n"),
+			      "got: %s", out);
+	}
+}
+END_TEST
+
+/* ---- goro.pc --------------------------------------------------------------- */
+
+/* Programs built with pkg-config's flags probe their large frames page by
+ * page, so any frame past the limit meets a guard. */
+START_TEST(test_goro_pc_cflags_carry_stack_clash_protection)
+{
+	FILE *f = fopen(GORO_PC, "r");
+	ck_assert_msg(f, "cannot open %s", GORO_PC);
+	char line[512];
+	bool found = false;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "Cflags:", 7) == 0)
+			found = strstr(line, "-fstack-clash-protection") != NULL;
+	fclose(f);
+	/* Only a compiler that lacks the flag leaves it out. */
+	ck_assert_msg(found || STACK_CLASH_CFLAGS[0] == '\0',
+		      "goro.pc's Cflags lack -fstack-clash-protection");
+}
+END_TEST
+
 static Suite *stack_growth_suite(void)
 {
 	Suite *s = suite_create("stack_growth");
@@ -252,6 +312,8 @@ static Suite *stack_growth_suite(void)
 	tcase_add_loop_test(tc, test_64k_local_array_keeps_every_byte, 0, 2);
 	tcase_add_loop_test(tc, test_float_kernel_sums_the_same_in_a_goroutine, 0, 2);
 	tcase_add_loop_test(tc, test_frame_1mib_past_the_limit_is_fatal_not_a_neighbour_write, 0, 2);
+	tcase_add_test(tc, test_grouped_stacks_keep_neighbours_whole);
+	tcase_add_test(tc, test_goro_pc_cflags_carry_stack_clash_protection);
 	suite_add_tcase(s, tc);
 	return s;
 }
