@@ -87,6 +87,51 @@ START_TEST(test_64k_local_array_keeps_every_byte)
 }
 END_TEST
 
+/* In a slot larger than the guard band below the open part (an 8 MiB
+ * limit), a 3 MiB frame's first writes land in plain memory below the band;
+ * growth must not put the band back over them. */
+#define BIG_ARRAY_BYTES (3 * MIB)
+
+__attribute__((noinline)) static long big_array_bytes_lost(void)
+{
+	volatile unsigned char a[BIG_ARRAY_BYTES];
+	for (size_t i = 0; i < sizeof(a); i += 64)
+		a[i] = (unsigned char)(i / 64 * 13 + 5);
+	long lost = 0;
+	for (size_t i = 0; i < sizeof(a); i += 64)
+		lost += a[i] != (unsigned char)(i / 64 * 13 + 5);
+	return lost;
+}
+
+static void big_array_goroutine(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&array_lost, big_array_bytes_lost());
+	atomic_fetch_add(&array_done, 1);
+}
+
+static int big_array_main(int argc, char **argv)
+{
+	(void)argc; (void)argv;
+	goro_attr_t attr = { .name = "big", .stack_max = 8 * MIB };
+	for (int i = 0; i < 2; i++) {  /* a fresh slot, then the same again */
+		if (goro_go_attr(&attr, big_array_goroutine, NULL) <= 0)
+			return 1;
+		wait_for(&array_done, i + 1);
+	}
+	return 0;
+}
+
+START_TEST(test_3mib_array_in_an_8mib_stack_keeps_every_byte)
+{
+	set_guard_mode(_i);
+	ck_assert_int_eq(run_goro(big_array_main, 1), 0);
+	ck_assert_int_eq(atomic_load(&array_done), 2);
+	ck_assert_msg(atomic_load(&array_lost) == 0, "%ld of %lu samples lost",
+		      atomic_load(&array_lost), 2 * BIG_ARRAY_BYTES / 64);
+}
+END_TEST
+
 /* ---- a float kernel with two 16 KiB arrays --------------------------------- */
 
 #define KERNEL_N (16 * 1024 / sizeof(double))
@@ -310,6 +355,7 @@ static Suite *stack_growth_suite(void)
 	Suite *s = suite_create("stack_growth");
 	TCase *tc = tcase_create("stack_growth");
 	tcase_add_loop_test(tc, test_64k_local_array_keeps_every_byte, 0, 2);
+	tcase_add_loop_test(tc, test_3mib_array_in_an_8mib_stack_keeps_every_byte, 0, 2);
 	tcase_add_loop_test(tc, test_float_kernel_sums_the_same_in_a_goroutine, 0, 2);
 	tcase_add_loop_test(tc, test_frame_1mib_past_the_limit_is_fatal_not_a_neighbour_write, 0, 2);
 	tcase_add_test(tc, test_grouped_stacks_keep_neighbours_whole);
