@@ -548,19 +548,32 @@ static int slot_take_grouped(struct size_class *cls, unsigned c, char **hi)
 						  memory_order_relaxed);
 			return -EAGAIN;
 		}
-		if (cls->bump == cls->bump_end) {
+		/* A whole group where the regions can hold one: the budget
+		 * counts GROUP_SLOTS slots per group (slots over 256 MiB
+		 * make smaller groups, and may run out before the budget). */
+		size_t room = (size_t)(cls->bump_end - cls->bump) /
+			      slot_stride(c);
+		if (room == 0 || (room < GROUP_SLOTS &&
+				  REGION_SIZE / slot_stride(c) >= GROUP_SLOTS)) {
 			int err = region_add(cls, c);
-			if (err)
+			if (err) {
+				atomic_fetch_sub_explicit(&stk.groups_made, 1,
+							  memory_order_relaxed);
 				return err;
+			}
 		}
 		char *first = cls->bump;
-		size_t room = (size_t)(cls->bump_end - first) / slot_stride(c);
+		room = (size_t)(cls->bump_end - first) / slot_stride(c);
 		size_t n = room < GROUP_SLOTS ? room : GROUP_SLOTS;
 		char *end = first + n * slot_stride(c);
 		char *open = first + STACK_GAP;
 		if (mprotect(open, (size_t)(end - open),
-			     PROT_READ | PROT_WRITE) != 0)
-			return errno == ENOMEM ? -EAGAIN : -errno;
+			     PROT_READ | PROT_WRITE) != 0) {
+			int err = errno == ENOMEM ? -EAGAIN : -errno;
+			atomic_fetch_sub_explicit(&stk.groups_made, 1,
+						  memory_order_relaxed);
+			return err;
+		}
 		cls->bump = end;
 		cls->group_next = first;
 		cls->group_end = end;
