@@ -12,12 +12,22 @@
  *    without splitting the mapping, so a guarded stack costs no mapping.
  *    With the mprotect fallback every stack in use splits its region twice
  *    (PROT_NONE below, read-write above), so vm.max_map_count caps the
- *    number of stacks; stack_reserve() turns that cap into -EAGAIN at spawn.
+ *    number of such stacks; past most of that budget, stacks come in
+ *    groups that share one guard (GROUP_SLOTS), and stack_reserve() turns
+ *    what is left of the cap into -EAGAIN at spawn.
+ *  - Every slot sits above a gap of guard pages (STACK_GAP): code built
+ *    without -fstack-clash-protection moves its stack pointer past a whole
+ *    large frame at once, and the gap is what its first write past the
+ *    limit meets instead of the slot below.
  *  - A stack starts with STACK_INITIAL bytes open and doubles on each fault
- *    on its growth guard.  The growth guard is what tells a stack that has
- *    stayed shallow (reused for free) from one that went deep (its deep
- *    pages are given back before the slot serves again), and where the
- *    stack's high-water mark comes from.
+ *    below them, down to the faulting page or the stack pointer, whichever
+ *    is lower: a frame that skipped pages may have written anywhere above
+ *    its stack pointer, and the guards installed below the open part must
+ *    never cover such a page (installing a guard discards the page).  The
+ *    guards are what tell a stack that has stayed shallow (reused for
+ *    free) from one that went deep (its deep pages are given back before
+ *    the slot serves again), and where the stack's high-water mark comes
+ *    from.
  *  - Dead stacks stay on their P (STACK_CACHE_MAX, warm, nothing to do to
  *    reuse a shallow one; a deep one is closed back to STACK_KEEP when
  *    reused) and overflow to a per-class free list, closed back to their
@@ -191,9 +201,9 @@ static char *slot_floor(const struct goro_stack *st)
 	return slot_base(st) - STACK_GAP;
 }
 
-/* Madvise guards: the lowest address of the guard band below a stack with
- * `committed` bytes open; from there down to the slot's base the memory
- * is plain (only in slots larger than GUARD_SPAN). */
+/* Madvise guards: the lowest address the guard band below a stack with
+ * `committed` bytes open must reach; from there down to the slot's base
+ * the memory may be plain (only in slots larger than GUARD_SPAN). */
 static char *band_lo(const struct goro_stack *st, size_t committed)
 {
 	size_t below = (size_t)(st->hi - slot_base(st)) - committed;
@@ -364,11 +374,11 @@ static int open_segments(struct goro_stack *st, size_t from, size_t to)
 		/* The band first: the stack is never unguarded.  Never
 		 * above hi - to: growth may have jumped past the band, into
 		 * plain memory a frame has written. */
-		char *band_top = band_lo(st, from);
-		if (band_top > st->hi - to)
-			band_top = st->hi - to;
-		int err = set_guard(band_lo(st, to), band_top,
-				    MADV_GUARD_INSTALL);
+		char *band_top = st->band < st->hi - to ? st->band : st->hi - to;
+		char *lo = band_lo(st, to);
+		int err = set_guard(lo, band_top, MADV_GUARD_INSTALL);
+		if (!err && lo < st->band)
+			st->band = lo;
 		if (!err)
 			err = set_guard(st->hi - to, st->hi - from,
 					MADV_GUARD_REMOVE);
@@ -391,9 +401,8 @@ static void close_segments(struct goro_stack *st, size_t keep)
 		set_guard(below, st->hi - keep, MADV_GUARD_INSTALL);
 		/* A frame that skipped the band may have touched plain
 		 * memory below it (slots larger than GUARD_SPAN only). */
-		if (band_lo(st, st->committed) > slot_base(st))
-			madvise(slot_base(st), (size_t)(band_lo(st, st->committed) -
-						       slot_base(st)),
+		if (st->band > slot_base(st))
+			madvise(slot_base(st), (size_t)(st->band - slot_base(st)),
 				MADV_DONTNEED);
 	} else {
 		if (!len)
@@ -640,12 +649,15 @@ static int slot_take_clean(struct stack_cache *cache, unsigned c,
 		return err == -ENOMEM ? -EAGAIN : err;
 	}
 	st->committed = STACK_INITIAL;
+	/* From the free list, the band may reach lower: not below this. */
+	st->band = stk.madvise_guards ? band_lo(st, STACK_INITIAL) : NULL;
 	for (int i = 1; i < n; i++) {
 		struct goro_stack *spare = &cache->items[cache->count++];
 		memset(spare, 0, sizeof(*spare));
 		spare->hi = his[i];
 		spare->size_class = (uint8_t)c;
 		spare->committed = STACK_INITIAL;
+		spare->band = band_lo(spare, STACK_INITIAL);
 	}
 	return 0;
 }
@@ -825,7 +837,7 @@ void stack_commit_range(const void *buf, size_t len)
 	if (start < (uintptr_t)st->lo)
 		start = (uintptr_t)st->lo;
 	if (stk.madvise_guards &&
-	    start + len <= (uintptr_t)band_lo(st, st->committed))
+	    start + len <= (uintptr_t)st->band)
 		return;  /* below the guard band: plain memory */
 	/* The frames below this one (growth itself, then the caller's system
 	 * call) are live too: the guard band must go below them. */

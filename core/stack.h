@@ -45,6 +45,8 @@ struct goro_stack {
 	size_t max;          /* the goroutine's limit: hi - lo + the guard page */
 	size_t committed;    /* bytes below hi open without a growth fault */
 	size_t high_water;   /* deepest use seen by a growth fault, bytes */
+	char *band;          /* madvise guards: every page from here up to
+				the committed part is a guard page */
 	uint8_t size_class;  /* log2 of the slot size */
 	bool grouped;        /* mprotect fallback: in a group, all open */
 	unsigned valgrind_id;

@@ -2,10 +2,13 @@
  * stack_fault.c — SIGSEGV/SIGBUS: stack growth, stack overflow, and the
  * faults that are neither.
  *
- * A goroutine touching the growth guard below its committed segments is
- * not an error: the handler (on the M's alternate signal stack, since the
- * goroutine's own stack is the thing that ran out) opens the next segment
- * and returns, and the faulting instruction runs again.  The stack is found
+ * A goroutine touching the guards below its committed segments is not an
+ * error: the handler (on the M's alternate signal stack, since the
+ * goroutine's own stack is the thing that ran out) opens segments down to
+ * the fault or to the interrupted stack pointer less the red zone,
+ * whichever is lower (a large frame may have written anywhere above its
+ * stack pointer before meeting a guard), and returns, and the faulting
+ * instruction runs again.  The stack is found
  * from the M: its running goroutine, or the one it is switching away from
  * (m->prev_g), whose stack is still in use until the switch completes.  A
  * fault past the goroutine's limit is a fatal, named overflow with its
