@@ -8,7 +8,8 @@
  *  - growth never loses data: a 64 KiB local array and a float kernel with
  *    two 16 KiB arrays read back exactly what they wrote;
  *  - a frame up to 1 MiB past the limit is a clean fatal report, and never
- *    a write into another goroutine's stack;
+ *    a write into another goroutine's stack (and a frame of any size, in a
+ *    program built with the flag: tests/stack_clash_child.c);
  *  - with mprotect guards, goroutines are not capped near
  *    vm.max_map_count / 2;
  *  - goro.pc gives programs -fstack-clash-protection.
@@ -330,6 +331,36 @@ START_TEST(test_grouped_stacks_keep_neighbours_whole)
 }
 END_TEST
 
+/* ---- any frame, with -fstack-clash-protection ----------------------------------- */
+
+/* A 4 MiB frame, 16 times the limit, in a program built with the flag:
+ * its page-by-page probes meet the guards, whatever the gap's size. */
+static void clash_child(void)
+{
+	unsetenv("GORO_STACK_MAX");
+	execl(STACK_CLASH_CHILD, STACK_CLASH_CHILD, (char *)NULL);
+	_exit(127);
+}
+
+START_TEST(test_4mib_frame_built_with_clash_protection_is_fatal)
+{
+	set_guard_mode(_i);
+	if (STACK_CLASH_CFLAGS[0] == '\0')
+		return;  /* a compiler without the flag: nothing to test */
+	char out[16384];
+	int status = run_child(clash_child, out, sizeof(out));
+	ck_assert_msg(status == 2, "status %d: %s", status, out);
+	long long id = 0;
+	const char *line = strstr(out, "id=");
+	ck_assert_msg(line && sscanf(line, "id=%lld", &id) == 1, "got: %s", out);
+	char expect[128];
+	snprintf(expect, sizeof(expect), "fatal error: goroutine %lld "
+		 "\"probed\" stack exceeds 262144-byte limit", id);
+	ck_assert_msg(strstr(out, expect), "got: %s", out);
+	ck_assert_msg(strstr(out, "probed_frame"), "no frames: %s", out);
+}
+END_TEST
+
 /* ---- goro.pc --------------------------------------------------------------- */
 
 /* Programs built with pkg-config's flags probe their large frames page by
@@ -359,6 +390,7 @@ static Suite *stack_growth_suite(void)
 	tcase_add_loop_test(tc, test_float_kernel_sums_the_same_in_a_goroutine, 0, 2);
 	tcase_add_loop_test(tc, test_frame_1mib_past_the_limit_is_fatal_not_a_neighbour_write, 0, 2);
 	tcase_add_test(tc, test_grouped_stacks_keep_neighbours_whole);
+	tcase_add_loop_test(tc, test_4mib_frame_built_with_clash_protection_is_fatal, 0, 2);
 	tcase_add_test(tc, test_goro_pc_cflags_carry_stack_clash_protection);
 	suite_add_tcase(s, tc);
 	return s;
