@@ -241,6 +241,87 @@ START_TEST(test_float_kernel_sums_the_same_in_a_goroutine)
 }
 END_TEST
 
+/* ---- a select loop over a 160 KB pointer array ------------------------------- */
+
+/* Workers fill a 160 KB array of pointers on their stacks, then wait in
+ * goro_select, switching away and back many times; no pointer may have
+ * become NULL (a stack page discarded under them). */
+#define SELECT_WORKERS 4
+#define SELECT_POINTERS (160 * 1000 / sizeof(void *))
+#define SELECT_ROUNDS 200
+
+static int pointee;
+static atomic_long select_done, select_nulls;
+
+__attribute__((noinline)) static long select_with_big_array(goro_chan_t *ping,
+							    goro_chan_t *pong)
+{
+	void *volatile ptrs[SELECT_POINTERS];
+	for (size_t i = 0; i < SELECT_POINTERS; i++)
+		ptrs[i] = &pointee;
+	for (int r = 0; r < SELECT_ROUNDS; r++) {
+		int v = 0;
+		goro_case_t cases[2] = {
+			{ .chan = ping, .dir = GORO_RECV, .elem = &v },
+			{ .chan = pong, .dir = GORO_SEND, .elem = &r },
+		};
+		if (goro_select(cases, 2, -1) < 0)
+			return -1;
+	}
+	long nulls = 0;
+	for (size_t i = 0; i < SELECT_POINTERS; i++)
+		nulls += ptrs[i] == NULL;
+	return nulls;
+}
+
+struct select_chans {
+	goro_chan_t *ping, *pong;
+};
+
+static void select_worker(void *arg)
+{
+	struct select_chans *ch = arg;
+	atomic_fetch_add(&select_nulls, select_with_big_array(ch->ping, ch->pong));
+	atomic_fetch_add(&select_done, 1);
+}
+
+static int select_main(int argc, char **argv)
+{
+	(void)argc; (void)argv;
+	struct select_chans ch = { goro_chan_make(sizeof(int), 0),
+				   goro_chan_make(sizeof(int), 0) };
+	if (!ch.ping || !ch.pong)
+		return 1;
+	for (int i = 0; i < SELECT_WORKERS; i++)
+		if (goro_go(select_worker, &ch) <= 0)
+			return 1;
+	/* Each worker's select proceeds SELECT_ROUNDS times, on a ping
+	 * from here or a pong taken here. */
+	for (long n = 0; n < (long)SELECT_WORKERS * SELECT_ROUNDS; n++) {
+		int v = (int)n, got = 0;
+		goro_case_t cases[2] = {
+			{ .chan = ch.ping, .dir = GORO_SEND, .elem = &v },
+			{ .chan = ch.pong, .dir = GORO_RECV, .elem = &got },
+		};
+		if (goro_select(cases, 2, -1) < 0)
+			return 2;
+	}
+	wait_for(&select_done, SELECT_WORKERS);
+	goro_chan_free(ch.ping);
+	goro_chan_free(ch.pong);
+	return 0;
+}
+
+START_TEST(test_160k_pointer_array_survives_select)
+{
+	set_guard_mode(_i);
+	ck_assert_int_eq(run_goro(select_main, 2), 0);
+	ck_assert_int_eq(atomic_load(&select_done), SELECT_WORKERS);
+	ck_assert_msg(atomic_load(&select_nulls) == 0, "%ld pointers became NULL",
+		      atomic_load(&select_nulls));
+}
+END_TEST
+
 /* ---- a frame past the limit ------------------------------------------------- */
 
 /* Neighbours: goroutines parked with a canary at the top of their stacks,
@@ -445,6 +526,7 @@ static Suite *stack_growth_suite(void)
 	tcase_add_loop_test(tc, test_3mib_array_in_an_8mib_stack_keeps_every_byte, 0, 2);
 	tcase_add_loop_test(tc, test_goro_read_fills_a_3mib_stack_buffer, 0, 2);
 	tcase_add_loop_test(tc, test_float_kernel_sums_the_same_in_a_goroutine, 0, 2);
+	tcase_add_loop_test(tc, test_160k_pointer_array_survives_select, 0, 2);
 	tcase_add_loop_test(tc, test_frame_1mib_past_the_limit_is_fatal_not_a_neighbour_write, 0, 2);
 	tcase_add_test(tc, test_grouped_stacks_keep_neighbours_whole);
 	tcase_add_loop_test(tc, test_4mib_frame_built_with_clash_protection_is_fatal, 0, 2);
