@@ -613,13 +613,23 @@ static int slot_take_clean(struct stack_cache *cache, unsigned c,
 		grouped = true;
 	}
 	rlock_lock(&cls->lock);
-	char *base = grouped ? NULL : slot_list_pop(&cls->free);
 	int err = 0;
 	if (grouped) {
 		err = slot_take_grouped(cls, c, &his[0]);
-	} else if (base) {
+		if (err == -EAGAIN) {
+			/* No group left (slots over 256 MiB make groups
+			 * smaller than the budget counts): a slot with guards
+			 * of its own, from the mappings' headroom, if any. */
+			grouped = false;
+			err = 0;
+			atomic_fetch_add_explicit(&stk.guarded, 1,
+						  memory_order_relaxed);
+		}
+	}
+	char *base = grouped ? NULL : slot_list_pop(&cls->free);
+	if (base) {
 		his[0] = base + (1UL << c);
-	} else {
+	} else if (!grouped) {
 		int room = STACK_CACHE_MAX - cache->count;
 		int want = !stk.madvise_guards ? 1 :
 			   room < FRESH_BATCH - 1 ? room + 1 : FRESH_BATCH;
@@ -668,11 +678,13 @@ static void slot_put_clean(struct goro_stack *st)
 	struct size_class *cls = &stk.classes[st->size_class];
 	struct slot_list *list = &cls->free;
 	if (st->grouped) {
-		/* Its gap too: a frame past the limit may have touched it. */
+		/* Its gap too: a frame past the limit may have touched it.
+		 * ASan's poison goes for the whole slot, since nothing else
+		 * clears a free grouped slot's top before goro_main ends. */
 		char *floor = slot_floor(st), *keep = st->hi - STACK_INITIAL;
 		madvise(floor, (size_t)(keep - floor), MADV_DONTNEED);
 		sanitizer_stack_fresh(slot_base(st),
-				      (size_t)(keep - slot_base(st)));
+				      (size_t)(st->hi - slot_base(st)));
 		list = &cls->group_free;
 	} else if (stk.madvise_guards) {
 		close_segments(st, STACK_INITIAL);
