@@ -18,14 +18,20 @@
  * A slot, from high addresses to low:
  *   hi                      top of the stack (where it starts)
  *   hi - committed          the segments open so far, doubling as it grows
- *   growth guard            one guard page right below them
+ *   guard band              every page below them faults: the first touch
+ *                           opens segments down to it (or to the stack
+ *                           pointer, if that is lower: frames skip pages)
  *   lo                      the lowest usable address
- *   hard guard              the guard page below lo, in place once the
- *                           stack has grown to it; hi - max, the limit
+ *   hard guard              the page below lo; hi - max, the limit
  *                           (stack_max) counts this page
- * With madvise guards (Linux 6.13+) the pages below the growth guard are
- * plain memory, faulted in on demand; with the mprotect fallback everything
- * below the committed segments is PROT_NONE.
+ *   slot base               hi - 2^size_class
+ *   gap                     STACK_GAP of guard pages, so that a frame up
+ *                           to 1 MiB past the limit faults instead of
+ *                           landing in the slot below
+ * With the mprotect fallback everything below the committed segments is
+ * PROT_NONE.  With madvise guards (Linux 6.13+) the band reaches
+ * GUARD_SPAN below the committed segments (the whole slot at the default
+ * limit); in larger slots, plain memory lies between it and the gap.
  */
 #ifndef GORO_STACK_H
 #define GORO_STACK_H
@@ -40,7 +46,10 @@ struct goro_stack {
 	size_t max;          /* the goroutine's limit: hi - lo + the guard page */
 	size_t committed;    /* bytes below hi open without a growth fault */
 	size_t high_water;   /* deepest use seen by a growth fault, bytes */
+	char *band;          /* madvise guards: every page from here up to
+				the committed part is a guard page */
 	uint8_t size_class;  /* log2 of the slot size */
+	bool grouped;        /* mprotect fallback: in a group, all open */
 	unsigned valgrind_id;
 };
 
@@ -86,11 +95,18 @@ enum stack_fault_kind {
 	STACK_FAULT_GROW,      /* on the growth guard: open the next segment */
 	STACK_FAULT_OVERFLOW,  /* past the limit */
 };
+/* addr: the fault address; sp: the interrupted stack pointer.  For GROW,
+ * *need is the lowest address that must be open: the fault's page, or the
+ * page of sp less the red zone where sp is in this slot and that is lower,
+ * since a frame that skipped pages may have written all the way down to
+ * it.  OVERFLOW: addr, or sp in this slot, is past the limit. */
 enum stack_fault_kind stack_fault_classify(const struct goro_stack *st,
-					   uintptr_t addr);
-/* Open segments until addr is inside the committed part.  Async-signal-safe
- * (system calls only).  0 or a negative errno. */
-int stack_grow(struct goro_stack *st, uintptr_t addr);
+					   uintptr_t addr, uintptr_t sp,
+					   uintptr_t *need);
+/* Open segments until need is inside the committed part.  Nothing live may
+ * lie below need: the guards go there.  Async-signal-safe (system calls
+ * only).  0 or a negative errno. */
+int stack_grow(struct goro_stack *st, uintptr_t need);
 
 /* For the runtime's own system-call wrappers: if [buf, buf+len) lies in the
  * calling goroutine's stack below its committed part, commit it first, so

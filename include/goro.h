@@ -97,21 +97,24 @@ int goro_main(int (*fn)(int, char **), int argc, char **argv);
 /*
  * Stacks.  A goroutine's stack may grow to its limit: stack_max, or
  * GORO_STACK_MAX (default 256 KiB), from 16 KiB to 1 GiB, one guard page
- * included.  It starts with
- * 8 KiB open and grows on demand: touching the guard page below the open
- * part opens the next segment (doubling).  Going past the limit ends the
- * program: "fatal error: goroutine N "name" stack exceeds LIMIT-byte limit",
- * that goroutine's frames, exit status 2.  The rules for code that runs in
- * goroutines:
- *  - Build it with -fstack-clash-protection (the default of several
- *    distributions' compilers, not of upstream GCC).  Functions with large
- *    frames then touch each stack page in order, so growth always meets the
- *    guard first.  Without it, a frame bigger than a page can skip the
- *    guard: a system call given a stack buffer that spans a guard not yet
- *    reached fails with EFAULT or stops short at the guard (measured: a
- *    200 KB read() into a fresh local buffer returned 192544 bytes), and a
- *    frame skipping past the limit is not caught.  goro's own I/O calls
- *    open their buffer's stack pages first.
+ * included.  It starts with 8 KiB open and grows on demand: touching the
+ * guard pages below the open part opens segments (doubling) down to the
+ * touched page or the stack pointer, whichever is lower, so a large frame
+ * keeps whatever it wrote before it met a guard.  Going past the limit ends
+ * the program: "fatal error: goroutine N "name" stack exceeds LIMIT-byte
+ * limit", that goroutine's frames, exit status 2; 1 MiB of guard pages
+ * below every stack makes that hold for frames up to 1 MiB past the limit,
+ * so none lands in another goroutine's stack.  The rules for code that
+ * runs in goroutines:
+ *  - Build it with -fstack-clash-protection (goro.pc's Cflags carry it;
+ *    the default of several distributions' compilers, not of upstream
+ *    GCC).  Functions with large frames then touch each stack page in
+ *    order: a frame of any size past the limit is caught.  Without it,
+ *    frames more than 1 MiB past the limit are not caught, and in slots
+ *    larger than 1 MiB (limits above 1 MiB) a system call given a stack
+ *    buffer more than 1 MiB below the open part may stop short at the
+ *    guards (EFAULT).  goro's own I/O calls open their buffer's stack
+ *    pages first.
  *  - Signal handlers must be installed with SA_ONSTACK.  goro gives every
  *    thread it runs goroutines on an alternate signal stack; a handler run
  *    on the goroutine's own stack may land on its guard, and the kernel
@@ -121,12 +124,17 @@ int goro_main(int (*fn)(int, char **), int argc, char **argv);
  *    goro_main, not while it runs: goro passes it every fault that is not
  *    a stack fault.
  * Memory: a parked goroutine that used under 4 KiB of stack costs one
- * resident page, plus a page-table page shared by the stacks whose limits
- * fall in the same 2 MiB (eight at the default limit; none shared from
- * 1 MiB up, where each stack has a page-table page of its own).  On kernels without MADV_GUARD_INSTALL (before 6.13), or
- * with GORO_STACK_GUARD=mprotect, each stack takes two memory mappings, so
- * vm.max_map_count (65530 by default) allows about 30000 goroutines;
- * goro_go then fails with -EAGAIN and a message naming the sysctl.
+ * resident page, plus its share of a page-table page: stack tops are the
+ * limit plus 1 MiB apart, so at the default limit a page-table page serves
+ * 1.6 stacks; from 1 MiB up each stack has one of its own.  On kernels
+ * without MADV_GUARD_INSTALL (before 6.13), or with
+ * GORO_STACK_GUARD=mprotect, a stack with guards of its own takes two
+ * memory mappings; once 7/8 of what vm.max_map_count (65530 by default)
+ * allows are used, stacks come in groups of 256 that share one guard:
+ * their overflows are caught only for the lowest of each group (the
+ * others' frames up to 1 MiB past the limit land in their own gap, unseen).
+ * About a million goroutines fit at the default; past that goro_go fails
+ * with -EAGAIN and a message naming the sysctl.
  */
 typedef struct goro_attr {
 	const char *name;  /* label shown in dumps; copied; NULL = none */

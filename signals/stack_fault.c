@@ -3,10 +3,13 @@
  * stack_fault.c — SIGSEGV/SIGBUS: stack growth, stack overflow, and the
  * faults that are neither.
  *
- * A goroutine touching the growth guard below its committed segments is
- * not an error: the handler (on the M's alternate signal stack, since the
- * goroutine's own stack is the thing that ran out) opens the next segment
- * and returns, and the faulting instruction runs again.  The stack is found
+ * A goroutine touching the guards below its committed segments is not an
+ * error: the handler (on the M's alternate signal stack, since the
+ * goroutine's own stack is the thing that ran out) opens segments down to
+ * the fault or to the interrupted stack pointer less the red zone,
+ * whichever is lower (a large frame may have written anywhere above its
+ * stack pointer before meeting a guard), and returns, and the faulting
+ * instruction runs again.  The stack is found
  * from the M: its running goroutine, or the one it is switching away from
  * (m->prev_g), whose stack is still in use until the switch completes.  A
  * fault past the goroutine's limit is a fatal, named overflow with its
@@ -52,13 +55,14 @@ static void fault_print(const char *fmt, ...)
 	}
 }
 
-static _Noreturn void stack_overflow_fatal(struct g *g, void *uctx)
+static _Noreturn void stack_overflow_fatal(struct g *g, uintptr_t addr,
+					   void *uctx)
 {
 	const ucontext_t *uc = uctx;
 	fault_print("fatal error: goroutine %lld \"%s\" stack exceeds %zu-byte "
 		    "limit\n", (long long)g->id, g->name, g->stack.max);
-	fault_print("sp=0x%llx stack=[0x%lx, 0x%lx] (the limit: goro_attr_t "
-		    "stack_max, or GORO_STACK_MAX)\n",
+	fault_print("addr=0x%lx sp=0x%llx stack=[0x%lx, 0x%lx] (the limit: "
+		    "goro_attr_t stack_max, or GORO_STACK_MAX)\n", addr,
 		    (unsigned long long)uc->uc_mcontext.gregs[REG_RSP],
 		    (unsigned long)g->stack.lo, (unsigned long)g->stack.hi);
 	fault_print("\n");
@@ -86,15 +90,18 @@ static void stack_fault_handler(int sig, siginfo_t *si, void *uctx)
 	int saved_errno = errno;
 	struct m *m = m_current();
 	if (sig == SIGSEGV && m) {
-		uintptr_t addr = (uintptr_t)si->si_addr;
+		uintptr_t addr = (uintptr_t)si->si_addr, need = 0;
+		uintptr_t sp = (uintptr_t)((const ucontext_t *)uctx)->
+			uc_mcontext.gregs[REG_RSP];
 		struct g *candidates[2] = { m->curg, m->prev_g };
 		for (int i = 0; i < 2; i++) {
 			struct g *g = candidates[i];
 			if (!g)
 				continue;
-			switch (stack_fault_classify(&g->stack, addr)) {
+			switch (stack_fault_classify(&g->stack, addr, sp,
+						     &need)) {
 			case STACK_FAULT_GROW: {
-				int err = stack_grow(&g->stack, addr);
+				int err = stack_grow(&g->stack, need);
 				if (err == 0) {
 					errno = saved_errno;
 					return;
@@ -107,7 +114,7 @@ static void stack_fault_handler(int sig, siginfo_t *si, void *uctx)
 				_exit(2);
 			}
 			case STACK_FAULT_OVERFLOW:
-				stack_overflow_fatal(g, uctx);
+				stack_overflow_fatal(g, addr, uctx);
 			case STACK_FAULT_NOT_OURS:
 				break;
 			}

@@ -4,9 +4,10 @@
  * fresh stack memory, many parked goroutines in both guard modes, reuse
  * without leaks, and faults that are not stack faults.
  *
- * Built with -fstack-clash-protection like every program that runs on
- * goroutine stacks (see goro.h, "Stacks").  Tests that loop over _i run once
- * with the default guards and once with GORO_STACK_GUARD=mprotect.
+ * Built without -fstack-clash-protection (Makefile.am says so explicitly):
+ * stacks must work for code built the way most compilers build it.  Tests
+ * that loop over _i run once with the default guards and once with
+ * GORO_STACK_GUARD=mprotect.
  */
 #include <fcntl.h>
 #include <limits.h>
@@ -315,21 +316,13 @@ START_TEST(test_200k_parked_then_woken)
 			maps = 65530;
 		fclose(f);
 	}
-	if (_i == 0 || maps > 3 * PARKED) {
-		ck_assert_int_eq(spawned, PARKED);
-		ck_assert_int_eq(error, 0);
-	} else {
-		/* mprotect guards: two mappings per stack, then -EAGAIN and
-		 * one message naming the sysctl. */
-		ck_assert_int_eq(error, -EAGAIN);
-		ck_assert_int_gt(spawned, maps / 4);
-		ck_assert_int_lt(spawned, maps / 2);
-		const char *msg = strstr(out, "cannot create more goroutines");
-		ck_assert_msg(msg && strstr(msg, "vm.max_map_count"),
-			      "no message: %s", out);
-		ck_assert_msg(!strstr(msg + 1, "cannot create more goroutines"),
-			      "message repeated: %s", out);
-	}
+	/* With mprotect guards too: past vm.max_map_count / 2 (two
+	 * mappings per stack with guards of its own), stacks come in
+	 * groups. */
+	ck_assert_msg(maps < 65530 || spawned == PARKED,
+		      "vm.max_map_count=%ld: %s", maps, out);
+	ck_assert_int_eq(error, 0);
+	ck_assert_msg(!strstr(out, "cannot create more goroutines"), "%s", out);
 }
 END_TEST
 

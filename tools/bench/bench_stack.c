@@ -19,6 +19,11 @@
  *   rerun-1mib       us for the same recursion again in that goroutine, on
  *                    the stack already grown: grow-1mib minus this is what
  *                    growth costs
+ *   mprotect-ceiling goroutines that can be parked at once with the
+ *                    mprotect guards (GORO_STACK_GUARD=mprotect, as on
+ *                    kernels before 6.13) at this machine's
+ *                    vm.max_map_count: spawned until goro_go fails (at
+ *                    most CEILING_MAX; one sample, not per run)
  *   page-floor       ns for the kernel to give this process one fresh,
  *                    zeroed 4 KiB page in the cheapest way it offers (one
  *                    MADV_POPULATE_WRITE over as many contiguous pages as
@@ -33,6 +38,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -177,6 +183,50 @@ static int grow_main(int argc, char **argv)
 	return 0;
 }
 
+/* ---- the mprotect fallback's ceiling ------------------------------------------- */
+
+#define CEILING_MAX 4000000L
+
+static long ceiling_limit, ceiling_count;
+
+static int ceiling_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	atomic_store(&parked, 0);
+	atomic_store(&woken, 0);
+	goro_chan_t *release = goro_chan_make(0, 0);
+	if (!release)
+		bench_fail(SUITE, "goro_chan_make failed");
+	long n = 0;
+	while (n < ceiling_limit && goro_go(park_body, release) > 0)
+		n++;
+	while (atomic_load_explicit(&parked, memory_order_relaxed) < n)
+		goro_sleep(100 * 1000);
+	ceiling_count = n;
+	goro_chan_close(release);
+	while (atomic_load_explicit(&woken, memory_order_relaxed) < n)
+		goro_sleep(100 * 1000);
+	goro_chan_free(release);
+	return 0;
+}
+
+static double mprotect_ceiling(bool quick)
+{
+	ceiling_limit = quick ? 50000 : CEILING_MAX;
+	const char *was = getenv("GORO_STACK_GUARD");
+	char *saved = was ? strdup(was) : NULL;
+	setenv("GORO_STACK_GUARD", "mprotect", 1);
+	bench_goro(0, ceiling_main);
+	if (saved) {
+		setenv("GORO_STACK_GUARD", saved, 1);
+		free(saved);
+	} else {
+		unsetenv("GORO_STACK_GUARD");
+	}
+	return (double)ceiling_count;
+}
+
 /* ---- the machine's floor: one fresh page ------------------------------------- */
 
 #ifndef MADV_POPULATE_WRITE
@@ -218,4 +268,6 @@ void bench_stack(const struct bench_opts *opts)
 		bench_report(SUITE, "page-floor", "ns", &floor_ns, 1);
 		bench_go(&once, SUITE, "stack", opts->quick ? "-quick" : "", "ns");
 	}
+	double ceiling = mprotect_ceiling(opts->quick);
+	bench_report(SUITE, "mprotect-ceiling", "goroutines", &ceiling, 1);
 }
