@@ -186,6 +186,9 @@ struct m {
 	void *g0_stack_lo;           /* this thread's own stack (sanitizers) */
 	size_t g0_stack_size;
 	void *asan_fake_stack;       /* ASan's fake stack across a switch */
+
+	bool exit_joined;            /* thread joined at exit; M0 only
+	                                (core/main.c) */
 };
 
 /* ---- the scheduler's global state -------------------------------------- */

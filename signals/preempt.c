@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "exit_kill.h"
 #include "preempt.h"
 #include "preempt_frame.h"
 #include "runtime.h"
@@ -200,6 +201,10 @@ static enum outcome safe_point(struct m *m, const mcontext_t *mc)
 
 static void preempt_signal_handler(int sig, siginfo_t *si, void *ucv)
 {
+	if (exit_kill_from_runtime(si)) {
+		exit_kill_handle(ucv);
+		return;
+	}
 	if (!from_runtime(si)) {
 		int saved_errno = errno;
 		chain_to_application(sig, si, ucv);
