@@ -24,6 +24,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <goro.h>
@@ -104,7 +105,10 @@ static int setup_accept(void)
 	return 0;
 }
 
-static int setup_waitpid(void)
+/* A child process that never exits by itself, forked by main() before
+ * goro_main: PR_SET_PDEATHSIG follows the forking thread, and an M's
+ * thread ending must not end it (the wait would then return). */
+static void fork_sleeper(void)
 {
 	sleeper_pid = fork();
 	if (sleeper_pid == 0) {
@@ -112,6 +116,10 @@ static int setup_waitpid(void)
 		for (;;)
 			pause();
 	}
+}
+
+static int setup_waitpid(void)
+{
 	return sleeper_pid > 0 ? 0 : -1;
 }
 
@@ -173,6 +181,13 @@ static int blocked_main(int argc, char **argv)
 	for (int i = 0; i < 10000 && atomic_load(&nready) < n; i++)
 		goro_sleep(1 * MS);
 	goro_sleep(20 * MS);  /* into the kernel */
+	if (getenv("EXIT_CHILD_STAMP")) {
+		/* For measuring how long the exit takes: when main returns. */
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		fprintf(stderr, "stamp %lld\n",
+			(long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+	}
 	return 37;
 }
 
@@ -226,6 +241,9 @@ static void cleanup(void)
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "read";
+	if (!strcmp(mode, "waitpid") || !strcmp(mode, "all") ||
+	    !strcmp(mode, "twice"))
+		fork_sleeper();
 	if (strcmp(mode, "twice") == 0) {
 		char *first[] = { argv[0], (char *)"all", NULL };
 		int c1 = goro_main(blocked_main, 2, first);
@@ -235,6 +253,12 @@ int main(int argc, char **argv)
 		return c1 == 37 && c2 == 38 ? 42 : 1;
 	}
 	int code = goro_main(blocked_main, argc, argv);
+	if (getenv("EXIT_CHILD_STAMP")) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		fprintf(stderr, "back %lld\n",
+			(long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+	}
 	cleanup();
 	/* The process goes on as usual after goro_main. */
 	printf("exit_child: goro_main returned %d\n", code);
