@@ -19,7 +19,10 @@
  *     `syscall` instruction with RAX == -EINTR (the call was interrupted
  *     and would return EINTR), or RIP on a `syscall` instruction with RAX
  *     holding a call number again (the kernel rewinds a call it restarts
- *     after the handler: SA_RESTART, or a restartable call).
+ *     after the handler: SA_RESTART, or a restartable call) — or its
+ *     goroutine is inside a blocking region (G_SYSCALL, where the
+ *     preemption signal leaves it alone) and RIP is in the application's
+ *     own code: a region that computes instead of blocking.
  * Then it abandons the goroutine where it stands: the signal frame is
  * edited so that, instead of going back into the system call, the thread
  * resumes in exit_escape() on the goroutine's stack, below the red zone,
@@ -134,7 +137,12 @@ void exit_kill_handle(void *ucontext)
 	if (sp <= (uintptr_t)g->stack.lo + ESCAPE_DROP ||
 	    sp > (uintptr_t)g->stack.hi)
 		return;
-	if (!in_system_call(mc))
+	bool app_in_region =
+		atomic_load_explicit(&g->status, memory_order_relaxed) ==
+			G_SYSCALL &&
+		text_ranges_runtime_separable() &&
+		text_ranges_lookup((uintptr_t)mc->gregs[REG_RIP]) == TEXT_APP;
+	if (!app_in_region && !in_system_call(mc))
 		return;
 	/* A call's entry: RSP 8 below a 16-byte boundary.  Nothing is
 	 * written to the goroutine's stack here. */

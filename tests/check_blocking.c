@@ -270,6 +270,46 @@ START_TEST(errno_kept)
 }
 END_TEST
 
+/* ---- a goroutine that ends inside its region ---------------------------------- */
+
+static void exit_inside(void *arg)
+{
+	goro_chan_t *c = arg;
+	int v = 5;
+	goro_blocking_enter();
+	goro_chan_send(c, &v);
+	goro_exit();  /* the region ends with the goroutine */
+}
+
+static int exit_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	goro_chan_t *c = goro_chan_make(sizeof(int), 0);
+	int sum = 0;
+	for (int i = 0; i < 20; i++) {
+		int v = 0;
+		if (goro_go(exit_inside, c) <= 0 || goro_chan_recv(c, &v) != 1)
+			return 50;
+		sum += v;
+	}
+	/* Every M those goroutines ran on is fit for work, in and out of
+	 * regions. */
+	for (int i = 0; i < 200; i++) {
+		goro_blocking_enter();
+		goro_yield();
+		goro_blocking_exit();
+	}
+	goro_chan_free(c);
+	return sum == 100 ? 0 : 51;
+}
+
+START_TEST(goroutine_exits_in_region)
+{
+	ck_assert_int_eq(run_goro(exit_main, 2), 0);
+}
+END_TEST
+
 /* ---- many goroutines, callbacks against sysmon's hand-offs -------------------- */
 
 #define STRESS_G 8
@@ -341,6 +381,7 @@ static Suite *blocking_suite(void)
 	tcase_add_test(tc, park_then_region_goes_on_1p);
 	tcase_add_test(tc, nested_regions);
 	tcase_add_test(tc, errno_kept);
+	tcase_add_test(tc, goroutine_exits_in_region);
 	tcase_add_test(tc, stress_1p);
 	tcase_add_test(tc, stress_2p);
 	suite_add_tcase(s, tc);

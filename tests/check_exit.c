@@ -2,7 +2,8 @@
  * check_exit.c — "exit means exit": when goroutine 1 returns, the program
  * ends even while other goroutines sit blocked in the kernel (a plain
  * read() of a pipe, sleep(), accept(), waitpid(), flock(), or inside
- * GORO_BLOCKING), and goro_main can be called again afterwards.
+ * GORO_BLOCKING, or computing inside a blocking region), and goro_main
+ * can be called again afterwards.
  *
  * Each test runs tests/exit_child in one mode and waits for it for up to
  * EXIT_BOUND_S seconds.  That bound is a hang check, not a timing
@@ -76,6 +77,12 @@ START_TEST(sleep_2p)
 }
 END_TEST
 
+START_TEST(spin_in_region_2p)
+{
+	ck_assert_int_eq(run_exit_child("spin", 2), 37);
+}
+END_TEST
+
 START_TEST(accept_2p)
 {
 	ck_assert_int_eq(run_exit_child("accept", 2), 37);
@@ -121,6 +128,7 @@ static Suite *exit_suite(void)
 	tcase_add_test(tc, blocking_region_read_2p);
 	tcase_add_test(tc, blocking_region_read_1p);
 	tcase_add_test(tc, sleep_2p);
+	tcase_add_test(tc, spin_in_region_2p);
 	tcase_add_test(tc, accept_2p);
 	tcase_add_test(tc, waitpid_2p);
 	tcase_add_test(tc, flock_2p);

@@ -40,3 +40,11 @@ int block_flock(int fd)
 {
 	return flock(fd, LOCK_EX);
 }
+
+void block_spin_forever(void)
+{
+	/* Computes in a loop, never entering the kernel or libc. */
+	static volatile unsigned long spins;
+	for (;;)
+		spins++;
+}

@@ -9,5 +9,6 @@ void block_sleep_forever(void);
 int block_accept(int fd);
 int block_waitpid(int pid);
 int block_flock(int fd);
+void block_spin_forever(void);
 
 #endif

@@ -2,7 +2,8 @@
  * exit_child.c — a program whose goroutines sit blocked in the kernel when
  * main returns, run by check_exit: it must exit with main's status anyway.
  *
- *   exit_child MODE    MODE: read, blocking, sleep, accept, waitpid,
+ *   exit_child MODE    MODE: read, blocking, sleep, spin (computing
+ *                      inside a blocking region), accept, waitpid,
  *                      flock, all (every one of them at once), twice
  *
  * The blocking calls themselves live in exit_block.c, built without
@@ -64,6 +65,14 @@ static void g_blocking(void *arg)
 	char b;
 	unexpected("GORO_BLOCKING(read)",
 		   (long)GORO_BLOCKING(read(pipe_fds[0], &b, 1)));
+}
+
+static void g_spin_in_region(void *arg)
+{
+	(void)arg;
+	ready();
+	goro_blocking_enter();
+	block_spin_forever();
 }
 
 static void g_sleep(void *arg)
@@ -150,6 +159,8 @@ static int start(const char *mode)
 		n += goro_go(g_blocking, NULL) > 0;
 	if (all || !strcmp(mode, "sleep"))
 		n += goro_go(g_sleep, NULL) > 0;
+	if (all || !strcmp(mode, "spin"))
+		n += goro_go(g_spin_in_region, NULL) > 0;
 	if (all || !strcmp(mode, "accept")) {
 		if (setup_accept())
 			return -1;
