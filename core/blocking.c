@@ -53,8 +53,10 @@ static void region_exit(struct m *m)
 	int saved_errno = *m->errno_loc;
 	struct g *g = m->curg;
 	m->syscall_p = NULL;
-	atomic_fetch_sub_explicit(&sched.nblocked, 1, RELAXED);
 
+	/* The goroutine counts in sched.nblocked until it holds a P again or
+	 * sits in a run queue: in between, an M giving up the last P would
+	 * see nothing to run and nobody blocked — a false deadlock. */
 	uint32_t status = P_SYSCALL;
 	if (atomic_compare_exchange_strong_explicit(&p->status, &status,
 						    P_RUNNING,
@@ -64,6 +66,7 @@ static void region_exit(struct m *m)
 		m->p = p;
 		p->m = m;
 		atomic_store_explicit(&g->status, G_RUNNING, RELAXED);
+		atomic_fetch_sub_explicit(&sched.nblocked, 1, RELAXED);
 		return;
 	}
 	/* sysmon or a stop-the-world took it: any idle P will do. */
@@ -77,10 +80,12 @@ static void region_exit(struct m *m)
 	if (idle) {
 		p_acquire(m, idle);
 	} else {
-		/* No P: queue the goroutine, let this M look for work. */
+		/* No P: queue the goroutine, let this M look for work.  It
+		 * resumes holding a P (unless the program exits first). */
 		sched_requeue_without_p();
 		m = m_current();
 	}
+	atomic_fetch_sub_explicit(&sched.nblocked, 1, RELAXED);
 	*m->errno_loc = saved_errno;
 }
 

@@ -368,6 +368,60 @@ START_TEST(stress_2p)
 }
 END_TEST
 
+/* ---- leaving a region whose P was taken, against the deadlock check ------------- */
+
+/*
+ * A goroutine leaving a region whose P sysmon handed on, with no idle P,
+ * goes to the global queue.  It must count as waiting on the outside world
+ * until it is in that queue: an M giving up the last P meanwhile found
+ * nothing to run, no one blocked, and declared a deadlock.
+ */
+#define REQUEUE_G 4
+#define REQUEUE_ROUNDS 400
+
+static void requeue_worker(void *arg)
+{
+	goro_chan_t *c = arg;
+	for (int i = 0; i < REQUEUE_ROUNDS; i++) {
+		GORO_BLOCKING(usleep(50));
+		goro_chan_send(c, &i);
+	}
+}
+
+static int requeue_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	goro_chan_t *c = goro_chan_make(sizeof(int), 0);
+	for (int i = 0; i < REQUEUE_G; i++)
+		goro_go(requeue_worker, c);
+	long sum = 0;
+	for (int i = 0; i < REQUEUE_G * REQUEUE_ROUNDS; i++) {
+		int v;
+		goro_chan_recv(c, &v);  /* parks: this M gives its P up */
+		sum += v;
+	}
+	return sum == (long)REQUEUE_G * (REQUEUE_ROUNDS - 1) * REQUEUE_ROUNDS / 2
+	       ? 0 : 60;
+}
+
+/* The window is short: several runs (a false deadlock exits with 2). */
+#define REQUEUE_RUNS 10
+
+START_TEST(region_exit_requeue_1p)
+{
+	for (int i = 0; i < REQUEUE_RUNS; i++)
+		ck_assert_int_eq(run_goro(requeue_main, 1), 0);
+}
+END_TEST
+
+START_TEST(region_exit_requeue_2p)
+{
+	for (int i = 0; i < REQUEUE_RUNS; i++)
+		ck_assert_int_eq(run_goro(requeue_main, 2), 0);
+}
+END_TEST
+
 static Suite *blocking_suite(void)
 {
 	Suite *s = suite_create("blocking");
@@ -384,6 +438,8 @@ static Suite *blocking_suite(void)
 	tcase_add_test(tc, goroutine_exits_in_region);
 	tcase_add_test(tc, stress_1p);
 	tcase_add_test(tc, stress_2p);
+	tcase_add_test(tc, region_exit_requeue_1p);
+	tcase_add_test(tc, region_exit_requeue_2p);
 	suite_add_tcase(s, tc);
 	return s;
 }
