@@ -33,7 +33,8 @@
 	X(chan, "channels: ping-pong on 1 and 2 Ps, buffered, select of 4") \
 	X(stack, "stacks: 1M parked goroutines (time, memory), growth to 1 MiB") \
 	X(preempt, "async preemption: sleeper lateness, hog throughput, bimodal tail latency") \
-	X(gdump, "gdump --summary of 100k parked goroutines: wall time, time stopped")
+	X(gdump, "gdump --summary of 100k parked goroutines: wall time, time stopped") \
+	X(exit, "program end after main returns: idle, and a goroutine blocked in read()")
 
 #define DECLARE_SUITE(name, about) \
 	void bench_##name(const struct bench_opts *opts);
