@@ -9,8 +9,9 @@
  * goro_main can be called again.  An M whose goroutine is still blocked in
  * the kernel after a short grace period (a plain read(), sleep(), accept(),
  * or a GORO_BLOCKING region) never reaches a scheduling point: its thread
- * is ended where it stands (signals/exit_kill.c), and goro_main returns
- * once every thread of the run is gone.
+ * is pulled out of the call and the goroutine abandoned there
+ * (signals/exit_kill.c); the thread then leaves as the others do, and
+ * goro_main returns once every thread of the run is gone.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -38,7 +39,7 @@
 #define RELAXED memory_order_relaxed
 
 /* At exit: how long Ms get to leave by themselves before the ones in the
- * kernel are ended, and how often M0 looks (and asks again). */
+ * kernel are pulled out, and how often M0 looks (and asks again). */
 #define EXIT_GRACE_NS (2 * 1000 * 1000)
 #define EXIT_RETRY_NS (100 * 1000)
 

@@ -91,8 +91,11 @@ bool exit_kill_request(struct m *m)
 
 bool exit_kill_from_runtime(const siginfo_t *si)
 {
-	return si->si_code == SI_QUEUE && si->si_pid == getpid() &&
-	       si->si_value.sival_ptr == (void *)&exit_cookie;
+	/* The cookie first: every preemption signal passes here, and only
+	 * the exit signal pays for getpid(). */
+	return si->si_code == SI_QUEUE &&
+	       si->si_value.sival_ptr == (void *)&exit_cookie &&
+	       si->si_pid == getpid();
 }
 
 /* Was the interrupted context in a system call (see the top)? */
