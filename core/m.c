@@ -577,7 +577,7 @@ void m_join_all(struct m *self)
 	struct m *list = sched.allm;
 	rlock_unlock(&sched.lock);
 	for (struct m *m = list; m; m = m->alllink)
-		if (m != self)
+		if (m != self && !m->exit_joined)  /* core/main.c joined it */
 			pthread_join(m->thread, NULL);
 	struct m *next;
 	for (struct m *m = list; m; m = next) {

@@ -5,17 +5,25 @@
  * The calling thread becomes M0 and the function runs as goroutine 1.
  * When it returns, the Go rule applies: the program is over.  Other
  * goroutines are abandoned where they stand; every M leaves at its next
- * scheduling point (an M blocked in the kernel is waited for), M0 comes back
- * here, and everything the run allocated is freed, so that goro_main can be
- * called again.
+ * scheduling point (running ones are asked to by the preemption signal),
+ * M0 comes back here, and everything the run allocated is freed, so that
+ * goro_main can be called again.  An M whose goroutine is still blocked in
+ * the kernel after a short grace period (a plain read(), sleep(), accept(),
+ * or a GORO_BLOCKING region) never reaches a scheduling point: its thread
+ * is pulled out of the call and the goroutine abandoned there
+ * (signals/exit_kill.c); the thread then leaves as the others do, and
+ * goro_main returns once every thread of the run is gone.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "alloc.h"
+#include "clock.h"
 #include "config.h"
 #include "crash.h"
+#include "exit_kill.h"
 #include "goroutine.h"
 #include "m.h"
 #include "netpoll.h"
@@ -32,6 +40,11 @@
 
 #define RELAXED memory_order_relaxed
 
+/* At exit: how long Ms get to leave by themselves before the ones in the
+ * kernel are pulled out, and how often M0 looks (and asks again). */
+#define EXIT_GRACE_NS (2 * 1000 * 1000)
+#define EXIT_RETRY_NS (100 * 1000)
+
 struct main_call {
 	int (*fn)(int, char **);
 	int argc;
@@ -44,7 +57,7 @@ static void runtime_exit_begin(int code)
 	atomic_store_explicit(&sched.exiting, true, memory_order_release);
 	/* Running goroutines leave at their next scheduling point, or at
 	 * once by the preemption signal (goro_main keeps asking until every
-	 * P is given back: preempt_until_released). */
+	 * P is given back: end_other_ms). */
 	struct m *self = m_current();
 	rlock_lock(&sched.lock);
 	int32_t n = atomic_load_explicit(&sched.gomaxprocs, RELAXED);
@@ -57,6 +70,78 @@ static void runtime_exit_begin(int code)
 	m_wake_all_idle();
 }
 
+/* The M0 of the run, and whether it is back from its scheduler loop. */
+static struct m *run_m0;
+static _Atomic bool m0_back;
+
+/* Exit: ask m, which has not left yet, to drop its goroutine.  One still
+ * holding a P running is asked to stop (flag and preemption signal); once
+ * `late`, one in a system call is pulled out of it (signals/exit_kill.c). */
+static void ask_to_leave(struct m *m, bool late)
+{
+	struct g *g = __atomic_load_n(&m->curg, __ATOMIC_RELAXED);
+	struct p *p = __atomic_load_n(&m->p, __ATOMIC_RELAXED);
+	if (!g)
+		return;  /* on its g0: on its way out */
+	if (p && atomic_load_explicit(&p->status, RELAXED) == P_RUNNING)
+		preempt_request(m, g);
+	if (late)
+		exit_kill_request(m);
+}
+
+static void exit_pause(void)
+{
+	struct timespec ts = { 0, EXIT_RETRY_NS };
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * Goroutine 1 returned on another M than M0, and M0 must run the rest of
+ * the exit (goro_main returns on the caller's thread) — but M0 may be
+ * running a goroutine blocked in the kernel, which would never bring it
+ * back.  Ask it until it is back.  This runs as goroutine 1, spinning on
+ * nanosleep (parking would take this M off to leave).
+ */
+static void call_m0_back(void)
+{
+	int64_t start = rt_now();
+	while (!atomic_load_explicit(&m0_back, memory_order_acquire)) {
+		rlock_lock(&sched.lock);
+		ask_to_leave(run_m0, rt_now() - start >= EXIT_GRACE_NS);
+		rlock_unlock(&sched.lock);
+		exit_pause();
+	}
+}
+
+/*
+ * On M0, goroutine 1 having returned and sysmon being stopped: wait for
+ * every other M to leave, joining each thread as it does, and asking the
+ * others to (EXIT_GRACE_NS before any is pulled out of a system call).
+ */
+static void end_other_ms(struct m *self)
+{
+	int64_t start = rt_now();
+	for (;;) {
+		bool alive = false;
+		bool late = rt_now() - start >= EXIT_GRACE_NS;
+		rlock_lock(&sched.lock);
+		for (struct m *m = sched.allm; m; m = m->alllink) {
+			if (m == self || m->exit_joined)
+				continue;
+			if (pthread_tryjoin_np(m->thread, NULL) == 0) {
+				m->exit_joined = true;
+				continue;
+			}
+			alive = true;
+			ask_to_leave(m, late);
+		}
+		rlock_unlock(&sched.lock);
+		if (!alive)
+			return;
+		exit_pause();
+	}
+}
+
 /* A call-out frame (core/text_ranges.h): the application's main runs
  * above it, as preemptible as any goroutine. */
 RT_CALLOUT static void main_goroutine(void *arg)
@@ -64,6 +149,8 @@ RT_CALLOUT static void main_goroutine(void *arg)
 	struct main_call *call = arg;
 	int code = call->fn(call->argc, call->argv);
 	runtime_exit_begin(code);
+	if (m_current() != run_m0)
+		call_m0_back();
 }
 
 static void runtime_reset(void)
@@ -119,6 +206,8 @@ int goro_main(int (*fn)(int, char **), int argc, char **argv)
 	if (err)
 		goto fail_procs;
 	m0->is_m0 = true;
+	run_m0 = m0;
+	atomic_store_explicit(&m0_back, false, RELAXED);
 	sched.allm = m0;
 	sched.mcount = 1;
 	m_attach_thread(m0);
@@ -140,12 +229,14 @@ int goro_main(int (*fn)(int, char **), int argc, char **argv)
 		rt_fatal("cannot start sysmon: %s", strerror(-err));
 
 	sched_m_loop(m0);
+	atomic_store_explicit(&m0_back, true, memory_order_release);
 
 	/* Goroutine 1 returned.  Stop the goroutines still running, wait for
 	 * the other Ms, then free it all. */
 	sysmon_stop();
-	preempt_until_released();
+	/* The M creator first: its reserve M leaves only when it stops. */
 	m_creator_stop();
+	end_other_ms(m0);
 	m_join_all(m0);
 	netpoll_teardown();
 	retake_free_spares();

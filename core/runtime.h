@@ -164,6 +164,8 @@ struct m {
 	struct p *p;                 /* attached P */
 	struct p *nextp;             /* P handed over by whoever woke this M */
 	struct p *syscall_p;         /* P lent out by goro_blocking_enter */
+	int blocking_depth;          /* nested goro_blocking_enter calls; the
+	                                M's own thread only (core/blocking.c) */
 	struct p *_Atomic stolen_p;  /* own P while running on a spare */
 	bool spinning;               /* looking for work while holding no G */
 	bool is_m0;                  /* the thread that called goro_main */
@@ -196,6 +198,9 @@ struct m {
 	void *g0_stack_lo;           /* this thread's own stack (sanitizers) */
 	size_t g0_stack_size;
 	void *asan_fake_stack;       /* ASan's fake stack across a switch */
+
+	bool exit_joined;            /* thread joined at exit; M0 only
+	                                (core/main.c) */
 };
 
 /* ---- the scheduler's global state -------------------------------------- */
@@ -266,11 +271,35 @@ static inline struct g *g_current(void)
 #define RT_CALLOUT __attribute__((section("goro_callout"), noinline))
 
 /* Public entry points call this first: outside goro_main they print a
- * message naming the call and return `ret`. */
+ * message naming the call and return `ret`.  Inside a blocking region
+ * (goro_blocking_enter) the M holds no P: the call takes one back for its
+ * own duration and a scope guard re-enters the region when it returns, as
+ * Go's cgo callback does (core/blocking.c); where that cannot be done the
+ * call returns `ret` after a message naming it.  Once per function. */
 #define RT_REQUIRE_G(ret) \
+	int rt_region_ __attribute__((cleanup(blocking_callback_end))) = 0; \
+	do { struct m *rt_m_ = m_current(); \
+		if (__builtin_expect(rt_m_ == NULL || rt_m_->curg == NULL, 0)) { \
+			rt_outside_goroutine(__func__); return ret; } \
+		if (__builtin_expect(rt_m_->p == NULL, 0) && \
+		    (rt_region_ = blocking_callback_begin(__func__)) < 0) { \
+			rt_region_ = 0; return ret; } } while (0)
+/* The same check for the calls that run without a P themselves
+ * (goro_blocking_enter/exit). */
+#define RT_REQUIRE_G_NO_P(ret) \
 	do { if (__builtin_expect(g_current() == NULL, 0)) { \
 		rt_outside_goroutine(__func__); return ret; } } while (0)
 void rt_outside_goroutine(const char *call);
+/* core/blocking.c: leave the blocking region for a runtime call (returns
+ * the region's nesting depth, > 0, or -1 if this M cannot get a P back),
+ * and enter it again at the end of the call's scope. */
+int blocking_callback_begin(const char *call);
+void blocking_callback_leave(int depth);
+static inline void blocking_callback_end(int *depth)
+{
+	if (__builtin_expect(*depth != 0, 0))
+		blocking_callback_leave(*depth);
+}
 
 /* Entry points that threads goro did not create may call too (goro.h,
  * "Calls from other threads"): from a goroutine, or from a thread that is

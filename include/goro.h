@@ -503,7 +503,12 @@ int goro_getaddrinfo(const char *node, const char *service,
 /* Mark a call that may block in the kernel: the P is handed on meanwhile
  * (after ~20 µs).  Calls not marked — a plain sleep(), read() or
  * pthread_mutex_lock — are noticed too, after a few milliseconds of the
- * thread sleeping. */
+ * thread sleeping.  Regions nest.  Any goro call may be made inside one: it
+ * takes a P back for its own duration (it may park, and resume on another
+ * thread), errno is kept, and the rest of the region runs without a P.
+ * When goroutine 1 returns, a goroutine still blocked in the kernel,
+ * marked or not, is abandoned there: the call never returns (goro(3),
+ * EXIT). */
 void goro_blocking_enter(void);
 void goro_blocking_exit(void);
 /* GORO_BLOCKING_DO(n = read(fd, buf, len)): any statement, marked; ISO C

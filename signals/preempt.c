@@ -54,6 +54,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "exit_kill.h"
 #include "preempt.h"
 #include "preempt_frame.h"
 #include "runtime.h"
@@ -65,7 +66,6 @@
 /* Stack the trampoline and the scheduler below it need, beyond the XSAVE
  * area, between the interrupted RSP and the goroutine's stack limit. */
 #define PREEMPT_STACK_NEED (8 * 1024)
-#define EXIT_RETRY_NS (100 * 1000)
 
 __thread uintptr_t preempt_resume_pc __attribute__((tls_model("initial-exec")));
 /* Set by the handler beside preempt_resume_pc: the interrupted code is
@@ -143,36 +143,6 @@ bool preempt_request(struct m *m, struct g *g)
 	return true;
 }
 
-void preempt_until_released(void)
-{
-	if (!config.async_preempt || !async_possible)
-		return;
-	struct m *self = m_current();
-	for (;;) {
-		bool busy = false;
-		/* Under sched.lock an M that still holds its P has not left
-		 * sched_m_loop: it and its thread are alive. */
-		rlock_lock(&sched.lock);
-		int32_t n = atomic_load_explicit(&sched.gomaxprocs, RELAXED);
-		for (int32_t i = 0; i < n; i++) {
-			struct p *p = sched.allp[i];
-			struct m *m = p->m;
-			if (atomic_load_explicit(&p->status, RELAXED) != P_RUNNING ||
-			    !m || m == self)
-				continue;
-			busy = true;
-			struct g *g = m->curg;
-			if (g)
-				preempt_request(m, g);
-		}
-		rlock_unlock(&sched.lock);
-		if (!busy)
-			return;
-		struct timespec ts = { 0, EXIT_RETRY_NS };
-		nanosleep(&ts, NULL);
-	}
-}
-
 /* ---- the handler ------------------------------------------------------- */
 
 static bool from_runtime(const siginfo_t *si)
@@ -229,6 +199,10 @@ static enum outcome safe_point(struct m *m, const mcontext_t *mc)
 
 static void preempt_signal_handler(int sig, siginfo_t *si, void *ucv)
 {
+	if (exit_kill_from_runtime(si)) {
+		exit_kill_handle(ucv);
+		return;
+	}
 	if (!from_runtime(si)) {
 		int saved_errno = errno;
 		chain_to_application(sig, si, ucv);

@@ -32,9 +32,4 @@ bool preempt_request(struct m *m, struct g *g);
  * goroutine (core/sched.c counts it here). */
 void preempt_count_handoff(void);
 
-/* Program exit, on M0 with sched.exiting set: signal every M still running
- * a goroutine until each has given its P back.  Returns at once with
- * GORO_ASYNCPREEMPT=0 (goro_main then waits for them to call the runtime). */
-void preempt_until_released(void);
-
 #endif

@@ -36,7 +36,8 @@
 	X(preempt, "async preemption: sleeper lateness, hog throughput, bimodal tail latency") \
 	X(gdump, "gdump --summary of 100k parked goroutines: wall time, time stopped") \
 	X(net, "networking: UDP round trip on 1 P, TCP dial+accept on 2 Ps") \
-	X(timer, "timers: create+stop, 100k firing (CPU, p99 lateness), ticker drift, ctx cancel fan-out")
+	X(timer, "timers: create+stop, 100k firing (CPU, p99 lateness), ticker drift, ctx cancel fan-out") \
+	X(exit, "program end after main returns: idle, and a goroutine blocked in read()")
 
 #define DECLARE_SUITE(name, about) \
 	void bench_##name(const struct bench_opts *opts);
