@@ -306,8 +306,13 @@ static inline void blocking_callback_end(int *depth)
  * no M while goro_main runs.  Anything else prints the message above and
  * returns `ret`. */
 #define RT_REQUIRE_RUNTIME(ret) \
-	do { if (__builtin_expect(g_current() == NULL, 0) && \
-		 !rt_foreign_allowed(__func__)) return ret; } while (0)
+	int rt_region_ __attribute__((cleanup(blocking_callback_end))) = 0; \
+	do { struct m *rt_m_ = m_current(); \
+		if (__builtin_expect(rt_m_ == NULL || rt_m_->curg == NULL, 0)) { \
+			if (!rt_foreign_allowed(__func__)) return ret; } \
+		else if (__builtin_expect(rt_m_->p == NULL, 0) && \
+		    (rt_region_ = blocking_callback_begin(__func__)) < 0) { \
+			rt_region_ = 0; return ret; } } while (0)
 bool rt_foreign_allowed(const char *call);
 
 /* Fatal runtime error: prints "fatal error: <msg>" and the calling

@@ -141,6 +141,12 @@ START_TEST(preempted_goroutine_not_starved_by_yielders)
 }
 END_TEST
 
+START_TEST(blocking_call_in_tail_position_gives_up_the_p)
+{
+	run_case_procs("tailsleep", NULL, 1);
+}
+END_TEST
+
 START_TEST(spare_p_counts_against_gomaxprocs)
 {
 	run_case_procs("spare", NULL, 1);  /* at 2 Ps both may run */
@@ -167,6 +173,7 @@ static Suite *preempt_safe_suite(void)
 	tcase_add_test(tc, signal_mask_does_not_leak_between_goroutines);
 	tcase_add_test(tc, preempted_goroutine_not_starved_by_yielders);
 	tcase_add_test(tc, spare_p_counts_against_gomaxprocs);
+	tcase_add_test(tc, blocking_call_in_tail_position_gives_up_the_p);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -158,4 +159,13 @@ int case_sqlite_query(sqlite3 *db, long n, long *out)
 	}
 	sqlite3_finalize(st);
 	return rc;
+}
+
+/* A goroutine whose last statement is a blocking call: at -O2 it is a
+ * jump, so no frame of the goroutine's own function is left on the stack
+ * below the call (only goro_start's return address). */
+void case_tail_sleep(void *arg)
+{
+	(void)arg;
+	sleep(20);
 }

@@ -25,6 +25,8 @@ int case_sqlite_query(struct sqlite3 *db, long n, long *out);
  * again with its own tag; 2 for another's exception; std::terminate when
  * the thread has none. */
 int case_cxx_rethrow(int64_t hold_ns, int tag);
+/* A goroutine function that ends in sleep(20), a tail call. */
+void case_tail_sleep(void *arg);
 
 #ifdef __cplusplus
 }

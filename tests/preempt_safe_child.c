@@ -439,6 +439,16 @@ static int child_main(int argc, char **argv)
 		goro_yield();
 		go(yielder, NULL);
 		go(yielder, NULL);
+	} else if (!strcmp(c, "tailsleep")) {
+		/* One P: the only P is held by a goroutine asleep in the kernel
+		 * in a call it made in tail position; sysmon must see it is the
+		 * application's sleep and hand the P on, or main's 10 ms sleep
+		 * lasts 20 s (the caller's bound fails first). */
+		if (goro_go(case_tail_sleep, NULL) < 0)
+			return 3;
+		goro_yield();
+		goro_sleep(10 * MS);
+		return 0;  /* the sleeper is left in the kernel: exit ends it */
 	} else if (!strcmp(c, "spare")) {
 		/* A goroutine that woke on a spare P must not compute beside
 		 * the one holding the only P for longer than it takes sysmon
