@@ -22,6 +22,8 @@
  *                      handler (says so, exits 7) installed before goro_main
  *   dump_child many N  N goroutines parked in one long sleep; "ready"; ends when
  *                      stdin closes
+ *   dump_child parkcrash  the park set, then main dereferences NULL (with
+ *                      GORO_TRACEBACK=crash: a core file of the park set)
  *
  * The function names below are what the tests look for in the frames;
  * noinline keeps each one a frame of its own.
@@ -322,6 +324,12 @@ static int child_main(int argc, char **argv)
 		park_set_end();
 		return 0;
 	}
+	if (!strcmp(mode, "parkcrash")) {
+		park_set();
+		say_ready();
+		crash_here(NULL);
+		return 1;
+	}
 	if (!strcmp(mode, "many") && argc > 2) {
 		long n = atol(argv[2]);
 		for (long i = 0; i < n; i++)
@@ -333,7 +341,7 @@ static int child_main(int argc, char **argv)
 		atomic_store(&stop, true);
 		return 0;
 	}
-	fprintf(stderr, "usage: dump_child park|wedge|dump|segv|many N\n");
+	fprintf(stderr, "usage: dump_child park|wedge|dump|segv|trap|hogs|ownquit|parkcrash|many N\n");
 	return 2;
 }
 

@@ -16,6 +16,8 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 packages=(build-essential autoconf automake libtool pkg-config
 	  libjemalloc-dev libunwind-dev libdw-dev check valgrind python3)
+# The debugger tests (check_gdb) drive gdb and its gcore.
+packages+=(gdb)
 
 install_deps() {
 	local missing=()

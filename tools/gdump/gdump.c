@@ -5,7 +5,7 @@
  *
  *	gdump [--summary] [--json] [-g ID] [--state STATE] [--func TEXT] [-v] PID
  *
- * How: find the runtime's descriptor (core/descriptor.h) by symbol, stop
+ * How: find the runtime's descriptor (<goro/debug.h>) by symbol, stop
  * every thread with ptrace, copy the goroutine table out, unwind every
  * goroutine (unwind.c) — a running one from its thread's registers, a
  * parked one from the switch frame on its stack — let the process go, and
@@ -25,8 +25,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "descriptor.h"
-#include "symbolize.h"
+#include <goro/debug.h>
+#include "core/symbolize.h"
 #include "target.h"
 #include "unwind.h"
 
