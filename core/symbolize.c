@@ -22,6 +22,8 @@ struct cached_symbol {
 
 struct symbolizer {
 	Dwfl *dwfl;
+	Elf *core;             /* symbolizer_open_core: the core, kept open */
+	int core_fd;
 	struct cached_symbol *cache;
 	size_t cache_cap;      /* a power of two */
 	size_t cache_used;
@@ -81,11 +83,49 @@ static const Dwfl_Callbacks proc_callbacks = {
 	.debuginfo_path = &debuginfo_path,
 };
 
+static const Dwfl_Callbacks core_callbacks = {
+	.find_elf = dwfl_build_id_find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.debuginfo_path = &debuginfo_path,
+};
+
+static bool cache_init(struct symbolizer *s)
+{
+	s->cache_cap = 256;
+	s->cache = calloc(s->cache_cap, sizeof(*s->cache));
+	return s->cache != NULL;
+}
+
+struct symbolizer *symbolizer_open_core(const char *core, const char *exe)
+{
+	struct symbolizer *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	elf_version(EV_CURRENT);
+	s->core_fd = open(core, O_RDONLY | O_CLOEXEC);
+	if (s->core_fd < 0)
+		goto fail;
+	s->core = elf_begin(s->core_fd, ELF_C_READ_MMAP, NULL);
+	s->dwfl = dwfl_begin(&core_callbacks);
+	if (!s->core || !s->dwfl)
+		goto fail;
+	dwfl_report_begin(s->dwfl);
+	if (dwfl_core_file_report(s->dwfl, s->core, exe) < 0)
+		goto fail;
+	if (dwfl_report_end(s->dwfl, NULL, NULL) != 0 || !cache_init(s))
+		goto fail;
+	return s;
+fail:
+	symbolizer_close(s);
+	return NULL;
+}
+
 struct symbolizer *symbolizer_open(pid_t pid)
 {
 	struct symbolizer *s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
+	s->core_fd = -1;
 	s->dwfl = dwfl_begin(&proc_callbacks);
 	if (!s->dwfl)
 		goto fail;
@@ -93,11 +133,7 @@ struct symbolizer *symbolizer_open(pid_t pid)
 	reported_pid = pid;
 	if (dwfl_linux_proc_report(s->dwfl, pid) != 0)
 		goto fail;
-	if (dwfl_report_end(s->dwfl, NULL, NULL) != 0)
-		goto fail;
-	s->cache_cap = 256;
-	s->cache = calloc(s->cache_cap, sizeof(*s->cache));
-	if (!s->cache)
+	if (dwfl_report_end(s->dwfl, NULL, NULL) != 0 || !cache_init(s))
 		goto fail;
 	return s;
 fail:
@@ -116,6 +152,10 @@ void symbolizer_close(struct symbolizer *s)
 	free(s->cache);
 	if (s->dwfl)
 		dwfl_end(s->dwfl);
+	if (s->core)
+		elf_end(s->core);
+	if (s->core_fd >= 0)
+		close(s->core_fd);
 	free(s);
 }
 

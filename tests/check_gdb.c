@@ -216,18 +216,69 @@ static void remove_dir(const char *dir)
 	rmdir(dir);
 }
 
-START_TEST(gdb_goroutines_core)
+static int gdump_core(const char *args, const char *core, const char *exe)
+{
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "%s %s --core %s %s 2>&1", GDUMP, args,
+		 core, exe);
+	return run_capture(cmd, dump, sizeof(dump));
+}
+
+/* The park set's core, through gdb and through gdump --core. */
+START_TEST(goroutines_of_a_core)
 {
 	char dir[] = "/tmp/goro-core-XXXXXX", core[256], exe[256];
 	core_of(dir, core, exe, sizeof(core));
 	char target[600];
 	snprintf(target, sizeof(target), "%s %s", exe, core);
 	int st = gdb_run(target, CMDS("info goroutines", "goroutine all bt"));
-	remove_dir(dir);
 	ck_assert_msg(st == 0, "gdb %s: exit %d:\n%s", target, st, out);
 	expect_goroutines(out, false);
 	/* The crashing goroutine, through the signal frame. */
 	expect_bt(out, "main", CMDS("crash_here", "child_main"));
+
+	/* gdump: the same goroutines, in its own format. */
+	st = gdump_core("", core, exe);
+	ck_assert_msg(st == 0, "gdump --core: exit %d:\n%s", st, dump);
+	expect_goroutine(dump, "sleeper-1", "sleep",
+			 FUNCS("goro_sleep", "sleep_forever", "child_sleeper",
+			       "goro_start"));
+	expect_goroutine(dump, "receiver", "chan receive",
+			 FUNCS("child_receiver", "goro_start"));
+	expect_goroutine(dump, "locker", "sync.Mutex.Lock",
+			 FUNCS("child_locker", "goro_start"));
+	expect_goroutine(dump, "spinner", "running",
+			 FUNCS("spin_until_stop", "child_spinner", "goro_start"));
+	expect_goroutine(dump, "blocked", "syscall",
+			 FUNCS("child_blocked", "goro_start"));
+	expect_goroutine(dump, "main", "running",
+			 FUNCS("crash_here", "child_main", "goro_start"));
+	ck_assert_msg(strstr(dump, "dump_child.c:") &&
+		      strstr(dump, "created by park_set in goroutine 1\n"),
+		      "%s", dump);
+	/* Filters, --summary and --json as for a process; the executable
+	 * may be left for the core to name. */
+	long id = id_of(dump, "sleeper-2");
+	char args[64];
+	snprintf(args, sizeof(args), "-g %ld", id);
+	ck_assert_int_eq(gdump_core(args, core, ""), 0);
+	ck_assert_msg(strstr(dump, "\"sleeper-2\" [sleep]") &&
+		      !strstr(dump, "\"sleeper-1\""), "%s", dump);
+	ck_assert_int_eq(gdump_core("--summary", core, exe), 0);
+	ck_assert_msg(strstr(dump, "2 goroutines [sleep]:\n"), "%s", dump);
+	ck_assert_int_eq(gdump_core("--json", core,
+				    "| python3 -c 'import json,sys; "
+				    "d=json.load(sys.stdin); print(\"OK\", "
+				    "d[\"schema\"], len(d[\"goroutines\"]))'"),
+			 0);
+	ck_assert_msg(strcmp(dump, "OK 1 12\n") == 0, "json: %s", dump);
+	remove_dir(dir);
+
+	/* Not a core, no such file. */
+	ck_assert_int_eq(gdump_core("", "/etc/passwd", ""), 1);
+	ck_assert_msg(strstr(dump, "not an x86-64 core file"), "%s", dump);
+	ck_assert_int_eq(gdump_core("", "/nonexistent/core", ""), 1);
+	ck_assert_int_eq(gdump_core("", "", ""), 2);
 }
 END_TEST
 
@@ -237,7 +288,7 @@ static Suite *gdb_suite(void)
 	TCase *tc = tcase_create("gdb");
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, gdb_goroutines_live);
-	tcase_add_test(tc, gdb_goroutines_core);
+	tcase_add_test(tc, goroutines_of_a_core);
 	suite_add_tcase(s, tc);
 	return s;
 }

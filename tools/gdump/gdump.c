@@ -4,13 +4,15 @@
  * when every thread of the target is stuck.
  *
  *	gdump [--summary] [--json] [-g ID] [--state STATE] [--func TEXT] [-v] PID
+ *	gdump [same options] --core CORE [EXE]
  *
  * How: find the runtime's descriptor (<goro/debug.h>) by symbol, stop
  * every thread with ptrace, copy the goroutine table out, unwind every
  * goroutine (unwind.c) — a running one from its thread's registers, a
  * parked one from the switch frame on its stack — let the process go, and
  * only then symbolize and print.  The target is stopped for the copying
- * and unwinding alone.
+ * and unwinding alone.  A core file (--core) is read the same way, with
+ * nothing to stop: the process it describes is gone.
  *
  * Exit status: 0 done, 1 other failure, 2 usage, 3 no such process,
  * 4 permission denied, 5 not a goro process, 6 descriptor version mismatch.
@@ -27,6 +29,7 @@
 
 #include <goro/debug.h>
 #include "core/symbolize.h"
+#include "corefile.h"
 #include "target.h"
 #include "unwind.h"
 
@@ -71,7 +74,15 @@ static struct options {
 	int64_t only_id;
 	const char *state, *func;
 	pid_t pid;
+	const char *core, *exe;   /* --core CORE [EXE] */
 } opt = { .only_id = -1 };
+
+/* "process PID" or "core FILE", for messages. */
+static char subject[320];
+
+/* Version of --json's layout: bumped whenever a key changes meaning or
+ * goes away (new keys may appear without it). */
+#define JSON_SCHEMA 1
 
 static struct goro_debug_descriptor desc;
 static struct target target;
@@ -81,7 +92,10 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: gdump [options] PID\n"
-		"Print every goroutine of the goro process PID.\n\n"
+		"       gdump [options] --core CORE [EXE]\n"
+		"Print every goroutine of the goro process PID, or of the\n"
+		"process that left core file CORE (EXE: its executable, if\n"
+		"not where the core says).\n\n"
 		"  --summary      group identical stacks, largest group first\n"
 		"  --json         JSON instead of text\n"
 		"  -g ID          only goroutine ID\n"
@@ -100,6 +114,7 @@ static void parse_args(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "state", required_argument, NULL, 'S' },
 		{ "func", required_argument, NULL, 'F' },
+		{ "core", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -111,6 +126,7 @@ static void parse_args(int argc, char **argv)
 		case 'v': opt.verbose = true; break;
 		case 'S': opt.state = optarg; break;
 		case 'F': opt.func = optarg; break;
+		case 'C': opt.core = optarg; break;
 		case 'g': {
 			char *end;
 			opt.only_id = strtoll(optarg, &end, 10);
@@ -126,11 +142,21 @@ static void parse_args(int argc, char **argv)
 		}
 	}
 	char *end;
+	if (opt.core) {
+		if (optind < argc - 1) {
+			usage(stderr);
+			exit(EXIT_USAGE);
+		}
+		opt.exe = optind < argc ? argv[optind] : NULL;
+		snprintf(subject, sizeof(subject), "core %s", opt.core);
+		return;
+	}
 	if (optind != argc - 1 ||
 	    (opt.pid = (pid_t)strtol(argv[optind], &end, 10)) <= 0 || *end) {
 		usage(stderr);
 		exit(EXIT_USAGE);
 	}
+	snprintf(subject, sizeof(subject), "process %d", (int)opt.pid);
 }
 
 static _Noreturn void fail(enum exit_status status, const char *fmt, ...)
@@ -201,12 +227,12 @@ static void read_descriptor(uint64_t addr)
 		fail(EXIT_FAILED, "cannot read the descriptor at 0x%lx",
 		     (unsigned long)addr);
 	if (memcmp(head.magic, GORO_DEBUG_MAGIC, sizeof(head.magic)) != 0)
-		fail(EXIT_NOT_GORO, "process %d: %s is not a goro descriptor",
-		     (int)opt.pid, GORO_DEBUG_SYMBOL);
+		fail(EXIT_NOT_GORO, "%s: %s is not a goro descriptor",
+		     subject, GORO_DEBUG_SYMBOL);
 	if (head.version != GORO_DEBUG_VERSION)
-		fail(EXIT_VERSION, "process %d uses goro descriptor version %u;"
+		fail(EXIT_VERSION, "%s uses goro descriptor version %u;"
 		     " this gdump reads version %u: use the gdump of the "
-		     "same goro release", (int)opt.pid, head.version,
+		     "same goro release", subject, head.version,
 		     GORO_DEBUG_VERSION);
 	if (head.size < sizeof(desc))
 		fail(EXIT_VERSION, "descriptor of %u bytes, expected %zu",
@@ -345,7 +371,9 @@ static struct goroutine *read_goroutines(size_t *count)
 					    desc.g_stack_high_water);
 		g->async_preempted = FIELD(bool, buf, desc.g_async_preempted);
 		g->state = state_label(g);
-		if (g->status == desc.status_waiting && g->wait_since > 0 &&
+		/* (A core's clock is not ours: no minutes.) */
+		if (!target.core && g->status == desc.status_waiting &&
+		    g->wait_since > 0 &&
 		    now - g->wait_since >= NS_PER_MINUTE)
 			g->wait_minutes = (now - g->wait_since) / NS_PER_MINUTE;
 		live++;
@@ -774,10 +802,22 @@ static void json_body(const struct goroutine *g)
 	printf(",\"stack_used\":%llu", (unsigned long long)stack_used(g));
 }
 
+/* The keys every --json output opens with. */
+static void json_header(void)
+{
+	printf("{\"schema\":%d,\"pid\":%d,", JSON_SCHEMA, (int)target.pid);
+	if (opt.core) {
+		printf("\"core\":");
+		json_string(opt.core);
+		printf(",");
+	}
+	printf("\"stopped_us\":%lld,", (long long)(target.stopped_ns / 1000));
+}
+
 static void print_json(struct goroutine **sel, size_t n)
 {
-	printf("{\"pid\":%d,\"stopped_us\":%lld,\"goroutines\":[",
-	       (int)opt.pid, (long long)(target.stopped_ns / 1000));
+	json_header();
+	printf("\"goroutines\":[");
 	for (size_t i = 0; i < n; i++) {
 		const struct goroutine *g = sel[i];
 		printf("%s\n{\"id\":%lld,\"name\":", i ? "," : "",
@@ -794,8 +834,8 @@ static void print_json(struct goroutine **sel, size_t n)
 
 static void print_summary_json(struct goroutine **leaders, size_t ng)
 {
-	printf("{\"pid\":%d,\"stopped_us\":%lld,\"groups\":[",
-	       (int)opt.pid, (long long)(target.stopped_ns / 1000));
+	json_header();
+	printf("\"groups\":[");
 	for (size_t i = 0; i < ng; i++) {
 		const struct goroutine *g = leaders[i];
 		printf("%s\n{\"count\":%zu,\"ids\":[", i ? "," : "",
@@ -811,10 +851,8 @@ static void print_summary_json(struct goroutine **leaders, size_t ng)
 
 /* ---- main -------------------------------------------------------------- */
 
-int main(int argc, char **argv)
+static void open_process(void)
 {
-	parse_args(argc, argv);
-	int64_t start = monotonic_ns();
 	target.pid = opt.pid;
 	if (kill(opt.pid, 0) != 0 && errno == ESRCH)
 		fail(EXIT_NO_PROCESS, "no such process: %d", (int)opt.pid);
@@ -831,10 +869,35 @@ int main(int argc, char **argv)
 			     (int)opt.pid);
 		fail_permission();
 	}
+}
+
+static void open_core(void)
+{
+	int err = target_open_core(&target, opt.core);
+	if (err == -ENOEXEC)
+		fail(EXIT_FAILED, "%s is not an x86-64 core file", opt.core);
+	if (err)
+		fail(EXIT_FAILED, "cannot read %s: %s", opt.core,
+		     strerror(-err));
+	sym = symbolizer_open_core(opt.core, opt.exe);
+	if (!sym)
+		fail(EXIT_FAILED, "cannot find the modules of %s%s%s", subject,
+		     opt.exe ? " with executable " : "",
+		     opt.exe ? opt.exe : "");
+}
+
+int main(int argc, char **argv)
+{
+	parse_args(argc, argv);
+	int64_t start = monotonic_ns();
+	if (opt.core)
+		open_core();
+	else
+		open_process();
 	uint64_t desc_addr = symbolizer_lookup(sym, GORO_DEBUG_SYMBOL);
 	if (!desc_addr)
-		fail(EXIT_NOT_GORO, "process %d is not a goro process (no %s "
-		     "symbol: is it linked with libgoro?)", (int)opt.pid,
+		fail(EXIT_NOT_GORO, "%s is not a goro process (no %s "
+		     "symbol: is it linked with libgoro?)", subject,
 		     GORO_DEBUG_SYMBOL);
 
 	int err = target_stop(&target);
@@ -861,9 +924,9 @@ int main(int argc, char **argv)
 		unwind_parked(&gs[i]);
 	unwind_fini();
 	if (!running)
-		fail(EXIT_DONE, "process %d: the goro runtime is not running "
+		fail(EXIT_DONE, "%s: the goro runtime is not running "
 		     "(goro_main has not started, or has returned)",
-		     (int)opt.pid);
+		     subject);
 
 	struct goroutine **sel = calloc(n ? n : 1, sizeof(*sel));
 	if (!sel)
@@ -877,8 +940,8 @@ int main(int argc, char **argv)
 		if (selected(&gs[i]))
 			sel[nsel++] = &gs[i];
 	if (opt.only_id > 0 && nsel == 0)
-		fail(EXIT_FAILED, "process %d has no goroutine %lld",
-		     (int)opt.pid, (long long)opt.only_id);
+		fail(EXIT_FAILED, "%s has no goroutine %lld",
+		     subject, (long long)opt.only_id);
 	if (opt.summary) {
 		size_t ng;
 		struct goroutine **leaders = group(sel, nsel, &ng);
@@ -905,5 +968,6 @@ int main(int argc, char **argv)
 	free(stacks);
 	unwind_fini();
 	symbolizer_close(sym);
+	target_close(&target);
 	return EXIT_DONE;
 }
