@@ -138,5 +138,13 @@ int config_load(void)
 		else
 			return bad("GORO_STACK_GUARD", v, "auto or mprotect");
 	}
+	if ((v = getenv("GORO_SIGQUIT")) && *v) {
+		if (!strcmp(v, "ignore"))
+			config.sigquit_ignore = true;
+		else if (!strcmp(v, "dump"))
+			config.sigquit_ignore = false;
+		else
+			return bad("GORO_SIGQUIT", v, "dump or ignore");
+	}
 	return 0;
 }

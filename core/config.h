@@ -28,6 +28,8 @@ struct rt_config {
 	size_t stack_max;          /* GORO_STACK_MAX; 0 = built-in default */
 	enum traceback_level traceback;  /* GORO_TRACEBACK */
 	enum stack_guard_mode stack_guard; /* GORO_STACK_GUARD */
+	bool sigquit_ignore;       /* GORO_SIGQUIT=ignore: keep an inherited
+				    * SIG_IGN rather than dump on SIGQUIT */
 };
 
 extern struct rt_config config;

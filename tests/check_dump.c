@@ -254,6 +254,31 @@ START_TEST(sigquit_dumps_and_exits_2)
 }
 END_TEST
 
+/* `cmd &` in a shell starts a program with SIGQUIT ignored: it still
+ * dumps, as a Go program does, unless GORO_SIGQUIT=ignore says not to. */
+START_TEST(sigquit_dumps_when_inherited_ignored)
+{
+	static struct child c;
+	signal(SIGQUIT, SIG_IGN);  /* inherited through fork and exec */
+	child_start(&c, "GORO_MAXPROCS=4", "park", NULL, true);
+	kill(c.goro_pid, SIGQUIT);
+	ck_assert_int_eq(child_wait(&c, false), 2);
+	ck_assert_msg(strstr(c.out, "SIGQUIT: quit\nPC=0x"), "%s", c.out);
+	expect_park_set(c.out, false, true);
+
+	child_start(&c, "GORO_SIGQUIT=ignore", "park", NULL, true);
+	kill(c.goro_pid, SIGQUIT);
+	ck_assert_int_eq(child_finish(&c), 0);
+	ck_assert_msg(strstr(c.out, "child done") &&
+		      !strstr(c.out, "SIGQUIT"), "%s", c.out);
+
+	/* A value it does not know is an error at start. */
+	child_start(&c, "GORO_SIGQUIT=maybe", "park", NULL, false);
+	ck_assert_int_ne(child_finish(&c), 0);
+	ck_assert_msg(strstr(c.out, "GORO_SIGQUIT"), "%s", c.out);
+}
+END_TEST
+
 static void expect_crash_report(const char *out)
 {
 	ck_assert_msg(strstr(out, "fatal error: unexpected signal\n"
@@ -337,6 +362,7 @@ static Suite *dump_suite(void)
 	tcase_add_test(tc, gdump_errors);
 	tcase_add_test(tc, goro_dump_in_process);
 	tcase_add_test(tc, sigquit_dumps_and_exits_2);
+	tcase_add_test(tc, sigquit_dumps_when_inherited_ignored);
 	tcase_add_test(tc, null_dereference_report);
 	tcase_add_test(tc, illegal_instruction_report);
 	tcase_add_test(tc, application_handlers_chain);
