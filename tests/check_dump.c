@@ -182,6 +182,28 @@ START_TEST(gdump_summary_json_filters)
 }
 END_TEST
 
+/* Whatever bytes a goroutine's name holds, --json stays valid JSON: the
+ * quote, backslash and control characters escaped, valid UTF-8 (the euro
+ * sign) kept, each invalid byte (0xff, a cut-short sequence, an encoded
+ * surrogate) replaced by U+FFFD. */
+START_TEST(gdump_json_hostile_name)
+{
+	static struct child c;
+	child_start(&c, NULL, "hostile", NULL, true);
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd),
+		 "%s --json %d | python3 -c 'import json,sys; "
+		 "d=json.load(sys.stdin); print(d[\"schema\"], "
+		 "ascii([g[\"name\"] for g in d[\"goroutines\"] "
+		 "if g[\"name\"] != \"main\"]))' 2>&1", GDUMP,
+		 (int)c.goro_pid);
+	ck_assert_int_eq(run_capture(cmd, dump, sizeof(dump)), 0);
+	ck_assert_str_eq(dump, "1 ['q\"b\\\\n\\n\\x01\\x7f\\ufffd"
+			 "\\ufffd(\\u20ac\\ufffd\\ufffd\\ufffdz']\n");
+	ck_assert_int_eq(child_finish(&c), 0);
+}
+END_TEST
+
 START_TEST(gdump_errors)
 {
 	/* No such process: a child already reaped. */
@@ -359,6 +381,7 @@ static Suite *dump_suite(void)
 	tcase_add_test(tc, gdump_every_m_wedged);
 	tcase_add_test(tc, gdump_preempted_goroutine);
 	tcase_add_test(tc, gdump_summary_json_filters);
+	tcase_add_test(tc, gdump_json_hostile_name);
 	tcase_add_test(tc, gdump_errors);
 	tcase_add_test(tc, goro_dump_in_process);
 	tcase_add_test(tc, sigquit_dumps_and_exits_2);

@@ -22,6 +22,9 @@
  *                      handler (says so, exits 7) installed before goro_main
  *   dump_child many N  N goroutines parked in one long sleep; "ready"; ends when
  *                      stdin closes
+ *   dump_child hostile a goroutine whose name holds a quote, a backslash,
+ *                      control characters and invalid UTF-8; "ready"; ends
+ *                      when stdin closes
  *   dump_child parkcrash  the park set, then main dereferences NULL (with
  *                      GORO_TRACEBACK=crash: a core file of the park set)
  *
@@ -322,6 +325,14 @@ static int child_main(int argc, char **argv)
 		say_ready();
 		wait_for_stdin_eof();
 		park_set_end();
+		return 0;
+	}
+	if (!strcmp(mode, "hostile")) {
+		spawn("q\"b\\n\n\x01\x7f\xff\xc3(\xe2\x82\xac\xed\xa0\x80z",
+		      child_sleeper);
+		wait_started(1);
+		say_ready();
+		wait_for_stdin_eof();
 		return 0;
 	}
 	if (!strcmp(mode, "parkcrash")) {

@@ -730,17 +730,47 @@ static void print_summary_text(struct goroutine **leaders, size_t ng)
 
 /* ---- JSON ---------------------------------------------------------------- */
 
+/* Bytes 0x80.. that start a well-formed UTF-8 sequence: its length, or 0
+ * (a stray continuation byte, an overlong form, a surrogate, beyond
+ * U+10FFFF, or cut short). */
+static int utf8_length(const unsigned char *p)
+{
+	unsigned c = p[0];
+	int n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 :
+		c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+	for (int i = 1; i < n; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] > 0x9f) ||
+	    (c == 0xf0 && p[1] < 0x90) || (c == 0xf4 && p[1] > 0x8f))
+		return 0;
+	return n;
+}
+
+/* A JSON string for any bytes: control characters and DEL escaped, valid
+ * UTF-8 kept, every byte of invalid UTF-8 replaced by U+FFFD. */
 static void json_string(const char *s)
 {
 	putchar('"');
-	for (; s && *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
+	const unsigned char *p = (const unsigned char *)s;
+	while (p && *p) {
+		unsigned char c = *p;
+		if (c == '"' || c == '\\') {
 			printf("\\%c", c);
-		else if (c < 0x20)
+		} else if (c < 0x20 || c == 0x7f) {
 			printf("\\u%04x", c);
-		else
+		} else if (c < 0x80) {
 			putchar(c);
+		} else {
+			int n = utf8_length(p);
+			if (n) {
+				fwrite(p, 1, (size_t)n, stdout);
+				p += n;
+				continue;
+			}
+			printf("\\ufffd");
+		}
+		p++;
 	}
 	putchar('"');
 }
