@@ -1,0 +1,217 @@
+/*
+ * check_stats.c — goro_stats(): counts a program can check against what it
+ * did (goroutines parked on a channel, asleep, in the poller, in a
+ * blocking call), preemptions and steals seen, and the size contract that
+ * lets old and new programs and libraries mix.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+
+#include "testutil.h"
+
+#define BLOCKED_ON_CHAN 10
+#define SLEEPERS 3
+#define READERS 2
+
+static goro_chan_t *never;
+static int idle_pipe[2], blocking_pipe[2];
+static atomic_int started;
+
+static void receiver(void *arg)
+{
+	(void)arg;
+	int v;
+	atomic_fetch_add(&started, 1);
+	goro_chan_recv(never, &v);
+}
+
+static void sleeper(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&started, 1);
+	goro_sleep(3600LL * 1000 * 1000 * 1000);
+}
+
+static void reader(void *arg)
+{
+	(void)arg;
+	char c;
+	atomic_fetch_add(&started, 1);
+	goro_read(idle_pipe[0], &c, 1);
+}
+
+static void blocked(void *arg)
+{
+	(void)arg;
+	char c;
+	atomic_fetch_add(&started, 1);
+	GORO_BLOCKING(read(blocking_pipe[0], &c, 1));
+}
+
+/* Poll goro_stats until done(s) holds, for up to 20 s. */
+static bool wait_for(struct goro_stats *s, bool (*done)(const struct goro_stats *))
+{
+	for (int i = 0; i < 2000; i++) {
+		ck_assert_int_eq(goro_stats(s, sizeof(*s)), (int)sizeof(*s));
+		if (done(s))
+			return true;
+		goro_sleep(10 * 1000 * 1000);
+	}
+	return false;
+}
+
+static bool all_parked(const struct goro_stats *s)
+{
+	return s->g_waiting == BLOCKED_ON_CHAN + SLEEPERS + READERS &&
+	       s->g_syscall == 1;
+}
+
+static int known_counts_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	never = goro_chan_make(sizeof(int), 0);
+	ck_assert(pipe(idle_pipe) == 0 && pipe(blocking_pipe) == 0);
+	for (int i = 0; i < BLOCKED_ON_CHAN; i++)
+		goro_go(receiver, NULL);
+	for (int i = 0; i < SLEEPERS; i++)
+		goro_go(sleeper, NULL);
+	for (int i = 0; i < READERS; i++)
+		goro_go(reader, NULL);
+	goro_go(blocked, NULL);
+	struct goro_stats s;
+	ck_assert_msg(wait_for(&s, all_parked),
+		      "waiting %llu syscall %llu", (unsigned long long)s.g_waiting,
+		      (unsigned long long)s.g_syscall);
+	ck_assert_uint_eq(s.size, sizeof(s));
+	/* main, and whatever has not yet parked: nothing else. */
+	ck_assert_uint_eq(s.goroutines, 1 + BLOCKED_ON_CHAN + SLEEPERS +
+				       READERS + 1);
+	ck_assert_uint_eq(s.goroutines, goro_count());
+	ck_assert_uint_eq(s.g_running, 1);
+	ck_assert_uint_eq(s.g_runnable, 0);
+	ck_assert_uint_ge(s.timers, SLEEPERS);
+	ck_assert_uint_eq(s.netpoll_waiters, READERS);
+	ck_assert_uint_eq(s.procs, 2);
+	ck_assert_uint_le(s.procs_idle, 2);
+	/* main's M, the blocked goroutine's: at least two threads. */
+	ck_assert_uint_ge(s.threads, 2);
+	ck_assert_uint_ge(s.m_running, 1);
+	ck_assert_uint_eq(s.m_syscall, 1);
+	ck_assert_uint_le(s.m_running + s.m_syscall + s.m_idle + s.m_spinning,
+			  s.threads);
+	ck_assert_uint_eq(s.aux_threads, 1);
+	ck_assert_uint_eq(s.runq_global + s.runq_local, 0);
+	/* 17 goroutines have run: each has at least a page open. */
+	ck_assert_uint_ge(s.stack_inuse_bytes, 17 * 4096);
+	ck_assert_uint_ge(s.stack_reserved_bytes, s.stack_inuse_bytes);
+
+	/* Wake the blocked one; the others are abandoned at exit. */
+	ck_assert_int_eq(write(blocking_pipe[1], "x", 1), 1);
+	return 0;
+}
+
+START_TEST(stats_known_counts)
+{
+	ck_assert_int_eq(run_goro(known_counts_main, 2), 0);
+}
+END_TEST
+
+static atomic_bool stop;
+
+static void hog(void *arg)
+{
+	(void)arg;
+	while (!atomic_load_explicit(&stop, memory_order_relaxed))
+		__asm__ volatile("pause");
+}
+
+static bool preempted_some(const struct goro_stats *s)
+{
+	return s->preempt_done > 0;
+}
+
+static void tiny(void *arg)
+{
+	goro_wg_done(arg);
+}
+
+static int preempt_and_steal_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	struct goro_stats before, s;
+	ck_assert_int_gt(goro_stats(&before, sizeof(before)), 0);
+	/* Two hogs on one P: the quantum runs out, the signal stops one. */
+	goro_maxprocs(1);
+	goro_go(hog, NULL);
+	goro_go(hog, NULL);
+	ck_assert_msg(wait_for(&s, preempted_some), "no preemption counted");
+	ck_assert_uint_ge(s.preempt_requested, s.preempt_done);
+	atomic_store(&stop, true);
+
+	/* Bursts of goroutines on two Ps, until the idle one steals. */
+	goro_maxprocs(2);
+	for (int burst = 0; burst < 200 && s.steals == before.steals; burst++) {
+		goro_wg_t wg = GORO_WG_INIT;
+		goro_wg_add(&wg, 256);
+		for (int i = 0; i < 256; i++)
+			goro_go(tiny, &wg);
+		goro_wg_wait(&wg);
+		ck_assert_int_gt(goro_stats(&s, sizeof(s)), 0);
+	}
+	ck_assert_uint_gt(s.steals, before.steals);
+	return 0;
+}
+
+START_TEST(stats_preemptions_and_steals)
+{
+	setenv("GORO_QUANTUM", "2ms", 1);
+	ck_assert_int_eq(run_goro(preempt_and_steal_main, 1), 0);
+}
+END_TEST
+
+/* An older caller's smaller struct, a newer caller's larger one. */
+START_TEST(stats_size_contract)
+{
+	int known = goro_stats(NULL, 0);
+	ck_assert_int_eq(known, (int)sizeof(struct goro_stats));
+	ck_assert_int_eq(goro_stats(NULL, 8), -EINVAL);
+
+	unsigned char buf[sizeof(struct goro_stats) + 64];
+	memset(buf, 0xaa, sizeof(buf));
+	ck_assert_int_eq(goro_stats((struct goro_stats *)buf, 16), known);
+	uint64_t filled;
+	memcpy(&filled, buf, sizeof(filled));
+	ck_assert_uint_eq(filled, 16);
+	for (size_t i = 16; i < sizeof(buf); i++)
+		ck_assert_msg(buf[i] == 0xaa, "byte %zu written", i);
+
+	memset(buf, 0xaa, sizeof(buf));
+	ck_assert_int_eq(goro_stats((struct goro_stats *)buf, sizeof(buf)),
+			 known);
+	memcpy(&filled, buf, sizeof(filled));
+	ck_assert_uint_eq(filled, (uint64_t)known);
+	for (size_t i = (size_t)known; i < sizeof(buf); i++)
+		ck_assert_msg(buf[i] == 0xaa, "byte %zu written", i);
+
+	/* Outside goro_main: nothing runs. */
+	struct goro_stats s;
+	goro_stats(&s, sizeof(s));
+	ck_assert_uint_eq(s.goroutines + s.threads + s.procs + s.timers, 0);
+}
+END_TEST
+
+static Suite *stats_suite(void)
+{
+	Suite *s = suite_create("stats");
+	TCase *tc = tcase_create("stats");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, stats_known_counts);
+	tcase_add_test(tc, stats_preemptions_and_steals);
+	tcase_add_test(tc, stats_size_contract);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+GORO_TEST_MAIN(stats_suite)
