@@ -30,6 +30,9 @@ struct rt_config {
 	enum stack_guard_mode stack_guard; /* GORO_STACK_GUARD */
 	bool sigquit_ignore;       /* GORO_SIGQUIT=ignore: keep an inherited
 				    * SIG_IGN rather than dump on SIGQUIT */
+	/* GORO_DEBUG=schedtrace=MS,scheddetail=1 (Go's GODEBUG keys). */
+	int64_t schedtrace_ms;     /* 0: off */
+	bool scheddetail;
 };
 
 extern struct rt_config config;

@@ -23,6 +23,7 @@
 #include "runq.h"
 #include "retake.h"
 #include "sched.h"
+#include "schedtrace.h"
 #include "stack_fault.h"
 #include "sysmon.h"
 #include "timer.h"
@@ -133,8 +134,11 @@ int goro_main(int (*fn)(int, char **), int argc, char **argv)
 
 	if ((err = sysmon_start()) != 0)
 		rt_fatal("cannot start sysmon: %s", strerror(-err));
+	if ((err = schedtrace_start()) != 0)
+		rt_fatal("cannot start schedtrace: %s", strerror(-err));
 
 	sched_m_loop(m0);
+	schedtrace_stop();
 
 	/* Goroutine 1 returned.  Stop the goroutines still running, wait for
 	 * the other Ms, then free it all. */

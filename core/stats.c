@@ -102,8 +102,10 @@ void stats_read(struct goro_stats *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->size = sizeof(*s);
+	/* goro_preempt_stats answers goroutines only (elsewhere it
+	 * complains): from another thread these three stay 0. */
 	struct goro_preempt_stats ps;
-	if (goro_preempt_stats(&ps) == 0) {
+	if (g_current() && goro_preempt_stats(&ps) == 0) {
 		s->preempt_requested = ps.requested;
 		s->preempt_done = ps.preempted;
 		uint64_t settled = ps.preempted + ps.stale;

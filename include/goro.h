@@ -284,7 +284,8 @@ struct goro_stats {
 	uint64_t runq_local_max;       /* the longest P queue */
 	uint64_t steals;               /* successful steals, since start */
 	/* Asynchronous preemption, since start (by outcome and reason:
-	 * goro_preempt_stats). */
+	 * goro_preempt_stats); 0 when goro_stats is not called from a
+	 * goroutine. */
 	uint64_t preempt_requested;
 	uint64_t preempt_done;         /* goroutines stopped by the signal */
 	uint64_t preempt_refused;      /* not at a safe point; asked again */

@@ -2,7 +2,8 @@
  * check_stats.c — goro_stats(): counts a program can check against what it
  * did (goroutines parked on a channel, asleep, in the poller, in a
  * blocking call), preemptions and steals seen, and the size contract that
- * lets old and new programs and libraries mix.
+ * lets old and new programs and libraries mix; and GORO_DEBUG=schedtrace
+ * (with scheddetail), whose lines are parsed.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -202,6 +203,89 @@ START_TEST(stats_size_contract)
 }
 END_TEST
 
+/* ---- GORO_DEBUG=schedtrace ---------------------------------------------- */
+
+static int traced_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	never = goro_chan_make(sizeof(int), 0);
+	for (int i = 0; i < 5; i++)
+		goro_go(receiver, NULL);
+	goro_sleep(400 * 1000 * 1000);
+	return 0;
+}
+
+static void traced_child(void)
+{
+	_exit(run_goro(traced_main, 2));
+}
+
+static char trace[64 * 1024];
+
+START_TEST(schedtrace_lines)
+{
+	setenv("GORO_DEBUG", "schedtrace=50", 1);
+	ck_assert_int_eq(run_child(traced_child, trace, sizeof(trace)), 0);
+	int lines = 0;
+	long last_ms = -1;
+	for (char *l = trace; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : l) {
+		long ms;
+		int procs, idle, threads, spinning, idlethreads, runq, q0, q1;
+		int n = sscanf(l, "SCHED %ldms: gomaxprocs=%d idleprocs=%d "
+			       "threads=%d spinningthreads=%d idlethreads=%d "
+			       "runqueue=%d [%d %d]", &ms, &procs, &idle,
+			       &threads, &spinning, &idlethreads, &runq, &q0,
+			       &q1);
+		ck_assert_msg(n == 9, "not a SCHED line: %.120s", l);
+		ck_assert_int_gt(ms, last_ms);
+		last_ms = ms;
+		ck_assert_int_eq(procs, 2);
+		ck_assert(idle >= 0 && idle <= 2);
+		/* The Ms, sysmon; at most one spinning or idle per M. */
+		ck_assert_int_ge(threads, 2);
+		ck_assert_int_le(spinning + idlethreads, threads);
+		ck_assert(runq >= 0 && q0 >= 0 && q1 >= 0);
+		lines++;
+	}
+	/* One at once, then every 50 ms of a 400 ms run. */
+	ck_assert_msg(lines >= 2, "%d lines:\n%s", lines, trace);
+}
+END_TEST
+
+START_TEST(scheddetail_lines)
+{
+	setenv("GORO_DEBUG", "schedtrace=50,scheddetail=1", 1);
+	ck_assert_int_eq(run_child(traced_child, trace, sizeof(trace)), 0);
+	ck_assert_msg(strncmp(trace, "SCHED 0ms: gomaxprocs=2 idleprocs=", 34)
+		      == 0, "%.200s", trace);
+	ck_assert_msg(strstr(trace, "\n  P0: status=") &&
+		      strstr(trace, "\n  P1: status=") &&
+		      strstr(trace, "\n  M0: p=") &&
+		      strstr(trace, "\n  G1: status="), "%s", trace);
+	/* A trace taken after the receivers parked lists all five. */
+	bool seen = false;
+	for (char *t = strstr(trace, "SCHED "); t && !seen;
+	     t = strstr(t + 1, "SCHED ")) {
+		char *end = strstr(t + 1, "SCHED ");
+		int parked = 0;
+		for (char *g = strstr(t, "(chan receive)"); g && (!end || g < end);
+		     g = strstr(g + 1, "(chan receive)"))
+			parked++;
+		seen = parked == 5;
+	}
+	ck_assert_msg(seen, "no trace with 5 parked receivers:\n%s", trace);
+	/* Known keys with bad values stop goro_main; unknown keys do not. */
+	setenv("GORO_DEBUG", "schedtrace=soon", 1);
+	ck_assert_int_eq(run_child(traced_child, trace, sizeof(trace)),
+			 (256 - EINVAL) & 0xff);
+	ck_assert_msg(strstr(trace, "GORO_DEBUG"), "%s", trace);
+	setenv("GORO_DEBUG", "madvdontneed=1", 1);
+	ck_assert_int_eq(run_child(traced_child, trace, sizeof(trace)), 0);
+	ck_assert_msg(!strstr(trace, "SCHED"), "%s", trace);
+}
+END_TEST
+
 static Suite *stats_suite(void)
 {
 	Suite *s = suite_create("stats");
@@ -210,6 +294,8 @@ static Suite *stats_suite(void)
 	tcase_add_test(tc, stats_known_counts);
 	tcase_add_test(tc, stats_preemptions_and_steals);
 	tcase_add_test(tc, stats_size_contract);
+	tcase_add_test(tc, schedtrace_lines);
+	tcase_add_test(tc, scheddetail_lines);
 	suite_add_tcase(s, tc);
 	return s;
 }
