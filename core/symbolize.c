@@ -5,6 +5,7 @@
  * runs in neither a signal handler nor a hot path.
  */
 #include <dirent.h>
+#include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -190,6 +191,58 @@ static void cache_grow(struct symbolizer *s)
 	free(old);
 }
 
+/* The C++ runtime's demangler.  gdump links libstdc++ for it
+ * (SYMBOLIZE_LINKS_DEMANGLER); in libgoro the reference is weak, so that
+ * the library does not depend on libstdc++ and demangles whenever the
+ * process has it (a C++ program). */
+#ifdef SYMBOLIZE_LINKS_DEMANGLER
+extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len,
+			    int *status);
+#define have_demangler() true
+#else
+extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len,
+			    int *status) __attribute__((weak));
+#define have_demangler() (__cxa_demangle != NULL)
+#endif
+
+/* "_ZN3app6Worker3runEPv" -> "app::Worker::run(void*)", in a malloc'd
+ * string; NULL if not a mangled name or no demangler. */
+static char *demangle(const char *name)
+{
+	if (!have_demangler() || strncmp(name, "_Z", 2) != 0)
+		return NULL;
+	int status = -1;
+	char *out = __cxa_demangle(name, NULL, NULL, &status);
+	if (status != 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+/*
+ * dwfl_module_getsrc finds a PC's compilation unit through .debug_aranges,
+ * which clang does not emit by default (nor GCC with some flags): without
+ * it, look at each CU's own address ranges instead, as addr2line does.
+ * Linear in the module's CUs, once per PC (results are cached).
+ */
+static const char *line_from_cus(Dwfl_Module *mod, Dwarf_Addr at,
+				 int *lineno)
+{
+	Dwarf_Addr bias;
+	Dwarf_Die *cu = NULL;
+	while ((cu = dwfl_module_nextcu(mod, cu, &bias))) {
+		if (dwarf_haspc(cu, at - bias) <= 0)
+			continue;
+		Dwarf_Line *l = dwarf_getsrc_die(cu, at - bias);
+		const char *file = l ? dwarf_linesrc(l, NULL, NULL) : NULL;
+		if (file && dwarf_lineno(l, lineno) == 0)
+			return file;
+		return NULL;
+	}
+	return NULL;
+}
+
 static void lookup(struct symbolizer *s, uint64_t pc, bool ret,
 		   struct symbol_info *out)
 {
@@ -215,6 +268,12 @@ static void lookup(struct symbolizer *s, uint64_t pc, bool ret,
 			if (out->function_buf)
 				name = out->function_buf;
 		}
+		char *plain = demangle(name);
+		if (plain) {
+			free(out->function_buf);
+			out->function_buf = plain;
+			name = plain;
+		}
 		out->function = name;
 		out->offset = pc - (at - off);
 	}
@@ -222,6 +281,8 @@ static void lookup(struct symbolizer *s, uint64_t pc, bool ret,
 	int lineno = 0;
 	const char *file = line ? dwfl_lineinfo(line, NULL, &lineno, NULL,
 						NULL, NULL) : NULL;
+	if (!file)
+		file = line_from_cus(mod, at, &lineno);
 	if (file) {
 		out->file = strdup(file);
 		out->line = lineno;

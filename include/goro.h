@@ -33,6 +33,13 @@
 extern "C" {
 #endif
 
+/* The opaque types' alignment, spelled for C and for C++. */
+#ifdef __cplusplus
+#define GORO_ALIGNAS(n) alignas(n)
+#else
+#define GORO_ALIGNAS(n) _Alignas(n)
+#endif
+
 #define GORO_VERSION_MAJOR 0
 #define GORO_VERSION_MINOR 1
 
@@ -153,7 +160,7 @@ int goro_select(goro_case_t *cases, size_t n, int64_t timeout_ns);
 /* ---- Synchronization ------------------------------------------------------ */
 
 typedef struct goro_mutex {
-	_Alignas(8) unsigned char opaque[32];
+	GORO_ALIGNAS(8) unsigned char opaque[32];
 } goro_mutex_t;
 #define GORO_MUTEX_INIT {{0}}
 int goro_mutex_lock(goro_mutex_t *mu);
@@ -161,7 +168,7 @@ int goro_mutex_trylock(goro_mutex_t *mu);  /* 0 or -EBUSY */
 int goro_mutex_unlock(goro_mutex_t *mu);
 
 typedef struct goro_wg {
-	_Alignas(8) unsigned char opaque[32];
+	GORO_ALIGNAS(8) unsigned char opaque[32];
 } goro_wg_t;
 #define GORO_WG_INIT {{0}}
 int goro_wg_add(goro_wg_t *wg, int64_t n);
@@ -173,7 +180,7 @@ int goro_wg_wait(goro_wg_t *wg);
  * rechecks the condition.  Signal wakes one waiter (the longest waiting),
  * broadcast every one.  0, or -EINVAL for NULL arguments. */
 typedef struct goro_cond {
-	_Alignas(8) unsigned char opaque[32];
+	GORO_ALIGNAS(8) unsigned char opaque[32];
 } goro_cond_t;
 #define GORO_COND_INIT {{0}}
 int goro_cond_wait(goro_cond_t *cond, goro_mutex_t *mu);
@@ -183,7 +190,7 @@ int goro_cond_broadcast(goro_cond_t *cond);
 /* Run fn(arg) once (sync.Once): the first caller runs it, concurrent
  * callers wait until it has returned, later ones return at once. */
 typedef struct goro_once {
-	_Alignas(8) unsigned char opaque[40];
+	GORO_ALIGNAS(8) unsigned char opaque[40];
 } goro_once_t;
 #define GORO_ONCE_INIT {{0}}
 int goro_once(goro_once_t *once, void (*fn)(void *), void *arg);

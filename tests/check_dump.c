@@ -204,6 +204,38 @@ START_TEST(gdump_json_hostile_name)
 }
 END_TEST
 
+/* A C++ program's frames are named as C++ programmers write them. */
+START_TEST(gdump_demangles_cxx)
+{
+	static struct child c;
+	child_start_prog(&c, NULL, CXX_CHILD, NULL, NULL, true);
+	ck_assert_int_eq(gdump("--func Worker::", c.goro_pid), 0);
+	expect_goroutine(dump, "cxx-worker", "sleep",
+			 FUNCS("app::Worker::wait_forever(int)",
+			       "app::Worker::run(void*)", "goro_start"));
+	ck_assert_msg(!strstr(dump, "_ZN3app"), "%s", dump);
+	ck_assert_msg(strstr(dump, "cxx_child.cc:"), "%s", dump);
+	ck_assert_int_eq(child_finish(&c), 0);
+}
+END_TEST
+
+#ifdef CLANG_CHILD
+/* clang -g emits no .debug_aranges: file:line comes from the CUs. */
+START_TEST(gdump_lines_without_aranges)
+{
+	static struct child c;
+	child_start_prog(&c, NULL, CLANG_CHILD, NULL, NULL, true);
+	ck_assert_int_eq(gdump("", c.goro_pid), 0);
+	expect_goroutine(dump, "clang-sleeper", "sleep",
+			 FUNCS("clang_sleeper", "goro_start"));
+	ck_assert_msg(strstr(dump, "\nclang_sleeper+0x") &&
+		      strstr(strstr(dump, "\nclang_sleeper+0x"),
+			     "clang_child.c:"), "%s", dump);
+	ck_assert_int_eq(child_finish(&c), 0);
+}
+END_TEST
+#endif
+
 START_TEST(gdump_errors)
 {
 	/* No such process: a child already reaped. */
@@ -382,6 +414,10 @@ static Suite *dump_suite(void)
 	tcase_add_test(tc, gdump_preempted_goroutine);
 	tcase_add_test(tc, gdump_summary_json_filters);
 	tcase_add_test(tc, gdump_json_hostile_name);
+	tcase_add_test(tc, gdump_demangles_cxx);
+#ifdef CLANG_CHILD
+	tcase_add_test(tc, gdump_lines_without_aranges);
+#endif
 	tcase_add_test(tc, gdump_errors);
 	tcase_add_test(tc, goro_dump_in_process);
 	tcase_add_test(tc, sigquit_dumps_and_exits_2);

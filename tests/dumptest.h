@@ -40,11 +40,11 @@ static inline void read_some(struct child *c, int timeout_ms)
 	c->out[c->len] = '\0';
 }
 
-/* Start `dump_child args` with env ("NAME=value", may be NULL); wait for
- * its "ready" line when wait_ready. */
-static inline void child_start(struct child *c, const char *env,
-			       const char *mode, const char *arg,
-			       bool wait_ready)
+/* Start `prog mode arg` (either may be NULL) with env ("NAME=value", may
+ * be NULL); wait for its "ready PID" line when wait_ready. */
+static inline void child_start_prog(struct child *c, const char *env,
+				    const char *prog, const char *mode,
+				    const char *arg, bool wait_ready)
 {
 	memset(c, 0, sizeof(*c));
 	int in[2], out[2];
@@ -71,7 +71,7 @@ static inline void child_start(struct child *c, const char *env,
 		setenv("ASAN_OPTIONS", asan, 1);
 		struct rlimit no_core = { 0, 0 };
 		setrlimit(RLIMIT_CORE, &no_core);
-		execl(DUMP_CHILD, DUMP_CHILD, mode, arg, (char *)NULL);
+		execl(prog, prog, mode, arg, (char *)NULL);
 		_exit(127);
 	}
 	close(in[0]);
@@ -86,6 +86,14 @@ static inline void child_start(struct child *c, const char *env,
 	ck_assert_msg(r, "child never got ready: %s", c->out);
 	c->goro_pid = (pid_t)atoi(r + 6);
 	ck_assert_int_gt(c->goro_pid, 0);
+}
+
+/* The same for tests/dump_child. */
+static inline void child_start(struct child *c, const char *env,
+			       const char *mode, const char *arg,
+			       bool wait_ready)
+{
+	child_start_prog(c, env, DUMP_CHILD, mode, arg, wait_ready);
 }
 
 /* Collect everything it prints until it exits, then return its exit
