@@ -204,6 +204,34 @@ START_TEST(gdump_json_hostile_name)
 }
 END_TEST
 
+/* A goroutine inside clock_gettime runs in the vDSO, which has no file:
+ * its frames are unwound from the vDSO's own tables in memory, down to
+ * goro_start, and the dump says the stack is complete. */
+START_TEST(gdump_running_in_vdso)
+{
+	static struct child c;
+	child_start(&c, "GORO_MAXPROCS=4", "vdso", NULL, true);
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd),
+		 "%s --json %d | python3 -c 'import json,sys; "
+		 "g=[x for x in json.load(sys.stdin)[\"goroutines\"] "
+		 "if x[\"name\"]==\"clocker\"][0]; "
+		 "print(g[\"truncated\"], \" \".join(f[\"function\"] or \"?\" "
+		 "for f in g[\"frames\"]))'", GDUMP, (int)c.goro_pid);
+	bool in_vdso = false;
+	for (int i = 0; i < 100 && !in_vdso; i++) {
+		ck_assert_int_eq(run_capture(cmd, dump, sizeof(dump)), 0);
+		ck_assert_msg(strncmp(dump, "False ", 6) == 0 &&
+			      strstr(dump, " read_clock_until_stop "
+				     "child_clocker goro_start\n"),
+			      "sample %d: %s", i, dump);
+		in_vdso = strstr(dump, "vdso") != NULL;
+	}
+	ck_assert_msg(in_vdso, "never caught in the vDSO: %s", dump);
+	ck_assert_int_eq(child_finish(&c), 0);
+}
+END_TEST
+
 /* A C++ program's frames are named as C++ programmers write them. */
 START_TEST(gdump_demangles_cxx)
 {
@@ -320,14 +348,16 @@ START_TEST(sigquit_dumps_when_inherited_ignored)
 	ck_assert_msg(strstr(c.out, "SIGQUIT: quit\nPC=0x"), "%s", c.out);
 	expect_park_set(c.out, false, true);
 
-	child_start(&c, "GORO_SIGQUIT=ignore", "park", NULL, true);
+	setenv("GORO_SIGQUIT", "ignore", 1);
+	child_start(&c, "GORO_MAXPROCS=4", "park", NULL, true);
 	kill(c.goro_pid, SIGQUIT);
 	ck_assert_int_eq(child_finish(&c), 0);
 	ck_assert_msg(strstr(c.out, "child done") &&
 		      !strstr(c.out, "SIGQUIT"), "%s", c.out);
 
 	/* A value it does not know is an error at start. */
-	child_start(&c, "GORO_SIGQUIT=maybe", "park", NULL, false);
+	setenv("GORO_SIGQUIT", "maybe", 1);
+	child_start(&c, "GORO_MAXPROCS=4", "park", NULL, false);
 	ck_assert_int_ne(child_finish(&c), 0);
 	ck_assert_msg(strstr(c.out, "GORO_SIGQUIT"), "%s", c.out);
 }
@@ -414,6 +444,7 @@ static Suite *dump_suite(void)
 	tcase_add_test(tc, gdump_preempted_goroutine);
 	tcase_add_test(tc, gdump_summary_json_filters);
 	tcase_add_test(tc, gdump_json_hostile_name);
+	tcase_add_test(tc, gdump_running_in_vdso);
 	tcase_add_test(tc, gdump_demangles_cxx);
 #ifdef CLANG_CHILD
 	tcase_add_test(tc, gdump_lines_without_aranges);

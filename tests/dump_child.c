@@ -25,6 +25,8 @@
  *   dump_child hostile a goroutine whose name holds a quote, a backslash,
  *                      control characters and invalid UTF-8; "ready"; ends
  *                      when stdin closes
+ *   dump_child vdso    goroutine "clocker" calling clock_gettime (the
+ *                      vDSO) in a loop; "ready"; ends when stdin closes
  *   dump_child parkcrash  the park set, then main dereferences NULL (with
  *                      GORO_TRACEBACK=crash: a core file of the park set)
  *
@@ -38,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <goro.h>
@@ -105,6 +108,22 @@ static void crash_here(int *p)
 NOINLINE static void child_crasher(void *arg)
 {
 	crash_here(arg);
+}
+
+NOINLINE static void read_clock_until_stop(void)
+{
+	struct timespec ts;
+	while (!atomic_load_explicit(&stop, memory_order_relaxed))
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+	__asm__ volatile("");
+}
+
+NOINLINE static void child_clocker(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&started, 1);
+	read_clock_until_stop();
+	__asm__ volatile("");
 }
 
 NOINLINE static void trap_here(void)
@@ -325,6 +344,14 @@ static int child_main(int argc, char **argv)
 		say_ready();
 		wait_for_stdin_eof();
 		park_set_end();
+		return 0;
+	}
+	if (!strcmp(mode, "vdso")) {
+		spawn("clocker", child_clocker);
+		wait_started(1);
+		say_ready();
+		wait_for_stdin_eof();
+		atomic_store(&stop, true);
 		return 0;
 	}
 	if (!strcmp(mode, "hostile")) {

@@ -62,6 +62,7 @@ struct goroutine {
 	int64_t wait_minutes;
 	const char *unavailable;    /* why there are no frames */
 	bool switched_out;          /* frames start in the scheduler */
+	bool cut_short;             /* the unwind stopped before goro_start */
 	struct memory_copy copy;    /* its stack, copied while stopped */
 	struct unwind_result *frames;
 	struct goroutine *group_next;  /* --summary grouping */
@@ -534,6 +535,19 @@ static void mark_interrupted_frames(struct goroutine *g)
 	}
 }
 
+/* Every goroutine that has run has goro_start as its outermost frame:
+ * an unwind that ended elsewhere (before the frame limit) lost the rest,
+ * and says so. */
+static void check_complete(struct goroutine *g)
+{
+	struct unwind_result *f = g->frames;
+	if (!f || !f->n || f->truncated || !g->stack_lo)
+		return;
+	struct symbol_info si;
+	symbolize(sym, f->pc[f->n - 1], !f->exact[f->n - 1], &si);
+	g->cut_short = !si.function || strcmp(si.function, "goro_start") != 0;
+}
+
 static void drop_scheduler_frames(struct goroutine *g)
 {
 	struct unwind_result *f = g->frames;
@@ -672,6 +686,8 @@ static void print_body_text(const struct goroutine *g)
 					    g->frames->exact[i]);
 		if (g->frames->truncated)
 			printf("...additional frames elided...\n");
+		else if (g->cut_short)
+			printf("...stack unwound no further...\n");
 	}
 	if (g->create_pc) {
 		struct symbol_info si;
@@ -815,7 +831,8 @@ static void json_body(const struct goroutine *g)
 		json_location(&si, g->frames->pc[i]);
 	}
 	printf("],\"truncated\":%s,\"unavailable\":",
-	       g->frames && g->frames->truncated ? "true" : "false");
+	       g->frames && (g->frames->truncated || g->cut_short) ? "true"
+								   : "false");
 	if (g->unavailable)
 		json_string(g->unavailable);
 	else
@@ -964,6 +981,7 @@ int main(int argc, char **argv)
 	size_t nsel = 0;
 	for (size_t i = 0; i < n; i++) {
 		mark_interrupted_frames(&gs[i]);
+		check_complete(&gs[i]);
 		drop_scheduler_frames(&gs[i]);
 	}
 	for (size_t i = 0; i < n; i++)

@@ -21,7 +21,10 @@
  * So for a core we find each module's .eh_frame_hdr ourselves (its ELF and
  * program headers, read through the target like any memory) and hand
  * libunwind's own table search the same remote-table description _UPT_
- * builds (core_module below).
+ * builds (memory_module below).  The same serves the vDSO of a live
+ * process: it has no file for _UPT_ to open, only its image in memory;
+ * without its table, a goroutine inside clock_gettime was cut short at
+ * the vDSO's caller.
  *
  * A parked goroutine's stack is unwound from a copy taken while the
  * target was stopped (unwind_stack's `copy`), so that the target need not
@@ -63,14 +66,17 @@ static struct {
 	struct object_range *objects;
 	size_t nobjects;
 	void *any_upt;        /* for PCs in no file-backed mapping */
-	struct core_module *modules;      /* a core's, instead of _UPT_ */
+	struct memory_module *modules;    /* tables read from memory: a
+					   * core's modules, the vDSO */
 	size_t nmodules;
 	const struct unwind_regs *regs;   /* the unwind in progress */
 	const struct memory_copy *copy;   /* its stack, copied, or NULL */
 	struct recording *rec;            /* what it reads, or NULL */
 } u;
 
-/* The file-backed mappings of the target, merged per object. */
+static void add_memory_module(uint64_t base);
+
+/* The file-backed mappings of the target, merged per object; the vDSO. */
 static int load_objects(pid_t pid)
 {
 	char path[64], line[512];
@@ -83,7 +89,11 @@ static int load_objects(pid_t pid)
 		unsigned long lo, hi;
 		char file[256] = "";
 		if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %255s", &lo, &hi,
-			   file) < 3 || file[0] != '/')
+			   file) < 3)
+			continue;
+		if (strcmp(file, "[vdso]") == 0)
+			add_memory_module(lo);
+		if (file[0] != '/')
 			continue;
 		struct object_range *last = u.nobjects ?
 			&u.objects[u.nobjects - 1] : NULL;
@@ -118,7 +128,7 @@ extern int _Ux86_64_dwarf_search_unwind_table(unw_addr_space_t as,
 	int need_unwind_info, void *arg);
 
 /* One executable segment of a core's module, and its FDE table. */
-struct core_module {
+struct memory_module {
 	uint64_t lo, hi;
 	unw_dyn_info_t di;
 };
@@ -131,7 +141,7 @@ struct core_module {
 /* The module mapped at `base` (an ELF header there): its text ranges and
  * .eh_frame_hdr, read from the target.  Modules without a table the
  * search understands are left out (their frames end the unwind). */
-static void add_core_module(uint64_t base)
+static void add_memory_module(uint64_t base)
 {
 	Elf64_Ehdr eh;
 	if (target_read(u.t, base, &eh, sizeof(eh)) ||
@@ -161,7 +171,7 @@ static void add_core_module(uint64_t base)
 		if (!p)
 			return;
 		u.modules = p;
-		struct core_module *m = &u.modules[u.nmodules++];
+		struct memory_module *m = &u.modules[u.nmodules++];
 		memset(m, 0, sizeof(*m));
 		m->lo = ph[i].p_vaddr + bias;
 		m->hi = m->lo + ph[i].p_memsz;
@@ -186,12 +196,12 @@ static int load_core_objects(struct target *t)
 							&prev_lo, &prev_hi)
 				     : NULL;
 		if (!prev || strcmp(prev, path) != 0)
-			add_core_module(lo);
+			add_memory_module(lo);
 	}
 	return 0;
 }
 
-static struct core_module *core_module_of(unw_word_t ip)
+static struct memory_module *memory_module_of(unw_word_t ip)
 {
 	for (size_t i = 0; i < u.nmodules; i++)
 		if (ip >= u.modules[i].lo && ip < u.modules[i].hi)
@@ -216,14 +226,13 @@ static int find_proc_info(unw_addr_space_t as, unw_word_t ip,
 			  unw_proc_info_t *pi, int need_unwind_info, void *arg)
 {
 	(void)arg;
-	if (u.t->core) {
-		struct core_module *m = core_module_of(ip);
-		if (!m)
-			return -UNW_ENOINFO;
+	struct memory_module *m = memory_module_of(ip);
+	if (m)
 		return _Ux86_64_dwarf_search_unwind_table(as, ip, &m->di, pi,
 							  need_unwind_info,
 							  arg);
-	}
+	if (u.t->core)
+		return -UNW_ENOINFO;
 	void *upt = upt_for(ip);
 	if (!upt)
 		return -UNW_ENOINFO;
@@ -234,13 +243,10 @@ static void put_unwind_info(unw_addr_space_t as, unw_proc_info_t *pi,
 			    void *arg)
 {
 	(void)arg;
-	if (u.t->core) {
-		/* What the table search allocated for it. */
-		free(pi->unwind_info);
-		pi->unwind_info = NULL;
-	} else {
-		_UPT_put_unwind_info(as, pi, u.any_upt);
-	}
+	/* (_UPT_put_unwind_info does just this, for any table.) */
+	(void)as;
+	free(pi->unwind_info);
+	pi->unwind_info = NULL;
 }
 
 static int get_dyn_info_list_addr(unw_addr_space_t as, unw_word_t *addr,
