@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "probes.h"
 #include "alloc.h"
 #include "goroutine.h"
 #include "runq.h"
@@ -121,6 +122,7 @@ int64_t g_live_count(void)
 
 void g_mark_dead(struct g *g)
 {
+	GORO_PROBE1(goroutine_exit, g->id);
 	atomic_store_explicit(&g->status, G_DEAD, memory_order_release);
 	gcount_add(m_current()->p, -1);
 }
@@ -190,6 +192,7 @@ int64_t g_spawn(void (*fn)(void *), void *arg, const char *name,
 	g->create_pc = create_pc;
 	copy_name(g->name, name);
 	int64_t id = g->id;
+	GORO_PROBE3(goroutine_create, id, g->parent_id, g->fn);
 	gcount_add(p, 1);
 	atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
 	/* As in Go, a new goroutine runs next on this P. */

@@ -34,6 +34,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "probes.h"
 #include "config.h"
 #include "preempt.h"
 #include "preempt_frame.h"
@@ -213,6 +214,7 @@ static void preempt_signal_handler(int sig, siginfo_t *si, void *ucv)
 	atomic_fetch_add_explicit(&stats.outcome[out], 1, RELAXED);
 	if (out != OUT_PREEMPTED)
 		return;
+	GORO_PROBE1(goroutine_preempt, m_current()->curg->id);
 	preempt_resume_pc = (uintptr_t)mc->gregs[REG_RIP];
 	mc->gregs[REG_RSP] -= PREEMPT_ENTRY_DROP;
 	mc->gregs[REG_RIP] = (greg_t)(uintptr_t)goro_preempt_trampoline;

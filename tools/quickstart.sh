@@ -16,8 +16,10 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 packages=(build-essential autoconf automake libtool pkg-config
 	  libjemalloc-dev libunwind-dev libdw-dev check valgrind python3)
-# The debugger tests (check_gdb) drive gdb and its gcore.
-packages+=(gdb)
+# The debugger tests (check_gdb) drive gdb; the USDT probes need
+# <sys/sdt.h> (tests/probes.test checks they are built in); the demangling
+# test's child is C++, another test child is built by clang.
+packages+=(gdb systemtap-sdt-dev g++ clang)
 
 install_deps() {
 	local missing=()
