@@ -135,6 +135,32 @@ START_TEST(gdb_goroutines_live)
 }
 END_TEST
 
+static void remove_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *e;
+	char path[512];
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.') {
+			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			unlink(path);
+		}
+	closedir(d);
+	rmdir(dir);
+}
+
+/* The core's directory, removed however the test ends (a failed check
+ * exits the test's process). */
+static char core_dir[64];
+
+static void remove_core_dir(void)
+{
+	if (core_dir[0])
+		remove_dir(core_dir);
+}
+
 /*
  * A core of the park set in a fresh directory dir (its path in core), and
  * the executable's path in exe.  The kernel writes it (GORO_TRACEBACK=
@@ -160,6 +186,8 @@ static void core_of(char *dir, char *core, char *exe, size_t cap)
 		      "this test needs core files written to the working "
 		      "directory; /proc/sys/kernel/core_pattern is %s", pattern);
 	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(core_dir, sizeof(core_dir), "%s", dir);
+	atexit(remove_core_dir);
 	snprintf(exe, cap, "%s/tests/.libs/dump_child", BUILDDIR);
 	if (access(exe, X_OK) != 0)  /* a static build: no libtool wrapper */
 		snprintf(exe, cap, "%s", DUMP_CHILD);
@@ -176,9 +204,11 @@ static void core_of(char *dir, char *core, char *exe, size_t cap)
 			_exit(126);
 		setenv("GORO_TRACEBACK", "crash", 1);
 		setenv("GORO_MAXPROCS", "4", 1);
-		/* AddressSanitizer would take the fault first. */
+		/* AddressSanitizer would take the fault first, and turns
+		 * core dumps off (its shadow memory is left out of them). */
 		setenv("ASAN_OPTIONS", "handle_segv=0:use_sigaltstack=1:"
-		       "allow_user_segv_handler=1:detect_leaks=0", 1);
+		       "allow_user_segv_handler=1:detect_leaks=0:"
+		       "disable_coredump=0:use_madv_dontdump=1", 1);
 		execl(exe, exe, "parkcrash", (char *)NULL);
 		_exit(127);
 	}
@@ -198,22 +228,6 @@ static void core_of(char *dir, char *core, char *exe, size_t cap)
 	closedir(d);
 	ck_assert_msg(core[0], "no core file in %s (core_pattern %s)", dir,
 		      pattern);
-}
-
-static void remove_dir(const char *dir)
-{
-	DIR *d = opendir(dir);
-	if (!d)
-		return;
-	struct dirent *e;
-	char path[512];
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.') {
-			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-			unlink(path);
-		}
-	closedir(d);
-	rmdir(dir);
 }
 
 static int gdump_core(const char *args, const char *core, const char *exe)
@@ -272,7 +286,6 @@ START_TEST(goroutines_of_a_core)
 				    "d[\"schema\"], len(d[\"goroutines\"]))'"),
 			 0);
 	ck_assert_msg(strcmp(dump, "OK 1 12\n") == 0, "json: %s", dump);
-	remove_dir(dir);
 
 	/* Not a core, no such file. */
 	ck_assert_int_eq(gdump_core("", "/etc/passwd", ""), 1);
