@@ -183,5 +183,11 @@ int config_load(void)
 		else
 			return bad("GORO_SIGQUIT", v, "dump or ignore");
 	}
+#if defined(__SANITIZE_THREAD__)
+	/* ThreadSanitizer delivers asynchronous signals late, from its own
+	 * frames, where the preemption handler's context change is lost:
+	 * preemption is cooperative in a TSan build. */
+	config.async_preempt = false;
+#endif
 	return 0;
 }

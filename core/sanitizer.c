@@ -21,3 +21,4 @@ void sanitizer_thread_init(struct m *m)
 	}
 }
 #endif
+
