@@ -183,6 +183,16 @@ static void *schedtrace_main(void *arg)
 		int64_t ns = next.tv_nsec + config.schedtrace_ms * 1000000;
 		next.tv_sec += ns / 1000000000;
 		next.tv_nsec = ns % 1000000000;
+		/* Fallen behind (a stalled machine): no burst of lines to
+		 * catch up, the next one an interval from now. */
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > next.tv_sec ||
+		    (now.tv_sec == next.tv_sec && now.tv_nsec > next.tv_nsec)) {
+			ns = now.tv_nsec + config.schedtrace_ms * 1000000;
+			next.tv_sec = now.tv_sec + ns / 1000000000;
+			next.tv_nsec = ns % 1000000000;
+		}
 		while (!st.stop && pthread_cond_timedwait(&st.wake, &st.lock,
 							  &next) != ETIMEDOUT)
 			;

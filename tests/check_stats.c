@@ -243,7 +243,9 @@ START_TEST(schedtrace_lines)
 			       &threads, &spinning, &idlethreads, &runq, &q0,
 			       &q1);
 		ck_assert_msg(n == 9, "not a SCHED line: %.120s", l);
-		ck_assert_int_gt(ms, last_ms);
+		/* (Two lines in one millisecond when the trace fell
+		 * behind on a loaded machine.) */
+		ck_assert_int_ge(ms, last_ms);
 		last_ms = ms;
 		ck_assert_int_eq(procs, 2);
 		ck_assert(idle >= 0 && idle <= 2);
