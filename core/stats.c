@@ -69,7 +69,9 @@ static void count_threads_and_procs(struct goro_stats *s)
 {
 	for (struct m *m = sched.allm; m; m = m->alllink) {
 		s->threads++;
+		/* Each field read once: its owner may change it meanwhile. */
 		struct g *g = m->curg;
+		struct p *p = m->p;
 		if (m->idle)
 			s->m_idle++;
 		else if (g && atomic_load_explicit(&g->status, RELAXED) ==
@@ -77,9 +79,9 @@ static void count_threads_and_procs(struct goro_stats *s)
 			s->m_syscall++;
 		else if (g)
 			s->m_running++;
-		else if (m->p)
+		else if (p)
 			s->m_spinning++;
-		if (!m->idle && m->p && m->p->spare)
+		if (!m->idle && p && p->spare)
 			s->m_spare++;
 	}
 	int32_t procs = atomic_load_explicit(&sched.gomaxprocs, RELAXED);
