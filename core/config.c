@@ -83,6 +83,38 @@ static int bad(const char *name, const char *value, const char *accepts)
 	return -EINVAL;
 }
 
+/* GORO_DEBUG: comma-separated key=value, as Go's GODEBUG.  Keys it does
+ * not know are left alone (as Go does); a known key's bad value is an
+ * error. */
+static int parse_debug(const char *v)
+{
+	char buf[256];
+	snprintf(buf, sizeof(buf), "%s", v);
+	char *save = NULL;
+	for (char *kv = strtok_r(buf, ",", &save); kv;
+	     kv = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(kv, '=');
+		if (!eq)
+			continue;
+		*eq = '\0';
+		const char *val = eq + 1;
+		char *end;
+		long long n = strtoll(val, &end, 10);
+		bool number = *val && !*end;
+		if (!strcmp(kv, "schedtrace")) {
+			if (!number || n < 0 || n > 3600 * 1000)
+				return bad("GORO_DEBUG", v, "schedtrace=MS with "
+					   "MS from 0 to 3600000");
+			config.schedtrace_ms = n;
+		} else if (!strcmp(kv, "scheddetail")) {
+			if (!number || (n != 0 && n != 1))
+				return bad("GORO_DEBUG", v, "scheddetail=0 or 1");
+			config.scheddetail = n == 1;
+		}
+	}
+	return 0;
+}
+
 int config_load(void)
 {
 	const char *v;
@@ -139,5 +171,24 @@ int config_load(void)
 		else
 			return bad("GORO_STACK_GUARD", v, "auto or mprotect");
 	}
+	if ((v = getenv("GORO_DEBUG")) && *v) {
+		int err = parse_debug(v);
+		if (err)
+			return err;
+	}
+	if ((v = getenv("GORO_SIGQUIT")) && *v) {
+		if (!strcmp(v, "ignore"))
+			config.sigquit_ignore = true;
+		else if (!strcmp(v, "dump"))
+			config.sigquit_ignore = false;
+		else
+			return bad("GORO_SIGQUIT", v, "dump or ignore");
+	}
+#if defined(__SANITIZE_THREAD__)
+	/* ThreadSanitizer delivers asynchronous signals late, from its own
+	 * frames, where the preemption handler's context change is lost:
+	 * preemption is cooperative in a TSan build. */
+	config.async_preempt = false;
+#endif
 	return 0;
 }

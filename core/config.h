@@ -29,6 +29,11 @@ struct rt_config {
 	size_t stack_max;          /* GORO_STACK_MAX; 0 = built-in default */
 	enum traceback_level traceback;  /* GORO_TRACEBACK */
 	enum stack_guard_mode stack_guard; /* GORO_STACK_GUARD */
+	bool sigquit_ignore;       /* GORO_SIGQUIT=ignore: keep an inherited
+				    * SIG_IGN rather than dump on SIGQUIT */
+	/* GORO_DEBUG=schedtrace=MS,scheddetail=1 (Go's GODEBUG keys). */
+	int64_t schedtrace_ms;     /* 0: off */
+	bool scheddetail;
 };
 
 extern struct rt_config config;

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "probes.h"
 #include "alloc.h"
 #include "goroutine.h"
 #include "runq.h"
@@ -180,6 +181,7 @@ int64_t g_live_count(void)
 
 void g_mark_dead(struct g *g)
 {
+	GORO_PROBE1(goroutine_exit, g->id);
 	atomic_store_explicit(&g->status, G_DEAD, memory_order_release);
 	gcount_add(m_current()->p, -1);
 }
@@ -265,6 +267,7 @@ int64_t g_spawn_copy(void (*fn)(void *), void *arg, const void *copy,
 	g->create_pc = create_pc;
 	copy_name(g->name, name);
 	int64_t id = g->id;
+	GORO_PROBE3(goroutine_create, id, g->parent_id, g->fn);
 	if (!p) {
 		unowned_spawned();
 		sched_ready_global(g);

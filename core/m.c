@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "probes.h"
 #include "alloc.h"
 #include "m.h"
 #include "dump.h"
@@ -456,6 +457,7 @@ void m_stop(struct m *m, int64_t ns)
 	sched.nmidle++;
 	rlock_unlock(&sched.lock);
 
+	GORO_PROBE1(m_park, m->id);
 	if (!note_sleep_for(&m->park, ns)) {
 		/* Timed out.  Unless someone popped us meanwhile (and is about
 		 * to hand us a P), leave the idle list with no P. */
@@ -468,11 +470,13 @@ void m_stop(struct m *m, int64_t ns)
 			sched.nmidle--;
 			m->idle = false;
 			rlock_unlock(&sched.lock);
+			GORO_PROBE1(m_unpark, m->id);
 			return;
 		}
 		rlock_unlock(&sched.lock);
 		note_sleep(&m->park);
 	}
+	GORO_PROBE1(m_unpark, m->id);
 	note_clear(&m->park);
 	if (m->nextp) {
 		p_acquire(m, m->nextp);

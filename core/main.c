@@ -32,6 +32,7 @@
 #include "runq.h"
 #include "retake.h"
 #include "sched.h"
+#include "schedtrace.h"
 #include "stack_fault.h"
 #include "sysmon.h"
 #include "timer.h"
@@ -227,9 +228,12 @@ int goro_main(int (*fn)(int, char **), int argc, char **argv)
 		rt_fatal("cannot start the M creator: %s", strerror(-err));
 	if ((err = sysmon_start()) != 0)
 		rt_fatal("cannot start sysmon: %s", strerror(-err));
+	if ((err = schedtrace_start()) != 0)
+		rt_fatal("cannot start schedtrace: %s", strerror(-err));
 
 	sched_m_loop(m0);
 	atomic_store_explicit(&m0_back, true, memory_order_release);
+	schedtrace_stop();
 
 	/* Goroutine 1 returned.  Stop the goroutines still running, wait for
 	 * the other Ms, then free it all. */

@@ -144,12 +144,21 @@ static uint32_t runq_grab(struct p *victim, struct g *_Atomic *batch,
 	}
 }
 
+/* Counted for goro_stats; any thief may add. */
+static _Atomic uint64_t steals;
+
+uint64_t runq_steals(void)
+{
+	return atomic_load_explicit(&steals, RELAXED);
+}
+
 struct g *runq_steal(struct p *p, struct p *victim, bool steal_next)
 {
 	uint32_t tail = atomic_load_explicit(&p->runq_tail, RELAXED);
 	uint32_t n = runq_grab(victim, p->runq, tail, steal_next);
 	if (n == 0)
 		return NULL;
+	atomic_fetch_add_explicit(&steals, 1, RELAXED);
 	n--;
 	struct g *g = atomic_load_explicit(&p->runq[(tail + n) % RUNQ_SIZE],
 					   RELAXED);

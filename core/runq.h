@@ -22,6 +22,8 @@ bool runq_empty(struct p *p);
 /* Steal half of victim's queue into p's; returns one goroutine to run now,
  * or NULL.  steal_next also takes the victim's runnext. */
 struct g *runq_steal(struct p *p, struct p *victim, bool steal_next);
+/* Successful runq_steal calls since the process started (goro_stats). */
+uint64_t runq_steals(void);
 
 /* Global queue; callers hold sched.lock. */
 void global_runq_put(struct g *g);

@@ -22,3 +22,4 @@ void sanitizer_thread_init(struct m *m)
 	}
 }
 #endif
+

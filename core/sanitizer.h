@@ -1,13 +1,31 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sanitizer.h — telling AddressSanitizer about stack switches.
+ * sanitizer.h — telling AddressSanitizer and ThreadSanitizer about stack
+ * switches.
  *
  * ASan tracks one stack per thread; a switch to a goroutine's stack without
  * telling it looks like a wild stack-pointer jump and produces false
  * reports.  Each switch is bracketed by start/finish_switch_fiber, and ASan's
  * "fake stack" of the context switched away from is kept where that
  * context will find it when it resumes (its G, or the M for g0).
- * Without --enable-sanitizers all of this compiles to nothing.
+ *
+ * ThreadSanitizer (--enable-tsan) keeps a vector clock per thread; a
+ * goroutine moving between threads, or two goroutines sharing one, would
+ * be taken for the thread.  Each goroutine is a TSan fiber (created at its
+ * first run, kept with its G record, which reuses it), each M's g0 is its
+ * thread's own, and every switch is announced with __tsan_switch_to_fiber.
+ * The switch synchronises (flags 0): what a goroutine did before it
+ * parked happens before what the scheduler does next on that thread, and
+ * that before the next goroutine it runs; the runtime's own locks and
+ * atomics (all instrumented) carry the edges between threads, so a
+ * channel send happens before the receive it completes, a goro_mutex
+ * unlock before the next lock, goro_go before the goroutine's first
+ * instruction.  Two goroutines on different threads with no such edge are
+ * reported.  The fiber handles live in the fields ASan uses for its fake
+ * stacks (the two sanitizers never share a build).
+ *
+ * Without --enable-sanitizers or --enable-tsan all of this compiles to
+ * nothing.
  */
 #ifndef GORO_SANITIZER_H
 #define GORO_SANITIZER_H
@@ -48,6 +66,32 @@ static inline void sanitizer_stack_fresh(void *lo, size_t size)
 }
 
 void sanitizer_thread_init(struct m *m);
+
+#elif defined(__SANITIZE_THREAD__)
+#include <sanitizer/tsan_interface.h>
+
+static inline void sanitizer_switch_begin(struct m *m, struct g *from,
+					  struct g *to, bool from_dying)
+{
+	(void)from;
+	(void)from_dying;
+	void *fiber = m->asan_fake_stack;  /* g0: the thread's own */
+	if (to) {
+		if (!to->asan_fake_stack)
+			to->asan_fake_stack = __tsan_create_fiber(0);
+		fiber = to->asan_fake_stack;
+	}
+	__tsan_switch_to_fiber(fiber, 0);
+}
+static inline void sanitizer_switch_end(struct m *m) { (void)m; }
+static inline void sanitizer_stack_fresh(void *lo, size_t size)
+{
+	(void)lo; (void)size;
+}
+static inline void sanitizer_thread_init(struct m *m)
+{
+	m->asan_fake_stack = __tsan_get_current_fiber();
+}
 
 #else
 

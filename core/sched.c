@@ -38,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "probes.h"
 #include "alloc.h"
 #include "config.h"
 #include "deadlock.h"
@@ -161,6 +162,7 @@ static void execute(struct m *m, struct g *from, struct g *next, bool inherit)
 			rt_fatal("cannot allocate a stack for goroutine %lld: %s",
 				 (long long)next->id, strerror(-err));
 		arch_ctx_init(&next->ctx, next->stack.hi, next->fn, next->arg);
+		GORO_PROBE1(goroutine_start, next->id);
 	}
 	atomic_store_explicit(&next->status, G_RUNNING, RELAXED);
 	next->async_preempted = false;
@@ -664,6 +666,7 @@ void sched_park(enum wait_reason reason, void (*unlock)(void *), void *arg)
 	struct g *g = m->curg;
 	g->wait_reason = (uint8_t)reason;
 	g->wait_since = wait_clock();
+	GORO_PROBE3(goroutine_park, g->id, (int)reason, wait_reason_name(reason));
 	m->prev_unlock = unlock;
 	m->prev_unlock_arg = arg;
 	schedule(PREV_PARK);
@@ -673,6 +676,7 @@ void sched_park(enum wait_reason reason, void (*unlock)(void *), void *arg)
 void sched_ready(struct g *g, bool next)
 {
 	struct m *m = m_current();
+	GORO_PROBE1(goroutine_ready, g->id);
 	atomic_store_explicit(&g->status, G_RUNNABLE, RELEASE);
 	if (!m || !m->p) {
 		sched_ready_global(g);

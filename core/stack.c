@@ -860,3 +860,13 @@ void stack_commit_range(const void *buf, size_t len)
 		need = (uintptr_t)st->lo;
 	stack_grow(st, need);
 }
+
+size_t stack_reserved_bytes(void)
+{
+	size_t total = 0;
+	rlock_lock(&stk.regions_lock);
+	for (int i = 0; i < stk.nregions; i++)
+		total += stk.regions[i].size;
+	rlock_unlock(&stk.regions_lock);
+	return total;
+}

@@ -113,4 +113,7 @@ int stack_grow(struct goro_stack *st, uintptr_t need);
  * that the kernel writes into it instead of failing with EFAULT. */
 void stack_commit_range(const void *buf, size_t len);
 
+/* Address space reserved for stack slots, in bytes (goro_stats). */
+size_t stack_reserved_bytes(void);
+
 #endif

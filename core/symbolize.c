@@ -6,6 +6,7 @@
  * runs in neither a signal handler nor a hot path.
  */
 #include <dirent.h>
+#include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -23,6 +24,8 @@ struct cached_symbol {
 
 struct symbolizer {
 	Dwfl *dwfl;
+	Elf *core;             /* symbolizer_open_core: the core, kept open */
+	int core_fd;
 	struct cached_symbol *cache;
 	size_t cache_cap;      /* a power of two */
 	size_t cache_used;
@@ -82,11 +85,49 @@ static const Dwfl_Callbacks proc_callbacks = {
 	.debuginfo_path = &debuginfo_path,
 };
 
+static const Dwfl_Callbacks core_callbacks = {
+	.find_elf = dwfl_build_id_find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.debuginfo_path = &debuginfo_path,
+};
+
+static bool cache_init(struct symbolizer *s)
+{
+	s->cache_cap = 256;
+	s->cache = calloc(s->cache_cap, sizeof(*s->cache));
+	return s->cache != NULL;
+}
+
+struct symbolizer *symbolizer_open_core(const char *core, const char *exe)
+{
+	struct symbolizer *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	elf_version(EV_CURRENT);
+	s->core_fd = open(core, O_RDONLY | O_CLOEXEC);
+	if (s->core_fd < 0)
+		goto fail;
+	s->core = elf_begin(s->core_fd, ELF_C_READ_MMAP, NULL);
+	s->dwfl = dwfl_begin(&core_callbacks);
+	if (!s->core || !s->dwfl)
+		goto fail;
+	dwfl_report_begin(s->dwfl);
+	if (dwfl_core_file_report(s->dwfl, s->core, exe) < 0)
+		goto fail;
+	if (dwfl_report_end(s->dwfl, NULL, NULL) != 0 || !cache_init(s))
+		goto fail;
+	return s;
+fail:
+	symbolizer_close(s);
+	return NULL;
+}
+
 struct symbolizer *symbolizer_open(pid_t pid)
 {
 	struct symbolizer *s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
+	s->core_fd = -1;
 	s->dwfl = dwfl_begin(&proc_callbacks);
 	if (!s->dwfl)
 		goto fail;
@@ -94,11 +135,7 @@ struct symbolizer *symbolizer_open(pid_t pid)
 	reported_pid = pid;
 	if (dwfl_linux_proc_report(s->dwfl, pid) != 0)
 		goto fail;
-	if (dwfl_report_end(s->dwfl, NULL, NULL) != 0)
-		goto fail;
-	s->cache_cap = 256;
-	s->cache = calloc(s->cache_cap, sizeof(*s->cache));
-	if (!s->cache)
+	if (dwfl_report_end(s->dwfl, NULL, NULL) != 0 || !cache_init(s))
 		goto fail;
 	return s;
 fail:
@@ -117,6 +154,10 @@ void symbolizer_close(struct symbolizer *s)
 	free(s->cache);
 	if (s->dwfl)
 		dwfl_end(s->dwfl);
+	if (s->core)
+		elf_end(s->core);
+	if (s->core_fd >= 0)
+		close(s->core_fd);
 	free(s);
 }
 
@@ -151,6 +192,58 @@ static void cache_grow(struct symbolizer *s)
 	free(old);
 }
 
+/* The C++ runtime's demangler.  gdump links libstdc++ for it
+ * (SYMBOLIZE_LINKS_DEMANGLER); in libgoro the reference is weak, so that
+ * the library does not depend on libstdc++ and demangles whenever the
+ * process has it (a C++ program). */
+#ifdef SYMBOLIZE_LINKS_DEMANGLER
+extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len,
+			    int *status);
+#define have_demangler() true
+#else
+extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len,
+			    int *status) __attribute__((weak));
+#define have_demangler() (__cxa_demangle != NULL)
+#endif
+
+/* "_ZN3app6Worker3runEPv" -> "app::Worker::run(void*)", in a malloc'd
+ * string; NULL if not a mangled name or no demangler. */
+static char *demangle(const char *name)
+{
+	if (!have_demangler() || strncmp(name, "_Z", 2) != 0)
+		return NULL;
+	int status = -1;
+	char *out = __cxa_demangle(name, NULL, NULL, &status);
+	if (status != 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+/*
+ * dwfl_module_getsrc finds a PC's compilation unit through .debug_aranges,
+ * which clang does not emit by default (nor GCC with some flags): without
+ * it, look at each CU's own address ranges instead, as addr2line does.
+ * Linear in the module's CUs, once per PC (results are cached).
+ */
+static const char *line_from_cus(Dwfl_Module *mod, Dwarf_Addr at,
+				 int *lineno)
+{
+	Dwarf_Addr bias;
+	Dwarf_Die *cu = NULL;
+	while ((cu = dwfl_module_nextcu(mod, cu, &bias))) {
+		if (dwarf_haspc(cu, at - bias) <= 0)
+			continue;
+		Dwarf_Line *l = dwarf_getsrc_die(cu, at - bias);
+		const char *file = l ? dwarf_linesrc(l, NULL, NULL) : NULL;
+		if (file && dwarf_lineno(l, lineno) == 0)
+			return file;
+		return NULL;
+	}
+	return NULL;
+}
+
 static void lookup(struct symbolizer *s, uint64_t pc, bool ret,
 		   struct symbol_info *out)
 {
@@ -176,6 +269,12 @@ static void lookup(struct symbolizer *s, uint64_t pc, bool ret,
 			if (out->function_buf)
 				name = out->function_buf;
 		}
+		char *plain = demangle(name);
+		if (plain) {
+			free(out->function_buf);
+			out->function_buf = plain;
+			name = plain;
+		}
 		out->function = name;
 		out->offset = pc - (at - off);
 	}
@@ -183,6 +282,8 @@ static void lookup(struct symbolizer *s, uint64_t pc, bool ret,
 	int lineno = 0;
 	const char *file = line ? dwfl_lineinfo(line, NULL, &lineno, NULL,
 						NULL, NULL) : NULL;
+	if (!file)
+		file = line_from_cus(mod, at, &lineno);
 	if (file) {
 		out->file = strdup(file);
 		out->line = lineno;

@@ -31,6 +31,9 @@ struct symbol_info {
 /* The modules mapped in process pid (getpid() for this process), as they
  * are now.  NULL on failure. */
 struct symbolizer *symbolizer_open(pid_t pid);
+/* The modules of the process that left core file `core` (gdump --core);
+ * exe: its executable, or NULL to take the path the core names. */
+struct symbolizer *symbolizer_open_core(const char *core, const char *exe);
 void symbolizer_close(struct symbolizer *s);
 
 /* Describe pc.  A return address (return_address true) is looked up at

@@ -587,6 +587,54 @@ int goro_thread_agnostic_register(const void *start, const void *end);
 						      __stop_goro_agnostic);  \
 	}
 
+/* ---- Runtime statistics (core/stats.c) ---------------------------------- */
+
+/* A snapshot of the scheduler, like Go's runtime/metrics.  ABI-safe by
+ * size: pass sizeof(struct goro_stats) as size; the library fills
+ * min(size, what it knows) bytes, sets `size` to that, and returns the
+ * size it knows (a newer library appends fields; an older one leaves the
+ * tail of a newer caller's struct untouched).  size 0 with out NULL asks
+ * for that size.  -EINVAL: out NULL with size > 0.  Outside goro_main
+ * every count is 0.  Counts are read without stopping the world: each is
+ * exact, their sum may be off by goroutines changing state meanwhile. */
+struct goro_stats {
+	uint64_t size;                 /* bytes filled in */
+	/* Goroutines, by state (Go's _Grunnable ... _Gwaiting). */
+	uint64_t goroutines;           /* alive: the four below */
+	uint64_t g_runnable;           /* in a run queue, or not yet run */
+	uint64_t g_running;            /* on a thread */
+	uint64_t g_syscall;            /* in a blocking call */
+	uint64_t g_waiting;            /* parked: channel, timer, lock, I/O */
+	/* Threads (Ms) of the scheduler. */
+	uint64_t threads;              /* every M of this run */
+	uint64_t m_running;            /* running a goroutine */
+	uint64_t m_spinning;           /* holding a P, looking for work */
+	uint64_t m_idle;               /* parked, no P */
+	uint64_t m_syscall;            /* in a blocking call */
+	uint64_t m_spare;              /* on a spare P, its own retaken */
+	uint64_t aux_threads;          /* the runtime's other threads (sysmon) */
+	/* Ps and their run queues. */
+	uint64_t procs;                /* GOMAXPROCS */
+	uint64_t procs_idle;
+	uint64_t runq_global;          /* goroutines in the global queue */
+	uint64_t runq_local;           /* in the Ps' queues (runnext included) */
+	uint64_t runq_local_max;       /* the longest P queue */
+	uint64_t steals;               /* successful steals, since start */
+	/* Asynchronous preemption, since start (by outcome and reason:
+	 * goro_preempt_stats). */
+	uint64_t preempt_requested;
+	uint64_t preempt_done;         /* goroutines stopped by the signal */
+	uint64_t preempt_refused;      /* not at a safe point; asked again */
+	/* Timers and the network poller. */
+	uint64_t timers;               /* pending (sleeps, timeouts, timers) */
+	uint64_t netpoll_waiters;      /* goroutines parked on descriptors */
+	/* Stacks. */
+	uint64_t stack_reserved_bytes; /* address space reserved for stacks */
+	uint64_t stack_inuse_bytes;    /* opened for live goroutines (an upper
+					* bound on their resident stack) */
+};
+int goro_stats(struct goro_stats *out, size_t size);
+
 /* ---- errno ----------------------------------------------------------------- */
 
 /* glibc declares __errno_location() const, so a compiler keeps &errno in a

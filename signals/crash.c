@@ -16,8 +16,13 @@
  * dump instead of exit status 2).
  *
  * Chaining with the application's handlers:
- *  - SIGQUIT is taken only when its disposition is the default when
- *    goro_main starts; a program that handles or ignores SIGQUIT keeps it.
+ *  - SIGQUIT is taken when its disposition is the default or ignored
+ *    when goro_main starts, as Go does: `cmd &` in a shell starts the
+ *    program with SIGQUIT ignored, and its dump must not be lost.  A
+ *    program that really wants SIGQUIT ignored runs with
+ *    GORO_SIGQUIT=ignore (an ignored SIGQUIT then stays ignored), or sets
+ *    SIG_IGN itself after goro_main has started.  A handler the program
+ *    installed before goro_main keeps SIGQUIT.
  *  - A fatal signal for which the application installed a handler before
  *    goro_main goes to that handler, wherever it happens: the program may
  *    mean to handle it (guard pages of its own, its own crash reporter).
@@ -215,7 +220,8 @@ int crash_install(void)
 		int sig = fatal_signals[i];
 		if (sigaction(sig, NULL, &previous[i]) != 0)
 			return -errno;
-		if (sig == SIGQUIT && previous[i].sa_handler != SIG_DFL)
+		if (sig == SIGQUIT && previous[i].sa_handler != SIG_DFL &&
+		    (previous[i].sa_handler != SIG_IGN || config.sigquit_ignore))
 			continue;  /* the application's own */
 		struct sigaction sa;
 		memset(&sa, 0, sizeof(sa));

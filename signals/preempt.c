@@ -53,6 +53,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "probes.h"
 #include "config.h"
 #include "exit_kill.h"
 #include "preempt.h"
@@ -217,6 +218,7 @@ static void preempt_signal_handler(int sig, siginfo_t *si, void *ucv)
 	if (out != OUT_PARKED && out != OUT_MIGRATED)
 		return;
 	preempt_may_migrate = out == OUT_MIGRATED;
+	GORO_PROBE1(goroutine_preempt, m_current()->curg->id);
 	preempt_resume_pc = (uintptr_t)mc->gregs[REG_RIP];
 	mc->gregs[REG_RSP] -= PREEMPT_ENTRY_DROP;
 	mc->gregs[REG_RIP] = (greg_t)(uintptr_t)goro_preempt_trampoline;

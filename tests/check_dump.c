@@ -9,178 +9,7 @@
  * goroutine by goroutine: the block that starts with `goroutine N "name"`
  * and ends at the blank line.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-
-#include "descriptor.h"
-#include "testutil.h"
-
-#define OUT_CAP (256 * 1024)
-
-struct child {
-	pid_t pid;        /* the process forked */
-	pid_t goro_pid;   /* the goro program's pid, from its "ready" line */
-	int to_child;     /* its stdin */
-	int from_child;   /* its stdout and stderr */
-	char out[OUT_CAP];
-	size_t len;
-};
-
-static void read_some(struct child *c, int timeout_ms)
-{
-	struct pollfd p = { .fd = c->from_child, .events = POLLIN };
-	if (poll(&p, 1, timeout_ms) <= 0)
-		return;
-	ssize_t r = read(c->from_child, c->out + c->len, OUT_CAP - 1 - c->len);
-	if (r > 0)
-		c->len += (size_t)r;
-	c->out[c->len] = '\0';
-}
-
-/* Start `dump_child args` with env ("NAME=value", may be NULL); wait for
- * its "ready" line when wait_ready. */
-static void child_start(struct child *c, const char *env, const char *mode,
-			const char *arg, bool wait_ready)
-{
-	memset(c, 0, sizeof(*c));
-	int in[2], out[2];
-	ck_assert_int_eq(pipe(in), 0);
-	ck_assert_int_eq(pipe(out), 0);
-	c->pid = fork();
-	ck_assert_int_ge(c->pid, 0);
-	if (c->pid == 0) {
-		dup2(in[0], 0);
-		dup2(out[1], 1);
-		dup2(out[1], 2);
-		close(in[1]);
-		close(out[0]);
-		if (env)
-			putenv((char *)env);
-		/* In a sanitizer build: AddressSanitizer's fault handlers,
-		 * installed before goro_main, would get the crashes first
-		 * (goro passes signals to handlers installed before it). */
-		char asan[512];
-		const char *prev = getenv("ASAN_OPTIONS");
-		snprintf(asan, sizeof(asan), "%s%shandle_segv=0:handle_sigbus=0:"
-			 "handle_sigill=0:handle_sigfpe=0:handle_abort=0",
-			 prev ? prev : "", prev && *prev ? ":" : "");
-		setenv("ASAN_OPTIONS", asan, 1);
-		struct rlimit no_core = { 0, 0 };
-		setrlimit(RLIMIT_CORE, &no_core);
-		execl(DUMP_CHILD, DUMP_CHILD, mode, arg, (char *)NULL);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	c->to_child = in[1];
-	c->from_child = out[0];
-	if (!wait_ready)
-		return;
-	for (int i = 0; i < 200 && !strstr(c->out, "ready "); i++)
-		read_some(c, 50);
-	char *r = strstr(c->out, "ready ");
-	ck_assert_msg(r, "child never got ready: %s", c->out);
-	c->goro_pid = (pid_t)atoi(r + 6);
-	ck_assert_int_gt(c->goro_pid, 0);
-}
-
-/* Collect everything it prints until it exits, then return its exit
- * status (128 + signal if killed); with close_stdin, first close its
- * stdin (the park child then ends). */
-static int child_wait(struct child *c, bool close_stdin)
-{
-	if (close_stdin)
-		close(c->to_child);
-	for (;;) {
-		size_t before = c->len;
-		read_some(c, 5000);
-		if (c->len == before)
-			break;
-	}
-	int st;
-	waitpid(c->pid, &st, 0);
-	close(c->from_child);
-	if (!close_stdin)
-		close(c->to_child);
-	return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
-}
-
-static int child_finish(struct child *c)
-{
-	return child_wait(c, true);
-}
-
-static void child_kill(struct child *c)
-{
-	kill(c->pid, SIGKILL);
-	child_finish(c);
-}
-
-static char dump[OUT_CAP];
-
-static int gdump(const char *args, pid_t pid)
-{
-	char cmd[512];
-	snprintf(cmd, sizeof(cmd), "%s %s %d 2>&1", GDUMP, args, (int)pid);
-	return run_capture(cmd, dump, sizeof(dump));
-}
-
-/* The block of goroutine `name` (quoted in its header), copied to blk. */
-static bool block_of(const char *text, const char *name, char *blk,
-		     size_t cap)
-{
-	char key[96];
-	snprintf(key, sizeof(key), "\"%s\" [", name);
-	const char *p = strstr(text, key);
-	if (!p)
-		return false;
-	while (p > text && p[-1] != '\n')
-		p--;
-	const char *end = strstr(p, "\n\n");
-	size_t n = end ? (size_t)(end - p) : strlen(p);
-	if (n >= cap)
-		n = cap - 1;
-	memcpy(blk, p, n);
-	blk[n] = '\0';
-	return true;
-}
-
-/* The id in `goroutine N "name"`, or -1. */
-static long id_of(const char *text, const char *name)
-{
-	char key[96];
-	snprintf(key, sizeof(key), "\"%s\" [", name);
-	const char *p = strstr(text, key);
-	if (!p)
-		return -1;
-	while (p > text && p[-1] != '\n')
-		p--;
-	long id;
-	return sscanf(p, "goroutine %ld ", &id) == 1 ? id : -1;
-}
-
-static void expect_goroutine(const char *text, const char *name,
-			     const char *state, const char *const *funcs)
-{
-	char blk[8192], head[128];
-	ck_assert_msg(block_of(text, name, blk, sizeof(blk)),
-		      "no goroutine \"%s\" in:\n%s", name, text);
-	snprintf(head, sizeof(head), "\"%s\" [%s", name, state);
-	ck_assert_msg(strstr(blk, head), "goroutine %s not [%s]:\n%s", name,
-		      state, blk);
-	for (; *funcs; funcs++) {
-		char frame[128];
-		snprintf(frame, sizeof(frame), "\n%s+0x", *funcs);
-		ck_assert_msg(strstr(blk, frame), "no frame %s in:\n%s",
-			      *funcs, blk);
-	}
-}
-
-#define FUNCS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+#include "dumptest.h"
 
 /* with_lines: symbolized with libdw (not a fatal signal's dump);
  * syscall_frames: the goroutine in a blocking call was unwound (not by
@@ -354,6 +183,88 @@ START_TEST(gdump_summary_json_filters)
 }
 END_TEST
 
+/* Whatever bytes a goroutine's name holds, --json stays valid JSON: the
+ * quote, backslash and control characters escaped, valid UTF-8 (the euro
+ * sign) kept, each invalid byte (0xff, a cut-short sequence, an encoded
+ * surrogate) replaced by U+FFFD. */
+START_TEST(gdump_json_hostile_name)
+{
+	static struct child c;
+	child_start(&c, NULL, "hostile", NULL, true);
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd),
+		 "%s --json %d | python3 -c 'import json,sys; "
+		 "d=json.load(sys.stdin); print(d[\"schema\"], "
+		 "ascii([g[\"name\"] for g in d[\"goroutines\"] "
+		 "if g[\"name\"] != \"main\"]))' 2>&1", GDUMP,
+		 (int)c.goro_pid);
+	ck_assert_int_eq(run_capture(cmd, dump, sizeof(dump)), 0);
+	ck_assert_str_eq(dump, "1 ['q\"b\\\\n\\n\\x01\\x7f\\ufffd"
+			 "\\ufffd(\\u20ac\\ufffd\\ufffd\\ufffdz']\n");
+	ck_assert_int_eq(child_finish(&c), 0);
+}
+END_TEST
+
+/* A goroutine inside clock_gettime runs in the vDSO, which has no file:
+ * its frames are unwound from the vDSO's own tables in memory, down to
+ * goro_start, and the dump says the stack is complete. */
+START_TEST(gdump_running_in_vdso)
+{
+	static struct child c;
+	child_start(&c, "GORO_MAXPROCS=4", "vdso", NULL, true);
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd),
+		 "%s --json %d | python3 -c 'import json,sys; "
+		 "g=[x for x in json.load(sys.stdin)[\"goroutines\"] "
+		 "if x[\"name\"]==\"clocker\"][0]; "
+		 "print(g[\"truncated\"], \" \".join(f[\"function\"] or \"?\" "
+		 "for f in g[\"frames\"]))'", GDUMP, (int)c.goro_pid);
+	bool in_vdso = false;
+	for (int i = 0; i < 100 && !in_vdso; i++) {
+		ck_assert_int_eq(run_capture(cmd, dump, sizeof(dump)), 0);
+		ck_assert_msg(strncmp(dump, "False ", 6) == 0 &&
+			      strstr(dump, " read_clock_until_stop "
+				     "child_clocker goro_start\n"),
+			      "sample %d: %s", i, dump);
+		in_vdso = strstr(dump, "vdso") != NULL;
+	}
+	ck_assert_msg(in_vdso, "never caught in the vDSO: %s", dump);
+	ck_assert_int_eq(child_finish(&c), 0);
+}
+END_TEST
+
+/* A C++ program's frames are named as C++ programmers write them. */
+START_TEST(gdump_demangles_cxx)
+{
+	static struct child c;
+	child_start_prog(&c, NULL, CXX_CHILD, NULL, NULL, true);
+	ck_assert_int_eq(gdump("--func Worker::", c.goro_pid), 0);
+	expect_goroutine(dump, "cxx-worker", "sleep",
+			 FUNCS("app::Worker::wait_forever(int)",
+			       "app::Worker::run(void*)", "goro_start"));
+	ck_assert_msg(!strstr(dump, "_ZN3app"), "%s", dump);
+	ck_assert_msg(strstr(dump, "cxx_child.cc:"), "%s", dump);
+	ck_assert_int_eq(child_finish(&c), 0);
+}
+END_TEST
+
+#ifdef CLANG_CHILD
+/* clang -g emits no .debug_aranges: file:line comes from the CUs. */
+START_TEST(gdump_lines_without_aranges)
+{
+	static struct child c;
+	child_start_prog(&c, NULL, CLANG_CHILD, NULL, NULL, true);
+	ck_assert_int_eq(gdump("", c.goro_pid), 0);
+	expect_goroutine(dump, "clang-sleeper", "sleep",
+			 FUNCS("clang_sleeper", "goro_start"));
+	ck_assert_msg(strstr(dump, "\nclang_sleeper+0x") &&
+		      strstr(strstr(dump, "\nclang_sleeper+0x"),
+			     "clang_child.c:"), "%s", dump);
+	ck_assert_int_eq(child_finish(&c), 0);
+}
+END_TEST
+#endif
+
 START_TEST(gdump_errors)
 {
 	/* No such process: a child already reaped. */
@@ -423,6 +334,33 @@ START_TEST(sigquit_dumps_and_exits_2)
 	/* Fatal dumps name functions with libunwind: same frames. */
 	expect_park_set(c.out, false, true);
 	ck_assert(!strstr(c.out, "child done"));
+}
+END_TEST
+
+/* `cmd &` in a shell starts a program with SIGQUIT ignored: it still
+ * dumps, as a Go program does, unless GORO_SIGQUIT=ignore says not to. */
+START_TEST(sigquit_dumps_when_inherited_ignored)
+{
+	static struct child c;
+	signal(SIGQUIT, SIG_IGN);  /* inherited through fork and exec */
+	child_start(&c, "GORO_MAXPROCS=4", "park", NULL, true);
+	kill(c.goro_pid, SIGQUIT);
+	ck_assert_int_eq(child_wait(&c, false), 2);
+	ck_assert_msg(strstr(c.out, "SIGQUIT: quit\nPC=0x"), "%s", c.out);
+	expect_park_set(c.out, false, true);
+
+	setenv("GORO_SIGQUIT", "ignore", 1);
+	child_start(&c, "GORO_MAXPROCS=4", "park", NULL, true);
+	kill(c.goro_pid, SIGQUIT);
+	ck_assert_int_eq(child_finish(&c), 0);
+	ck_assert_msg(strstr(c.out, "child done") &&
+		      !strstr(c.out, "SIGQUIT"), "%s", c.out);
+
+	/* A value it does not know is an error at start. */
+	setenv("GORO_SIGQUIT", "maybe", 1);
+	child_start(&c, "GORO_MAXPROCS=4", "park", NULL, false);
+	ck_assert_int_ne(child_finish(&c), 0);
+	ck_assert_msg(strstr(c.out, "GORO_SIGQUIT"), "%s", c.out);
 }
 END_TEST
 
@@ -506,9 +444,16 @@ static Suite *dump_suite(void)
 	tcase_add_test(tc, gdump_every_m_wedged);
 	tcase_add_test(tc, gdump_preempted_goroutine);
 	tcase_add_test(tc, gdump_summary_json_filters);
+	tcase_add_test(tc, gdump_json_hostile_name);
+	tcase_add_test(tc, gdump_running_in_vdso);
+	tcase_add_test(tc, gdump_demangles_cxx);
+#ifdef CLANG_CHILD
+	tcase_add_test(tc, gdump_lines_without_aranges);
+#endif
 	tcase_add_test(tc, gdump_errors);
 	tcase_add_test(tc, goro_dump_in_process);
 	tcase_add_test(tc, sigquit_dumps_and_exits_2);
+	tcase_add_test(tc, sigquit_dumps_when_inherited_ignored);
 	tcase_add_test(tc, null_dereference_report);
 	tcase_add_test(tc, illegal_instruction_report);
 	tcase_add_test(tc, application_handlers_chain);

@@ -23,6 +23,13 @@
  *                      handler (says so, exits 7) installed before goro_main
  *   dump_child many N  N goroutines parked in one long sleep; "ready"; ends when
  *                      stdin closes
+ *   dump_child hostile a goroutine whose name holds a quote, a backslash,
+ *                      control characters and invalid UTF-8; "ready"; ends
+ *                      when stdin closes
+ *   dump_child vdso    goroutine "clocker" calling clock_gettime (the
+ *                      vDSO) in a loop; "ready"; ends when stdin closes
+ *   dump_child parkcrash  the park set, then main dereferences NULL (with
+ *                      GORO_TRACEBACK=crash: a core file of the park set)
  *
  * The function names below are what the tests look for in the frames;
  * noinline keeps each one a frame of its own.
@@ -34,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <goro.h>
@@ -101,6 +109,22 @@ static void crash_here(int *p)
 NOINLINE static void child_crasher(void *arg)
 {
 	crash_here(arg);
+}
+
+NOINLINE static void read_clock_until_stop(void)
+{
+	struct timespec ts;
+	while (!atomic_load_explicit(&stop, memory_order_relaxed))
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+	__asm__ volatile("");
+}
+
+NOINLINE static void child_clocker(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&started, 1);
+	read_clock_until_stop();
+	__asm__ volatile("");
 }
 
 NOINLINE static void trap_here(void)
@@ -323,6 +347,28 @@ static int child_main(int argc, char **argv)
 		park_set_end();
 		return 0;
 	}
+	if (!strcmp(mode, "vdso")) {
+		spawn("clocker", child_clocker);
+		wait_started(1);
+		say_ready();
+		wait_for_stdin_eof();
+		atomic_store(&stop, true);
+		return 0;
+	}
+	if (!strcmp(mode, "hostile")) {
+		spawn("q\"b\\n\n\x01\x7f\xff\xc3(\xe2\x82\xac\xed\xa0\x80z",
+		      child_sleeper);
+		wait_started(1);
+		say_ready();
+		wait_for_stdin_eof();
+		return 0;
+	}
+	if (!strcmp(mode, "parkcrash")) {
+		park_set();
+		say_ready();
+		crash_here(NULL);
+		return 1;
+	}
 	if (!strcmp(mode, "many") && argc > 2) {
 		long n = atol(argv[2]);
 		for (long i = 0; i < n; i++)
@@ -334,7 +380,7 @@ static int child_main(int argc, char **argv)
 		atomic_store(&stop, true);
 		return 0;
 	}
-	fprintf(stderr, "usage: dump_child park|wedge|dump|segv|many N\n");
+	fprintf(stderr, "usage: dump_child park|wedge|dump|segv|trap|hogs|ownquit|parkcrash|many N\n");
 	return 2;
 }
 

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "descriptor.h"
+#include <goro/debug.h>
 
 __attribute__((used))
 struct goro_debug_descriptor goro_debug_descriptor = {

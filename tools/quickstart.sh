@@ -25,6 +25,10 @@ packages=(build-essential autoconf automake libtool pkg-config
 # Packaging (issue 16): g++ for the C++ test and example, groff and man-db
 # for the man-page check, debhelper/dpkg-dev/lintian for the package stage.
 packages+=(g++ groff-base man-db debhelper dpkg-dev lintian)
+# The debugger tests (check_gdb) drive gdb; the USDT probes need
+# <sys/sdt.h> (tests/probes.test checks they are built in); the demangling
+# test's child is C++, another test child is built by clang.
+packages+=(gdb systemtap-sdt-dev clang)
 
 install_deps() {
 	local missing=()

@@ -5,13 +5,15 @@
  * when every thread of the target is stuck.
  *
  *	gdump [--summary] [--json] [-g ID] [--state STATE] [--func TEXT] [-v] PID
+ *	gdump [same options] --core CORE [EXE]
  *
- * How: find the runtime's descriptor (core/descriptor.h) by symbol, stop
+ * How: find the runtime's descriptor (<goro/debug.h>) by symbol, stop
  * every thread with ptrace, copy the goroutine table out, unwind every
  * goroutine (unwind.c) — a running one from its thread's registers, a
  * parked one from the switch frame on its stack — let the process go, and
  * only then symbolize and print.  The target is stopped for the copying
- * and unwinding alone.
+ * and unwinding alone.  A core file (--core) is read the same way, with
+ * nothing to stop: the process it describes is gone.
  *
  * Exit status: 0 done, 1 other failure, 2 usage, 3 no such process,
  * 4 permission denied, 5 not a goro process, 6 descriptor version mismatch.
@@ -26,8 +28,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "descriptor.h"
-#include "symbolize.h"
+#include <goro/debug.h>
+#include "core/symbolize.h"
+#include "corefile.h"
 #include "target.h"
 #include "unwind.h"
 
@@ -60,6 +63,7 @@ struct goroutine {
 	int64_t wait_minutes;
 	const char *unavailable;    /* why there are no frames */
 	bool switched_out;          /* frames start in the scheduler */
+	bool cut_short;             /* the unwind stopped before goro_start */
 	struct memory_copy copy;    /* its stack, copied while stopped */
 	struct unwind_result *frames;
 	struct goroutine *group_next;  /* --summary grouping */
@@ -72,7 +76,15 @@ static struct options {
 	int64_t only_id;
 	const char *state, *func;
 	pid_t pid;
+	const char *core, *exe;   /* --core CORE [EXE] */
 } opt = { .only_id = -1 };
+
+/* "process PID" or "core FILE", for messages. */
+static char subject[320];
+
+/* Version of --json's layout: bumped whenever a key changes meaning or
+ * goes away (new keys may appear without it). */
+#define JSON_SCHEMA 1
 
 static struct goro_debug_descriptor desc;
 static struct target target;
@@ -82,7 +94,10 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: gdump [options] PID\n"
-		"Print every goroutine of the goro process PID.\n\n"
+		"       gdump [options] --core CORE [EXE]\n"
+		"Print every goroutine of the goro process PID, or of the\n"
+		"process that left core file CORE (EXE: its executable, if\n"
+		"not where the core says).\n\n"
 		"  --summary      group identical stacks, largest group first\n"
 		"  --json         JSON instead of text\n"
 		"  -g ID          only goroutine ID\n"
@@ -101,6 +116,7 @@ static void parse_args(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "state", required_argument, NULL, 'S' },
 		{ "func", required_argument, NULL, 'F' },
+		{ "core", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -112,6 +128,7 @@ static void parse_args(int argc, char **argv)
 		case 'v': opt.verbose = true; break;
 		case 'S': opt.state = optarg; break;
 		case 'F': opt.func = optarg; break;
+		case 'C': opt.core = optarg; break;
 		case 'g': {
 			char *end;
 			opt.only_id = strtoll(optarg, &end, 10);
@@ -127,11 +144,21 @@ static void parse_args(int argc, char **argv)
 		}
 	}
 	char *end;
+	if (opt.core) {
+		if (optind < argc - 1) {
+			usage(stderr);
+			exit(EXIT_USAGE);
+		}
+		opt.exe = optind < argc ? argv[optind] : NULL;
+		snprintf(subject, sizeof(subject), "core %s", opt.core);
+		return;
+	}
 	if (optind != argc - 1 ||
 	    (opt.pid = (pid_t)strtol(argv[optind], &end, 10)) <= 0 || *end) {
 		usage(stderr);
 		exit(EXIT_USAGE);
 	}
+	snprintf(subject, sizeof(subject), "process %d", (int)opt.pid);
 }
 
 static _Noreturn void fail(enum exit_status status, const char *fmt, ...)
@@ -202,12 +229,12 @@ static void read_descriptor(uint64_t addr)
 		fail(EXIT_FAILED, "cannot read the descriptor at 0x%lx",
 		     (unsigned long)addr);
 	if (memcmp(head.magic, GORO_DEBUG_MAGIC, sizeof(head.magic)) != 0)
-		fail(EXIT_NOT_GORO, "process %d: %s is not a goro descriptor",
-		     (int)opt.pid, GORO_DEBUG_SYMBOL);
+		fail(EXIT_NOT_GORO, "%s: %s is not a goro descriptor",
+		     subject, GORO_DEBUG_SYMBOL);
 	if (head.version != GORO_DEBUG_VERSION)
-		fail(EXIT_VERSION, "process %d uses goro descriptor version %u;"
+		fail(EXIT_VERSION, "%s uses goro descriptor version %u;"
 		     " this gdump reads version %u: use the gdump of the "
-		     "same goro release", (int)opt.pid, head.version,
+		     "same goro release", subject, head.version,
 		     GORO_DEBUG_VERSION);
 	if (head.size < sizeof(desc))
 		fail(EXIT_VERSION, "descriptor of %u bytes, expected %zu",
@@ -346,7 +373,9 @@ static struct goroutine *read_goroutines(size_t *count)
 					    desc.g_stack_high_water);
 		g->async_preempted = FIELD(bool, buf, desc.g_async_preempted);
 		g->state = state_label(g);
-		if (g->status == desc.status_waiting && g->wait_since > 0 &&
+		/* (A core's clock is not ours: no minutes.) */
+		if (!target.core && g->status == desc.status_waiting &&
+		    g->wait_since > 0 &&
 		    now - g->wait_since >= NS_PER_MINUTE)
 			g->wait_minutes = (now - g->wait_since) / NS_PER_MINUTE;
 		live++;
@@ -507,6 +536,19 @@ static void mark_interrupted_frames(struct goroutine *g)
 	}
 }
 
+/* Every goroutine that has run has goro_start as its outermost frame:
+ * an unwind that ended elsewhere (before the frame limit) lost the rest,
+ * and says so. */
+static void check_complete(struct goroutine *g)
+{
+	struct unwind_result *f = g->frames;
+	if (!f || !f->n || f->truncated || !g->stack_lo)
+		return;
+	struct symbol_info si;
+	symbolize(sym, f->pc[f->n - 1], !f->exact[f->n - 1], &si);
+	g->cut_short = !si.function || strcmp(si.function, "goro_start") != 0;
+}
+
 static void drop_scheduler_frames(struct goroutine *g)
 {
 	struct unwind_result *f = g->frames;
@@ -645,6 +687,8 @@ static void print_body_text(const struct goroutine *g)
 					    g->frames->exact[i]);
 		if (g->frames->truncated)
 			printf("...additional frames elided...\n");
+		else if (g->cut_short)
+			printf("...stack unwound no further...\n");
 	}
 	if (g->create_pc) {
 		struct symbol_info si;
@@ -703,17 +747,47 @@ static void print_summary_text(struct goroutine **leaders, size_t ng)
 
 /* ---- JSON ---------------------------------------------------------------- */
 
+/* Bytes 0x80.. that start a well-formed UTF-8 sequence: its length, or 0
+ * (a stray continuation byte, an overlong form, a surrogate, beyond
+ * U+10FFFF, or cut short). */
+static int utf8_length(const unsigned char *p)
+{
+	unsigned c = p[0];
+	int n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 :
+		c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+	for (int i = 1; i < n; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] > 0x9f) ||
+	    (c == 0xf0 && p[1] < 0x90) || (c == 0xf4 && p[1] > 0x8f))
+		return 0;
+	return n;
+}
+
+/* A JSON string for any bytes: control characters and DEL escaped, valid
+ * UTF-8 kept, every byte of invalid UTF-8 replaced by U+FFFD. */
 static void json_string(const char *s)
 {
 	putchar('"');
-	for (; s && *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
+	const unsigned char *p = (const unsigned char *)s;
+	while (p && *p) {
+		unsigned char c = *p;
+		if (c == '"' || c == '\\') {
 			printf("\\%c", c);
-		else if (c < 0x20)
+		} else if (c < 0x20 || c == 0x7f) {
 			printf("\\u%04x", c);
-		else
+		} else if (c < 0x80) {
 			putchar(c);
+		} else {
+			int n = utf8_length(p);
+			if (n) {
+				fwrite(p, 1, (size_t)n, stdout);
+				p += n;
+				continue;
+			}
+			printf("\\ufffd");
+		}
+		p++;
 	}
 	putchar('"');
 }
@@ -758,7 +832,8 @@ static void json_body(const struct goroutine *g)
 		json_location(&si, g->frames->pc[i]);
 	}
 	printf("],\"truncated\":%s,\"unavailable\":",
-	       g->frames && g->frames->truncated ? "true" : "false");
+	       g->frames && (g->frames->truncated || g->cut_short) ? "true"
+								   : "false");
 	if (g->unavailable)
 		json_string(g->unavailable);
 	else
@@ -775,10 +850,22 @@ static void json_body(const struct goroutine *g)
 	printf(",\"stack_used\":%llu", (unsigned long long)stack_used(g));
 }
 
+/* The keys every --json output opens with. */
+static void json_header(void)
+{
+	printf("{\"schema\":%d,\"pid\":%d,", JSON_SCHEMA, (int)target.pid);
+	if (opt.core) {
+		printf("\"core\":");
+		json_string(opt.core);
+		printf(",");
+	}
+	printf("\"stopped_us\":%lld,", (long long)(target.stopped_ns / 1000));
+}
+
 static void print_json(struct goroutine **sel, size_t n)
 {
-	printf("{\"pid\":%d,\"stopped_us\":%lld,\"goroutines\":[",
-	       (int)opt.pid, (long long)(target.stopped_ns / 1000));
+	json_header();
+	printf("\"goroutines\":[");
 	for (size_t i = 0; i < n; i++) {
 		const struct goroutine *g = sel[i];
 		printf("%s\n{\"id\":%lld,\"name\":", i ? "," : "",
@@ -795,8 +882,8 @@ static void print_json(struct goroutine **sel, size_t n)
 
 static void print_summary_json(struct goroutine **leaders, size_t ng)
 {
-	printf("{\"pid\":%d,\"stopped_us\":%lld,\"groups\":[",
-	       (int)opt.pid, (long long)(target.stopped_ns / 1000));
+	json_header();
+	printf("\"groups\":[");
 	for (size_t i = 0; i < ng; i++) {
 		const struct goroutine *g = leaders[i];
 		printf("%s\n{\"count\":%zu,\"ids\":[", i ? "," : "",
@@ -812,10 +899,8 @@ static void print_summary_json(struct goroutine **leaders, size_t ng)
 
 /* ---- main -------------------------------------------------------------- */
 
-int main(int argc, char **argv)
+static void open_process(void)
 {
-	parse_args(argc, argv);
-	int64_t start = monotonic_ns();
 	target.pid = opt.pid;
 	if (kill(opt.pid, 0) != 0 && errno == ESRCH)
 		fail(EXIT_NO_PROCESS, "no such process: %d", (int)opt.pid);
@@ -832,10 +917,35 @@ int main(int argc, char **argv)
 			     (int)opt.pid);
 		fail_permission();
 	}
+}
+
+static void open_core(void)
+{
+	int err = target_open_core(&target, opt.core);
+	if (err == -ENOEXEC)
+		fail(EXIT_FAILED, "%s is not an x86-64 core file", opt.core);
+	if (err)
+		fail(EXIT_FAILED, "cannot read %s: %s", opt.core,
+		     strerror(-err));
+	sym = symbolizer_open_core(opt.core, opt.exe);
+	if (!sym)
+		fail(EXIT_FAILED, "cannot find the modules of %s%s%s", subject,
+		     opt.exe ? " with executable " : "",
+		     opt.exe ? opt.exe : "");
+}
+
+int main(int argc, char **argv)
+{
+	parse_args(argc, argv);
+	int64_t start = monotonic_ns();
+	if (opt.core)
+		open_core();
+	else
+		open_process();
 	uint64_t desc_addr = symbolizer_lookup(sym, GORO_DEBUG_SYMBOL);
 	if (!desc_addr)
-		fail(EXIT_NOT_GORO, "process %d is not a goro process (no %s "
-		     "symbol: is it linked with libgoro?)", (int)opt.pid,
+		fail(EXIT_NOT_GORO, "%s is not a goro process (no %s "
+		     "symbol: is it linked with libgoro?)", subject,
 		     GORO_DEBUG_SYMBOL);
 
 	int err = target_stop(&target);
@@ -862,9 +972,9 @@ int main(int argc, char **argv)
 		unwind_parked(&gs[i]);
 	unwind_fini();
 	if (!running)
-		fail(EXIT_DONE, "process %d: the goro runtime is not running "
+		fail(EXIT_DONE, "%s: the goro runtime is not running "
 		     "(goro_main has not started, or has returned)",
-		     (int)opt.pid);
+		     subject);
 
 	struct goroutine **sel = calloc(n ? n : 1, sizeof(*sel));
 	if (!sel)
@@ -872,14 +982,15 @@ int main(int argc, char **argv)
 	size_t nsel = 0;
 	for (size_t i = 0; i < n; i++) {
 		mark_interrupted_frames(&gs[i]);
+		check_complete(&gs[i]);
 		drop_scheduler_frames(&gs[i]);
 	}
 	for (size_t i = 0; i < n; i++)
 		if (selected(&gs[i]))
 			sel[nsel++] = &gs[i];
 	if (opt.only_id > 0 && nsel == 0)
-		fail(EXIT_FAILED, "process %d has no goroutine %lld",
-		     (int)opt.pid, (long long)opt.only_id);
+		fail(EXIT_FAILED, "%s has no goroutine %lld",
+		     subject, (long long)opt.only_id);
 	if (opt.summary) {
 		size_t ng;
 		struct goroutine **leaders = group(sel, nsel, &ng);
@@ -906,5 +1017,6 @@ int main(int argc, char **argv)
 	free(stacks);
 	unwind_fini();
 	symbolizer_close(sym);
+	target_close(&target);
 	return EXIT_DONE;
 }

@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "corefile.h"
 #include "target.h"
 
 #define PAGE 4096UL
@@ -91,8 +92,31 @@ static int add_thread(struct target *t, pid_t tid)
 	return 0;
 }
 
+int target_open_core(struct target *t, const char *path)
+{
+	int err = corefile_open(path, &t->core);
+	if (err)
+		return err;
+	t->core_path = path;
+	size_t n;
+	const struct core_thread *th = corefile_threads(t->core, &n);
+	t->pid = th[0].tid;
+	return 0;
+}
+
+void target_close(struct target *t)
+{
+	corefile_close(t->core);
+	t->core = NULL;
+	free(t->threads);
+	t->threads = NULL;
+	t->cap = 0;
+}
+
 int target_stop(struct target *t)
 {
+	if (t->core)
+		return 0;
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)t->pid);
 	/* Rescan until a pass finds no thread not already stopped: a thread
@@ -139,6 +163,14 @@ void target_resume(struct target *t)
 
 const struct user_regs_struct *target_regs(struct target *t, pid_t tid)
 {
+	if (t->core) {
+		size_t n;
+		const struct core_thread *th = corefile_threads(t->core, &n);
+		for (size_t i = 0; i < n; i++)
+			if (th[i].tid == tid)
+				return &th[i].regs;
+		return NULL;
+	}
 	struct target_thread *th = find_thread(t, tid);
 	return th && th->have_regs ? &th->regs : NULL;
 }
@@ -158,6 +190,8 @@ static struct cached_page *page_of(struct target *t, uint64_t page)
 
 int target_read(struct target *t, uint64_t addr, void *buf, size_t len)
 {
+	if (t->core)
+		return corefile_read(t->core, addr, buf, len);
 	unsigned char *out = buf;
 	while (len) {
 		uint64_t page = addr & ~(PAGE - 1);
@@ -176,6 +210,13 @@ int target_read(struct target *t, uint64_t addr, void *buf, size_t len)
 
 void target_read_many(struct target *t, struct target_span *spans, size_t n)
 {
+	if (t->core) {
+		for (size_t i = 0; i < n; i++)
+			spans[i].ok = corefile_read(t->core, spans[i].addr,
+						    spans[i].buf,
+						    spans[i].len) == 0;
+		return;
+	}
 	static struct iovec local[IOV_MAX], remote[IOV_MAX];
 	size_t i = 0;
 	while (i < n) {

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * target.h — the process gdump inspects: stopping and resuming all its
- * threads with ptrace, reading its memory, its threads' registers.
+ * target.h — what gdump inspects: a live process (stopping and resuming
+ * all its threads with ptrace) or a core file (corefile.h); either way,
+ * reading its memory and its threads' registers.
  */
 #ifndef GDUMP_TARGET_H
 #define GDUMP_TARGET_H
@@ -18,18 +19,27 @@ struct target_thread {
 	struct user_regs_struct regs;
 };
 
+struct corefile;
+
 struct target {
-	pid_t pid;
+	pid_t pid;              /* the process, or the core's first thread */
+	struct corefile *core;  /* non-NULL: a core file, nothing to stop */
+	const char *core_path;
 	struct target_thread *threads;
 	size_t nthreads, cap;
 	int64_t stopped_at;     /* CLOCK_MONOTONIC ns of the first stop */
 	int64_t stopped_ns;     /* how long the target was stopped */
 };
 
+/* Open core file `path` as the target: 0, or -errno / -ENOEXEC. */
+int target_open_core(struct target *t, const char *path);
+void target_close(struct target *t);
+
 /* Attach to every thread of t->pid (PTRACE_SEIZE, then interrupt) and
  * wait until each has stopped; threads created meanwhile are caught by
  * rescanning /proc/PID/task.  0 or -errno (-ESRCH, -EPERM...). */
 int target_stop(struct target *t);
+/* (A core: stop and resume do nothing.) */
 /* Detach from every thread; the process continues as before. */
 void target_resume(struct target *t);
 

@@ -16,6 +16,17 @@
  * then skips even that for PCs seen before: 100k goroutines parked at the
  * same few places cost little more than reading their stacks.
  *
+ * A core file has no process for _UPT_* to look into (it reads
+ * /proc/PID/maps), and libunwind-coredump 1.6 fails to find the tables of
+ * a segment mapped at a file offset other than 0, i.e. every text segment.
+ * So for a core we find each module's .eh_frame_hdr ourselves (its ELF and
+ * program headers, read through the target like any memory) and hand
+ * libunwind's own table search the same remote-table description _UPT_
+ * builds (memory_module below).  The same serves the vDSO of a live
+ * process: it has no file for _UPT_ to open, only its image in memory;
+ * without its table, a goroutine inside clock_gettime was cut short at
+ * the vDSO's caller.
+ *
  * A parked goroutine's stack is unwound from a copy taken while the
  * target was stopped (unwind_stack's `copy`), so that the target need not
  * stay stopped while 100k stacks are unwound: everything else an unwind
@@ -34,12 +45,14 @@
  * unwinding.  A recording is not kept if the unwind read anything of its
  * stack outside the copy.
  */
+#include <elf.h>
 #include <errno.h>
 #include <libunwind-ptrace.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "corefile.h"
 #include "unwind.h"
 
 struct object_range {
@@ -54,12 +67,17 @@ static struct {
 	struct object_range *objects;
 	size_t nobjects;
 	void *any_upt;        /* for PCs in no file-backed mapping */
+	struct memory_module *modules;    /* tables read from memory: a
+					   * core's modules, the vDSO */
+	size_t nmodules;
 	const struct unwind_regs *regs;   /* the unwind in progress */
 	const struct memory_copy *copy;   /* its stack, copied, or NULL */
 	struct recording *rec;            /* what it reads, or NULL */
 } u;
 
-/* The file-backed mappings of the target, merged per object. */
+static void add_memory_module(uint64_t base);
+
+/* The file-backed mappings of the target, merged per object; the vDSO. */
 static int load_objects(pid_t pid)
 {
 	char path[64], line[512];
@@ -72,7 +90,11 @@ static int load_objects(pid_t pid)
 		unsigned long lo, hi;
 		char file[256] = "";
 		if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %255s", &lo, &hi,
-			   file) < 3 || file[0] != '/')
+			   file) < 3)
+			continue;
+		if (strcmp(file, "[vdso]") == 0)
+			add_memory_module(lo);
+		if (file[0] != '/')
 			continue;
 		struct object_range *last = u.nobjects ?
 			&u.objects[u.nobjects - 1] : NULL;
@@ -100,6 +122,94 @@ static int load_objects(pid_t pid)
 	return 0;
 }
 
+/* libunwind's search of a binary-search table of FDEs (.eh_frame_hdr),
+ * exported by libunwind-x86_64 for its ptrace and core-file front ends. */
+extern int _Ux86_64_dwarf_search_unwind_table(unw_addr_space_t as,
+	unw_word_t ip, unw_dyn_info_t *di, unw_proc_info_t *pi,
+	int need_unwind_info, void *arg);
+
+/* One executable segment of a core's module, and its FDE table. */
+struct memory_module {
+	uint64_t lo, hi;
+	unw_dyn_info_t di;
+};
+
+#define DW_EH_PE_udata4 0x03
+#define DW_EH_PE_sdata4 0x0b
+#define DW_EH_PE_pcrel 0x10
+#define DW_EH_PE_datarel 0x30
+
+/* The module mapped at `base` (an ELF header there): its text ranges and
+ * .eh_frame_hdr, read from the target.  Modules without a table the
+ * search understands are left out (their frames end the unwind). */
+static void add_memory_module(uint64_t base)
+{
+	Elf64_Ehdr eh;
+	if (target_read(u.t, base, &eh, sizeof(eh)) ||
+	    memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+	    eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum > 64)
+		return;
+	Elf64_Phdr ph[64];
+	if (target_read(u.t, base + eh.e_phoff, ph, eh.e_phnum * sizeof(*ph)))
+		return;
+	uint64_t bias = eh.e_type == ET_DYN ? base : 0, hdr = 0;
+	for (int i = 0; i < eh.e_phnum; i++)
+		if (ph[i].p_type == PT_GNU_EH_FRAME)
+			hdr = ph[i].p_vaddr + bias;
+	unsigned char h[4];
+	uint32_t count;
+	if (!hdr || target_read(u.t, hdr, h, sizeof(h)) ||
+	    target_read(u.t, hdr + 8, &count, sizeof(count)) || h[0] != 1 ||
+	    h[1] != (DW_EH_PE_pcrel | DW_EH_PE_sdata4) ||
+	    h[2] != DW_EH_PE_udata4 ||
+	    h[3] != (DW_EH_PE_datarel | DW_EH_PE_sdata4))
+		return;
+	for (int i = 0; i < eh.e_phnum; i++) {
+		if (ph[i].p_type != PT_LOAD || !(ph[i].p_flags & PF_X))
+			continue;
+		void *p = realloc(u.modules, (u.nmodules + 1) *
+				  sizeof(*u.modules));
+		if (!p)
+			return;
+		u.modules = p;
+		struct memory_module *m = &u.modules[u.nmodules++];
+		memset(m, 0, sizeof(*m));
+		m->lo = ph[i].p_vaddr + bias;
+		m->hi = m->lo + ph[i].p_memsz;
+		m->di.format = UNW_INFO_FORMAT_REMOTE_TABLE;
+		m->di.start_ip = m->lo;
+		m->di.end_ip = m->hi;
+		m->di.u.rti.segbase = hdr;
+		/* Entries of two 4-byte words, after the 12-byte header. */
+		m->di.u.rti.table_data = hdr + 12;
+		m->di.u.rti.table_len = count * 8 / sizeof(unw_word_t);
+	}
+}
+
+/* The modules of a core: each mapping at file offset 0 of its file. */
+static int load_core_objects(struct target *t)
+{
+	uint64_t lo, hi;
+	for (size_t i = 0; corefile_mapping(t->core, i, &lo, &hi); i++) {
+		uint64_t prev_lo = 0, prev_hi = 0;
+		const char *path = corefile_mapping(t->core, i, &lo, &hi);
+		const char *prev = i ? corefile_mapping(t->core, i - 1,
+							&prev_lo, &prev_hi)
+				     : NULL;
+		if (!prev || strcmp(prev, path) != 0)
+			add_memory_module(lo);
+	}
+	return 0;
+}
+
+static struct memory_module *memory_module_of(unw_word_t ip)
+{
+	for (size_t i = 0; i < u.nmodules; i++)
+		if (ip >= u.modules[i].lo && ip < u.modules[i].hi)
+			return &u.modules[i];
+	return NULL;
+}
+
 static void *upt_for(unw_word_t ip)
 {
 	for (size_t i = 0; i < u.nobjects; i++) {
@@ -117,6 +227,13 @@ static int find_proc_info(unw_addr_space_t as, unw_word_t ip,
 			  unw_proc_info_t *pi, int need_unwind_info, void *arg)
 {
 	(void)arg;
+	struct memory_module *m = memory_module_of(ip);
+	if (m)
+		return _Ux86_64_dwarf_search_unwind_table(as, ip, &m->di, pi,
+							  need_unwind_info,
+							  arg);
+	if (u.t->core)
+		return -UNW_ENOINFO;
 	void *upt = upt_for(ip);
 	if (!upt)
 		return -UNW_ENOINFO;
@@ -127,7 +244,10 @@ static void put_unwind_info(unw_addr_space_t as, unw_proc_info_t *pi,
 			    void *arg)
 {
 	(void)arg;
-	_UPT_put_unwind_info(as, pi, u.any_upt);
+	/* (_UPT_put_unwind_info does just this, for any table.) */
+	(void)as;
+	free(pi->unwind_info);
+	pi->unwind_info = NULL;
 }
 
 static int get_dyn_info_list_addr(unw_addr_space_t as, unw_word_t *addr,
@@ -268,6 +388,8 @@ static int get_proc_name(unw_addr_space_t as, unw_word_t ip, char *buf,
 			 size_t len, unw_word_t *off, void *arg)
 {
 	(void)arg;
+	if (u.t->core)
+		return -UNW_ENOINFO;  /* gdump names frames with libdw */
 	void *upt = upt_for(ip);
 	return upt ? _UPT_get_proc_name(as, ip, buf, len, off, upt)
 		   : -UNW_ENOINFO;
@@ -287,12 +409,19 @@ static unw_accessors_t accessors = {
 int unwind_init(struct target *t)
 {
 	u.t = t;
-	int err = load_objects(t->pid);
-	if (err)
-		return err;
-	u.any_upt = _UPT_create(t->pid);
+	if (t->core) {
+		int err = load_core_objects(t);
+		if (err)
+			return err;
+	} else {
+		int err = load_objects(t->pid);
+		if (err)
+			return err;
+		if (!(u.any_upt = _UPT_create(t->pid)))
+			return -ENOMEM;
+	}
 	u.as = unw_create_addr_space(&accessors, 0);
-	if (!u.any_upt || !u.as)
+	if (!u.as)
 		return -ENOMEM;
 	unw_set_caching_policy(u.as, UNW_CACHE_GLOBAL);
 	return 0;
@@ -313,6 +442,7 @@ void unwind_fini(void)
 	free(u.objects);
 	if (u.any_upt)
 		_UPT_destroy(u.any_upt);
+	free(u.modules);
 	if (u.as)
 		unw_destroy_addr_space(u.as);
 	memset(&u, 0, sizeof(u));
@@ -356,6 +486,18 @@ void unwind_regs_from_switch(struct unwind_regs *r, const struct switch_regs *s)
 	r->exact_pc = false;
 }
 
+/* ip at the kernel's signal return trampoline (glibc's __restore_rt:
+ * mov $SYS_rt_sigreturn, %rax; syscall), which libunwind does not always
+ * report as a signal frame when it has only the FDE to go by. */
+static bool at_sigreturn(unw_word_t ip)
+{
+	static const unsigned char code[] = {
+		0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05 };
+	unsigned char buf[sizeof(code)];
+	return target_read(u.t, ip, buf, sizeof(buf)) == 0 &&
+	       memcmp(buf, code, sizeof(code)) == 0;
+}
+
 int unwind_stack(const struct unwind_regs *r, const struct memory_copy *copy,
 		 struct unwind_result *out)
 {
@@ -376,7 +518,7 @@ int unwind_stack(const struct unwind_regs *r, const struct memory_copy *copy,
 		out->exact[out->n] = exact;
 		out->n++;
 		/* Above a signal frame, the PC was interrupted, not calling. */
-		exact = unw_is_signal_frame(&c) > 0;
+		exact = unw_is_signal_frame(&c) > 0 || at_sigreturn(ip);
 		if (unw_step(&c) <= 0)
 			break;
 		if (out->n == UNWIND_MAX_FRAMES) {
