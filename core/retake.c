@@ -206,7 +206,8 @@ static bool blocked_in_app_code(pid_t tid, const struct g *g)
 	uintptr_t sp = (uintptr_t)v[6], pc = (uintptr_t)v[7];
 	uintptr_t top = (uintptr_t)g->stack.hi;
 	if (text_is_runtime(pc) || sp < (uintptr_t)g->stack.lo || sp >= top ||
-	    top - sp > SCAN_MAX_BYTES)
+	    top - sp > SCAN_MAX_BYTES ||
+	    (!g->stack.grouped && sp < top - g->stack.committed))
 		return false;
 	static uintptr_t words[SCAN_MAX_BYTES / sizeof(uintptr_t)];  /* sysmon's */
 	struct iovec local = { words, top - sp };

@@ -193,6 +193,13 @@ static enum outcome safe_point(struct m *m, const mcontext_t *mc)
 	uintptr_t lo = (uintptr_t)g->stack.lo, hi = (uintptr_t)g->stack.hi;
 	if (sp > hi || sp < lo + PREEMPT_STACK_NEED + preempt_xsave_size)
 		return OUT_STACK;
+	/* A frame reaching below the open part, not grown into yet: the
+	 * words between it and the open part may be guard pages, which the
+	 * scan below must never touch (a fault there would be taken for
+	 * growth, and the guards put back over the frame's data).  It grows
+	 * at its first touch of the band; asked again then. */
+	if (!g->stack.grouped && sp < hi - g->stack.committed)
+		return OUT_STACK;
 	if (runtime_frame_live(sp, hi))
 		return OUT_RUNTIME;
 	return text_is_agnostic(pc) ? OUT_MIGRATED : OUT_PARKED;
