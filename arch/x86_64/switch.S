@@ -71,6 +71,7 @@ arch_switch:
  * goroutine's function runs above it as preemptible as any code, and a
  * blocking call that function makes in tail position counts as its own.
  */
+#define STALE_WIPE 2048
 	.section goro_callout,"ax",@progbits
 	.globl	goro_start
 	.hidden	goro_start
@@ -81,6 +82,14 @@ goro_start:
 	.cfi_undefined rip
 	xorl	%ebp, %ebp
 	call	sched_goroutine_started
+	/* Wipe what the runtime's calls left just below: the preemption
+	 * handler scans the live stack for libgoro return addresses, and
+	 * stale ones in the padding of the function's first frames would
+	 * make it refuse this goroutine for good. */
+	leaq	-STALE_WIPE(%rsp), %rdi
+	movl	$STALE_WIPE / 8, %ecx
+	xorl	%eax, %eax
+	rep stosq
 	movq	%r13, %rdi
 	call	*%r12
 	call	sched_goroutine_returned
