@@ -148,6 +148,10 @@ bool text_is_runtime(uintptr_t pc)
 	return false;
 }
 
+/* A conservative scan of a goroutine's stack: every word is read, ASan's
+ * redzones between a frame's locals included (they are stack memory the
+ * goroutine owns, poisoned only in ASan's shadow). */
+__attribute__((no_sanitize_address))
 bool text_runtime_frame_in(const uintptr_t *words, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
