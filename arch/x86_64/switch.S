@@ -86,10 +86,14 @@ goro_start:
 	 * handler scans the live stack for libgoro return addresses, and
 	 * stale ones in the padding of the function's first frames would
 	 * make it refuse this goroutine for good. */
-	leaq	-STALE_WIPE(%rsp), %rdi
+	subq	$STALE_WIPE, %rsp
+	.cfi_adjust_cfa_offset STALE_WIPE
+	movq	%rsp, %rdi
 	movl	$STALE_WIPE / 8, %ecx
 	xorl	%eax, %eax
 	rep stosq
+	addq	$STALE_WIPE, %rsp
+	.cfi_adjust_cfa_offset -STALE_WIPE
 	movq	%r13, %rdi
 	call	*%r12
 	call	sched_goroutine_returned
