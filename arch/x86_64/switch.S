@@ -71,7 +71,7 @@ arch_switch:
  * goroutine's function runs above it as preemptible as any code, and a
  * blocking call that function makes in tail position counts as its own.
  */
-#define STALE_WIPE 2048
+#define STALE_WIPE 512
 	.section goro_callout,"ax",@progbits
 	.globl	goro_start
 	.hidden	goro_start
