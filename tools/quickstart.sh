@@ -15,7 +15,8 @@ top=$(pwd)
 jobs=$(nproc 2>/dev/null || echo 2)
 
 packages=(build-essential autoconf automake libtool pkg-config
-	  libjemalloc-dev libunwind-dev libdw-dev check valgrind python3)
+	  libjemalloc-dev libunwind-dev libdw-dev check valgrind python3
+	  libsqlite3-dev zlib1g-dev)
 
 install_deps() {
 	local missing=()

@@ -4,6 +4,8 @@
 // forcePreemptNS), so its figures are printed under goro's @10ms names.
 //
 //	late-{p50,p99,max}@10ms   a 1 ms sleeper beside a hog on 1 P (µs)
+//	late-memmove-*@10ms       the same beside a hog copying 64 MiB
+//	                          slices with copy() (runtime memmove)
 //	loss-waiting@10ms         two hogs on 1 P against one hog running
 //	                          with GODEBUG=asyncpreemptoff=1 (%)
 //	loss-idle@10ms            one hog against the same baseline (%)
@@ -44,11 +46,27 @@ func pct(v []int64, p float64) float64 {
 
 func sortI64(v []int64) { sort.Slice(v, func(a, b int) bool { return v[a] < v[b] }) }
 
-// (a) sleeper lateness.
-func sleeper(n int) {
+// The copying hog: two buffers copied into each other, as goro's
+// memmove hog does in libc.
+var copyBuf [2][]byte
+
+func hogCopy(int) {
+	for atomic.LoadInt32(&hogStop) == 0 {
+		copy(copyBuf[0], copyBuf[1])
+		copy(copyBuf[1], copyBuf[0])
+		hogIters[0]++
+	}
+}
+
+// (a) sleeper lateness beside the hog `h`; figures named prefix-*.
+func sleeper(n int, prefix string, h func(int)) {
 	runtime.GOMAXPROCS(1)
 	atomic.StoreInt32(&hogStop, 0)
-	go hog(0)
+	done := make(chan struct{})
+	go func() {
+		h(0)
+		close(done)
+	}()
 	runtime.Gosched()
 	late := make([]int64, n)
 	for i := range late {
@@ -57,10 +75,11 @@ func sleeper(n int) {
 		late[i] = time.Since(t0).Nanoseconds() - int64(time.Millisecond)
 	}
 	atomic.StoreInt32(&hogStop, 1)
+	<-done
 	sortI64(late)
-	fmt.Printf("late-p50@10ms %.3f us\n", pct(late, 0.5)/1e3)
-	fmt.Printf("late-p99@10ms %.3f us\n", pct(late, 0.99)/1e3)
-	fmt.Printf("late-max@10ms %.3f us\n", float64(late[n-1])/1e3)
+	fmt.Printf("%s-p50@10ms %.3f us\n", prefix, pct(late, 0.5)/1e3)
+	fmt.Printf("%s-p99@10ms %.3f us\n", prefix, pct(late, 0.99)/1e3)
+	fmt.Printf("%s-max@10ms %.3f us\n", prefix, float64(late[n-1])/1e3)
 }
 
 // processCPU: CPU time of the whole process (user + system), ns.
@@ -211,11 +230,19 @@ func main() {
 		fmt.Printf("%f\n", hogRate(1, 2, *childRate))
 		return
 	}
-	sleeps, hogRun, tailSeconds := 500, 300*time.Millisecond, 2.0
+	sleeps, hogRun, tailSeconds, copySize := 500, 300*time.Millisecond, 2.0, 64<<20
 	if *quick {
-		sleeps, hogRun, tailSeconds = 50, 50*time.Millisecond, 0.2
+		sleeps, hogRun, tailSeconds, copySize = 50, 50*time.Millisecond, 0.2, 16<<20
 	}
-	sleeper(sleeps)
+	sleeper(sleeps, "late", hog)
+	for i := range copyBuf {
+		copyBuf[i] = make([]byte, copySize)
+		for j := range copyBuf[i] {
+			copyBuf[i][j] = byte(i)
+		}
+	}
+	sleeper(sleeps, "late-memmove", hogCopy)
+	copyBuf[0], copyBuf[1] = nil, nil
 	base := baselineRate(hogRun)
 	two := hogRate(2, 1, hogRun)
 	one := hogRate(1, 1, hogRun)
