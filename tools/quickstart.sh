@@ -33,6 +33,8 @@ packages+=(gdb systemtap-sdt-dev clang)
 # serialized mode (also needed by configure when Check is present), and
 # tcmalloc and mimalloc preloaded.
 packages+=(libsqlite3-dev libtcmalloc-minimal4 libmimalloc2.0)
+# goro-bench preempt's library hogs: zlib's compress2 (and sqlite, above).
+packages+=(zlib1g-dev)
 
 install_deps() {
 	local missing=()

@@ -10,6 +10,18 @@
  *                         runtime, on 1 P (µs)
  *   late-2p-*@1ms         the same with 100 µs sleeps on 2 Ps: no
  *                         preemption needed, the idle P's M runs the timer
+ *   late-KIND-{p50,p99,max}@1ms
+ *                         (a) the same at a 1 ms quantum beside other hogs
+ *                         (late-*@1ms is the plain spin): "now" calls
+ *                         goro_now() in a loop (a preemption point),
+ *                         "memmove" copies 64 MiB buffers in libc, "zlib"
+ *                         runs compress2, "sqlite" runs a query in an
+ *                         in-memory database, "qsort" sorts with an
+ *                         application comparator.  All but "now" are
+ *                         stopped at arbitrary instructions in libraries
+ *                         that keep thread-tied state, so they park with
+ *                         their thread
+ *   late-memmove-*@10ms   the memmove hog at Go's quantum, beside Go's copy()
  *   loss-waiting@Q        (b) throughput lost by two hogs sharing 1 P
  *                         (always something waiting: one preemption per
  *                         quantum) against the cooperative runtime, where
@@ -31,6 +43,16 @@
  *                         why it was not chosen): CPU time a spinning
  *                         thread loses per tick of its own 100 µs
  *                         timer_create(SIGEV_THREAD_ID) timer (µs)
+ *   cost-klt@100us        CPU time one preemption costs when the goroutine
+ *                         parks with its thread and its P is handed to
+ *                         another M (KLT-switching; two hogs on 1 P, µs);
+ *                         see preempt_cost() for the method
+ *   cost-switch@100us     the same for a hog in thread-agnostic code
+ *                         (GORO_THREAD_AGNOSTIC): a plain context switch on
+ *                         the same thread, no hand-off (µs)
+ *   futex-handoff         the floor under cost-klt: CPU time two plain
+ *                         threads need per hand-off when each wakes the
+ *                         other through a futex and waits (µs)
  *   tail-{p50,p99,p999}@Q (c) sojourn time of short requests: open-loop
  *                         Poisson arrivals, 99.5% need 4 µs of CPU and 0.5%
  *                         need 10 ms, a goroutine each, 70% load on 2 Ps
@@ -39,6 +61,7 @@
  * Per-run figures are reported one sample at a time, so goro's and Go's
  * runs interleave and the medians compare runs made under the same load.
  */
+#include <linux/futex.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -53,6 +76,8 @@
 #include <unistd.h>
 
 #include <goro.h>
+#include <sqlite3.h>
+#include <zlib.h>
 
 #include "bench.h"
 
@@ -130,6 +155,169 @@ static void hog(void *arg)
 		(*ctr)++;
 }
 
+/* The same loop, declared thread-agnostic: it keeps nothing tied to its
+ * thread, so a preemption there is a plain switch and it may move. */
+GORO_THREAD_AGNOSTIC static void hog_agnostic(void *arg)
+{
+	volatile uint64_t *ctr = &hog_iters[(intptr_t)arg];
+	while (!hog_stop)
+		(*ctr)++;
+}
+GORO_THREAD_AGNOSTIC_REGISTER()
+
+/* Hogs that spend their time in libraries.  Each loops until hog_stop;
+ * the sleeper waits for it to finish its last unit of work (hogs_alive),
+ * so no hog is abandoned inside a library when goro_main returns. */
+
+static atomic_int hogs_alive;
+
+static void hog_now(void *arg)
+{
+	(void)arg;
+	while (!hog_stop)
+		hog_iters[0] += (uint64_t)goro_now() & 1;
+}
+
+#define MEMMOVE_FULL (64u << 20)
+static size_t memmove_size;
+static char *memmove_buf[2];
+
+static void hog_memmove(void *arg)
+{
+	(void)arg;
+	while (!hog_stop) {
+		memmove(memmove_buf[0], memmove_buf[1], memmove_size);
+		memmove(memmove_buf[1], memmove_buf[0], memmove_size);
+		hog_iters[0]++;
+	}
+}
+
+#define ZLIB_INPUT (1u << 20)
+static unsigned char *zlib_in, *zlib_out;
+static uLong zlib_bound;
+
+static void hog_zlib(void *arg)
+{
+	(void)arg;
+	while (!hog_stop) {
+		uLongf len = zlib_bound;
+		if (compress2(zlib_out, &len, zlib_in, ZLIB_INPUT, 6) != Z_OK)
+			bench_fail(SUITE, "compress2 failed");
+		hog_iters[0] += len;
+	}
+}
+
+static int sqlite_stop(void *arg)
+{
+	(void)arg;
+	return hog_stop;
+}
+
+/* A query that is all CPU inside sqlite: a million-row recursive CTE.  The
+ * progress handler interrupts it once hog_stop is set. */
+static void hog_sqlite(void *arg)
+{
+	(void)arg;
+	sqlite3 *db;
+	sqlite3_stmt *q;
+	if (sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE, NULL) !=
+		    SQLITE_OK ||
+	    sqlite3_prepare_v2(db,
+			       "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL "
+			       "SELECT x + 1 FROM c WHERE x < 1000000) "
+			       "SELECT sum(x % 7) FROM c",
+			       -1, &q, NULL) != SQLITE_OK)
+		bench_fail(SUITE, "sqlite: %s", sqlite3_errmsg(db));
+	sqlite3_progress_handler(db, 1000, sqlite_stop, NULL);
+	while (!hog_stop) {
+		int rc = sqlite3_step(q);
+		if (rc == SQLITE_ROW)
+			hog_iters[0] += (uint64_t)sqlite3_column_int64(q, 0);
+		else if (rc != SQLITE_INTERRUPT)
+			bench_fail(SUITE, "sqlite: %s", sqlite3_errmsg(db));
+		sqlite3_reset(q);
+	}
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+}
+
+#define QSORT_N (256 * 1024)
+static uint32_t qsort_keys[QSORT_N];
+
+__attribute__((noinline)) static int cmp_key(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return (x > y) - (x < y);
+}
+
+static void hog_qsort(void *arg)
+{
+	(void)arg;
+	uint32_t x = 0x9e3779b9;
+	while (!hog_stop) {
+		for (size_t i = 0; i < QSORT_N; i++) {
+			x ^= x << 13; x ^= x >> 17; x ^= x << 5;
+			qsort_keys[i] = x;
+		}
+		qsort(qsort_keys, QSORT_N, sizeof(*qsort_keys), cmp_key);
+		hog_iters[0] += qsort_keys[0];
+	}
+}
+
+struct hog_kind {
+	const char *name;
+	void (*fn)(void *);
+};
+
+static const struct hog_kind hog_kinds[] = {
+	{ "now", hog_now },
+	{ "memmove", hog_memmove },
+	{ "zlib", hog_zlib },
+	{ "sqlite", hog_sqlite },
+	{ "qsort", hog_qsort },
+};
+#define NKINDS (sizeof(hog_kinds) / sizeof(*hog_kinds))
+
+/* Buffers of the library hogs, made once outside any goroutine. */
+static void hog_buffers_init(void)
+{
+	memmove_size = quick ? MEMMOVE_FULL / 4 : MEMMOVE_FULL;
+	for (int i = 0; i < 2; i++) {
+		memmove_buf[i] = malloc(memmove_size);
+		if (!memmove_buf[i])
+			bench_fail(SUITE, "out of memory");
+		memset(memmove_buf[i], i, memmove_size);
+	}
+	/* Text-like input: words from a small vocabulary compress about
+	 * 3:1, so deflate does real matching work. */
+	static const char *const words[] = { "goroutine ", "thread ", "park ",
+		"signal ", "quantum ", "sysmon ", "stack ", "the ", "a ",
+		"preempt " };
+	zlib_bound = compressBound(ZLIB_INPUT);
+	zlib_in = malloc(ZLIB_INPUT);
+	zlib_out = malloc(zlib_bound);
+	if (!zlib_in || !zlib_out)
+		bench_fail(SUITE, "out of memory");
+	uint32_t x = 12345;
+	for (size_t n = 0; n < ZLIB_INPUT;) {
+		x ^= x << 13; x ^= x >> 17; x ^= x << 5;
+		const char *w = words[x % 10];
+		for (; *w && n < ZLIB_INPUT; w++)
+			zlib_in[n++] = (unsigned char)*w;
+	}
+}
+
+static void hog_buffers_free(void)
+{
+	for (int i = 0; i < 2; i++) {
+		free(memmove_buf[i]);
+		memmove_buf[i] = NULL;
+	}
+	free(zlib_in);
+	free(zlib_out);
+	zlib_in = zlib_out = NULL;
+}
+
 /* ---- (a) sleeper lateness ---------------------------------------------------- */
 
 #define SLEEPS_FULL 500
@@ -138,11 +326,20 @@ static int sleeps;
 
 static int64_t sleep_ns;
 
+static void (*sleeper_hog)(void *) = hog;
+
+static void hog_entry(void *arg)
+{
+	sleeper_hog(arg);
+	atomic_fetch_sub(&hogs_alive, 1);
+}
+
 static int sleeper_main(int argc, char **argv)
 {
 	(void)argc; (void)argv;
 	hog_stop = false;
-	if (goro_go(hog, (void *)0) < 0)
+	atomic_store(&hogs_alive, 1);
+	if (goro_go(hog_entry, (void *)0) < 0)
 		bench_fail(SUITE, "goro_go failed");
 	goro_yield();
 	for (int i = 0; i < sleeps; i++) {
@@ -151,12 +348,14 @@ static int sleeper_main(int argc, char **argv)
 		lateness[i] = goro_now() - t0 - sleep_ns;
 	}
 	hog_stop = true;
+	while (atomic_load(&hogs_alive) > 0)
+		goro_sleep(1 * MS);
 	return 0;
 }
 
 /* prefix "late" on 1 P: the sleeper needs the hog preempted; "late-2p" on
  * 2 Ps: it needs nothing of the hog — its timer waits on the idle P, for
- * the idle M that sleeps until it. */
+ * the idle M that sleeps until it.  The hog is sleeper_hog. */
 static void run_sleeper(const char *prefix, int procs, int64_t ns,
 			const char *q)
 {
@@ -182,6 +381,17 @@ static void run_sleeper(const char *prefix, int procs, int64_t ns,
 static int hog_count;
 static int64_t hog_run_ns;
 static double hog_rate;  /* iterations per µs, all hogs together */
+static void (*hog_fn)(void *) = hog;
+/* Of the preemptive run's timed window: */
+static uint64_t hog_window_iters;
+static int64_t hog_window_cpu;             /* ns, whole process */
+static struct goro_preempt_stats hog_window_stats;  /* deltas */
+
+static void preempt_stats_now(struct goro_preempt_stats *s)
+{
+	if (goro_preempt_stats(s, sizeof(*s)) != 0)
+		bench_fail(SUITE, "goro_preempt_stats failed");
+}
 
 static int throughput_main(int argc, char **argv)
 {
@@ -189,15 +399,23 @@ static int throughput_main(int argc, char **argv)
 	hog_stop = false;
 	hog_iters[0] = hog_iters[1] = 0;
 	for (int i = 0; i < hog_count; i++)
-		if (goro_go(hog, (void *)(intptr_t)i) < 0)
+		if (goro_go(hog_fn, (void *)(intptr_t)i) < 0)
 			bench_fail(SUITE, "goro_go failed");
 	/* Goroutine 1 sleeps: with GORO_MAXPROCS=1 the hogs have the P. */
+	struct goro_preempt_stats s0, s1;
+	preempt_stats_now(&s0);
 	int64_t cpu0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
 	uint64_t start = hog_iters[0] + hog_iters[1];
 	goro_sleep(hog_run_ns);
 	uint64_t end = hog_iters[0] + hog_iters[1];
-	hog_rate = (double)(end - start) /
-		   ((double)(clock_ns(CLOCK_PROCESS_CPUTIME_ID) - cpu0) / 1e3);
+	hog_window_cpu = clock_ns(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
+	preempt_stats_now(&s1);
+	hog_window_iters = end - start;
+	hog_rate = (double)hog_window_iters / ((double)hog_window_cpu / 1e3);
+	hog_window_stats.preempted = s1.preempted - s0.preempted;
+	hog_window_stats.parked_with_thread =
+		s1.parked_with_thread - s0.parked_with_thread;
+	hog_window_stats.migrated = s1.migrated - s0.migrated;
 	hog_stop = true;
 	return 0;
 }
@@ -219,7 +437,7 @@ static int coop_main(int argc, char **argv)
 	(void)argc; (void)argv;
 	hog_iters[0] = hog_iters[1] = 0;
 	for (int i = 0; i < hog_count; i++)
-		if (goro_go(hog, (void *)(intptr_t)i) < 0)
+		if (goro_go(hog_fn, (void *)(intptr_t)i) < 0)
 			bench_fail(SUITE, "goro_go failed");
 	int64_t cpu0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
 	goro_yield();  /* a hog runs until the stopper thread ends it */
@@ -273,7 +491,64 @@ static void run_throughput(const char *q)
 	bench_report(SUITE, name, "%", &v, 1);
 }
 
-/* ---- the machine's floor: one signal's cost ---------------------------------- */
+/* ---- the cost of one preemption ------------------------------------------- */
+
+/*
+ * CPU time of the whole process per preemption, two hogs on 1 P at a
+ * 100 µs quantum.  Wall time would charge a preemption for whatever other
+ * processes took meanwhile (this machine is shared), so the cost is
+ * counted in CPU time, as loss-waiting is: a cooperative run gives the
+ * hog loop's price per iteration with no preemption (1 / rate_coop), and
+ * in the preemptive run's window every CPU nanosecond beyond
+ * iterations / rate_coop went to preempting — the signal, the handler,
+ * the trampoline, the switch or the thread hand-off, sysmon's extra work:
+ *
+ *   cost = (cpu_pre - iters_pre / rate_coop) / preemptions_pre
+ *
+ * What CPU time does not see is a CPU left idle while a woken thread
+ * gets going; on an idle machine that gap would add to wall time.
+ * Cooperative and preemptive runs alternate in LOSS_PAIRS pairs, as for
+ * loss-waiting, and each sample is the median of the pairs' costs.  The
+ * stats say which path the preemptions took; a figure measured on the
+ * other path would be a wrong figure, so that ends the benchmark.
+ */
+static double preempt_cost(void (*fn)(void *), bool agnostic)
+{
+	double cost[LOSS_PAIRS];
+	int n = 0;
+	hog_fn = fn;
+	for (int i = 0; i < LOSS_PAIRS; i++) {
+		double coop = measure_hogs(2, "100us", false);
+		measure_hogs(2, "100us", true);
+		const struct goro_preempt_stats *st = &hog_window_stats;
+		if (st->preempted == 0 || coop <= 0)
+			continue;
+		if (agnostic ? st->migrated == 0 : st->parked_with_thread == 0)
+			bench_fail(SUITE, "%s hogs: %llu preemptions, %llu "
+				   "parked with their thread, %llu migrated",
+				   agnostic ? "thread-agnostic" : "plain",
+				   (unsigned long long)st->preempted,
+				   (unsigned long long)st->parked_with_thread,
+				   (unsigned long long)st->migrated);
+		double extra_ns = (double)hog_window_cpu -
+				  (double)hog_window_iters / coop * 1e3;
+		cost[n++] = extra_ns / 1e3 / (double)st->preempted;
+	}
+	hog_fn = hog;
+	return n ? bench_median(cost, n) : NAN;
+}
+
+static void run_preempt_cost(void)
+{
+	double v = preempt_cost(hog, false);
+	if (!isnan(v))
+		bench_report(SUITE, "cost-klt@100us", "us", &v, 1);
+	v = preempt_cost(hog_agnostic, true);
+	if (!isnan(v))
+		bench_report(SUITE, "cost-switch@100us", "us", &v, 1);
+}
+
+/* ---- the machine's floors: one signal, one thread hand-off ------------------- */
 
 #define SIGNAL_PERIOD_NS (100 * 1000)
 #define SIGNAL_SPIN_ITERS 400000000L
@@ -358,6 +633,73 @@ static void run_signal_cost(void)
 	v = cost_per_signal(OWN_TIMER, quiet);
 	bench_report(SUITE, "timer-cost", "us", &v, 1);
 	sigaction(SIGURG, &old, NULL);
+}
+
+/* Two plain threads pass a turn back and forth: each, on its turn, hands
+ * the turn to the other, wakes it (FUTEX_WAKE) and waits (FUTEX_WAIT)
+ * until the turn comes back.  One hand-off is one wake plus the other
+ * side running; its price, in CPU time of both threads, is the floor
+ * under a KLT park, which hands the P to another thread the same way.
+ * They run for a fixed wall time, however slowly a loaded machine lets
+ * them alternate. */
+static _Atomic uint32_t handoff_turn;      /* 0, 1: whose turn; or: */
+#define HANDOFF_DONE 2u
+static _Atomic bool handoff_stop;
+
+struct handoff_side {
+	uint32_t me;
+	long handoffs;
+	int64_t cpu_ns;
+};
+
+static void *handoff_thread(void *arg)
+{
+	struct handoff_side *side = arg;
+	int64_t c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+	for (;;) {
+		uint32_t t;
+		while ((t = atomic_load(&handoff_turn)) != side->me) {
+			if (t == HANDOFF_DONE)
+				goto out;
+			syscall(SYS_futex, &handoff_turn, FUTEX_WAIT_PRIVATE, t,
+				NULL, NULL, 0);
+		}
+		/* Only the side holding the turn ends the game, and it ends
+		 * it for both: the other one may be waiting for the turn. */
+		if (atomic_load(&handoff_stop)) {
+			atomic_store(&handoff_turn, HANDOFF_DONE);
+			syscall(SYS_futex, &handoff_turn, FUTEX_WAKE_PRIVATE, 1,
+				NULL, NULL, 0);
+			break;
+		}
+		side->handoffs++;
+		atomic_store(&handoff_turn, !side->me);
+		syscall(SYS_futex, &handoff_turn, FUTEX_WAKE_PRIVATE, 1, NULL,
+			NULL, 0);
+	}
+out:
+	side->cpu_ns = clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
+	return NULL;
+}
+
+static void run_futex_handoff(void)
+{
+	struct handoff_side side[2] = { { .me = 0 }, { .me = 1 } };
+	pthread_t t[2];
+	atomic_store(&handoff_turn, 0);
+	atomic_store(&handoff_stop, false);
+	for (int i = 0; i < 2; i++)
+		if (pthread_create(&t[i], NULL, handoff_thread, &side[i]))
+			bench_fail(SUITE, "pthread_create failed");
+	int64_t run_ns = (quick ? 50 : 300) * MS;
+	struct timespec ts = { 0, (long)run_ns };
+	nanosleep(&ts, NULL);
+	atomic_store(&handoff_stop, true);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	long n = side[0].handoffs + side[1].handoffs;
+	double v = (double)(side[0].cpu_ns + side[1].cpu_ns) / 1e3 / (double)n;
+	bench_report(SUITE, "futex-handoff", "us", &v, 1);
 }
 
 /* ---- (c) tail latency under a bimodal open-loop load ---------------------- */
@@ -461,6 +803,7 @@ void bench_preempt(const struct bench_opts *opts)
 	hog_run_ns = (quick ? 20 : 100) * MS;
 	calibrate();
 	tail_plan(quick ? 0.2 : 2.0);
+	hog_buffers_init();
 
 	struct bench_opts once = *opts;
 	once.runs = 1;
@@ -468,16 +811,29 @@ void bench_preempt(const struct bench_opts *opts)
 		for (size_t i = 0; i < NQ; i++)
 			run_sleeper("late", 1, 1 * MS, quanta[i]);
 		run_sleeper("late-2p", 2, 100 * US, "1ms");
+		for (size_t k = 0; k < NKINDS; k++) {
+			char prefix[32];
+			snprintf(prefix, sizeof(prefix), "late-%s",
+				 hog_kinds[k].name);
+			sleeper_hog = hog_kinds[k].fn;
+			run_sleeper(prefix, 1, 1 * MS, "1ms");
+		}
+		sleeper_hog = hog_memmove;
+		run_sleeper("late-memmove", 1, 1 * MS, "10ms");
+		sleeper_hog = hog;
 		for (size_t i = 0; i < NQ; i++)
 			run_throughput(quanta[i]);
 		for (size_t i = 0; i < NQ; i++)
 			run_tail(tail_quanta[i], tail_quanta[i], true);
 		run_tail("coop", "1ms", false);
+		run_preempt_cost();
 		run_signal_cost();
+		run_futex_handoff();
 		bench_go(&once, SUITE, "preempt", quick ? "-quick" : "", "us");
 	}
 	unsetenv("GORO_QUANTUM");
 	unsetenv("GORO_ASYNCPREEMPT");
 	free(reqs);
 	reqs = NULL;
+	hog_buffers_free();
 }

@@ -5,6 +5,10 @@
 // forcePreemptNS), so its figures are printed under goro's @10ms names.
 //
 //	late-{p50,p99,max}@10ms   a 1 ms sleeper beside a hog on 1 P (µs)
+//	late-memmove-*@10ms       the same beside a hog copying 64 MiB
+//	                          slices with copy() (runtime memmove)
+//	late-memmove-sleeps@10ms  how many of the sleeps ended before that
+//	                          hog's time limit (see hogCopy)
 //	loss-waiting@10ms         two hogs on 1 P against one hog running
 //	                          with GODEBUG=asyncpreemptoff=1 (%)
 //	loss-idle@10ms            one hog against the same baseline (%)
@@ -45,23 +49,67 @@ func pct(v []int64, p float64) float64 {
 
 func sortI64(v []int64) { sort.Slice(v, func(a, b int) bool { return v[a] < v[b] }) }
 
-// (a) sleeper lateness.
-func sleeper(n int) {
+// The copying hog: two buffers copied into each other, as goro's
+// memmove hog does in libc.  Go does not stop a goroutine inside the
+// runtime's memmove, so at GOMAXPROCS=1 the sleeper waits until a signal
+// happens to land in the few instructions between two copies: seconds.
+// Nothing else can run meanwhile, so the hog itself ends the workload
+// after copyMaxIters pairs of copies, the time limit's worth (a count: a
+// clock read would be a function call, a preemption point Go's loop does
+// not otherwise have).  The sleeper stops once the hog has ended, and the
+// sleep then cut short counts as it was (the max is a lower bound).
+var copyBuf [2][]byte
+var copyMaxIters uint64
+
+func hogCopy(int) {
+	hogIters[0] = 0
+	for atomic.LoadInt32(&hogStop) == 0 && hogIters[0] < copyMaxIters {
+		copy(copyBuf[0], copyBuf[1])
+		copy(copyBuf[1], copyBuf[0])
+		hogIters[0]++
+	}
+}
+
+// (a) sleeper lateness beside the hog `h`; figures named prefix-*.
+// It returns how many sleeps it timed.
+func sleeper(n int, prefix string, h func(int), limited bool) int {
 	runtime.GOMAXPROCS(1)
 	atomic.StoreInt32(&hogStop, 0)
-	go hog(0)
-	runtime.Gosched()
-	late := make([]int64, n)
-	for i := range late {
+	done := make(chan struct{})
+	go func() {
+		h(0)
+		close(done)
+	}()
+	if !limited {
+		runtime.Gosched()
+	}
+	// A hog that ends itself: no Gosched first (one never preempted would
+	// run out its time before the first sleep; the first sleep starts it
+	// instead, and is always timed), and no sleep is timed once it ended.
+	late := make([]int64, 0, n)
+	for len(late) < n {
+		if limited && len(late) > 0 {
+			select {
+			case <-done:
+				n = 0
+			default:
+			}
+			if n == 0 {
+				break
+			}
+		}
 		t0 := time.Now()
 		time.Sleep(time.Millisecond)
-		late[i] = time.Since(t0).Nanoseconds() - int64(time.Millisecond)
+		late = append(late, time.Since(t0).Nanoseconds()-int64(time.Millisecond))
 	}
 	atomic.StoreInt32(&hogStop, 1)
+	<-done
+	n = len(late)
 	sortI64(late)
-	fmt.Printf("late-p50@10ms %.3f us\n", pct(late, 0.5)/1e3)
-	fmt.Printf("late-p99@10ms %.3f us\n", pct(late, 0.99)/1e3)
-	fmt.Printf("late-max@10ms %.3f us\n", float64(late[n-1])/1e3)
+	fmt.Printf("%s-p50@10ms %.3f us\n", prefix, pct(late, 0.5)/1e3)
+	fmt.Printf("%s-p99@10ms %.3f us\n", prefix, pct(late, 0.99)/1e3)
+	fmt.Printf("%s-max@10ms %.3f us\n", prefix, float64(late[n-1])/1e3)
+	return n
 }
 
 // processCPU: CPU time of the whole process (user + system), ns.
@@ -212,11 +260,34 @@ func main() {
 		fmt.Printf("%f\n", hogRate(1, 2, *childRate))
 		return
 	}
-	sleeps, hogRun, tailSeconds := 500, 300*time.Millisecond, 2.0
+	sleeps, hogRun, tailSeconds, copySize := 500, 300*time.Millisecond, 2.0, 64<<20
 	if *quick {
-		sleeps, hogRun, tailSeconds = 50, 50*time.Millisecond, 0.2
+		sleeps, hogRun, tailSeconds, copySize = 50, 50*time.Millisecond, 0.2, 16<<20
 	}
-	sleeper(sleeps)
+	sleeper(sleeps, "late", hog, false)
+	for i := range copyBuf {
+		copyBuf[i] = make([]byte, copySize)
+		for j := range copyBuf[i] {
+			copyBuf[i][j] = byte(i)
+		}
+	}
+	copyLimit := 5 * time.Second
+	if *quick {
+		copyLimit = time.Second
+	}
+	pair := time.Duration(math.MaxInt64)
+	for k := 0; k < 3; k++ {
+		t0 := time.Now()
+		copy(copyBuf[0], copyBuf[1])
+		copy(copyBuf[1], copyBuf[0])
+		if d := time.Since(t0); d < pair {
+			pair = d
+		}
+	}
+	copyMaxIters = uint64(copyLimit/pair) + 1
+	n := sleeper(sleeps, "late-memmove", hogCopy, true)
+	fmt.Printf("late-memmove-sleeps@10ms %d sleeps\n", n)
+	copyBuf[0], copyBuf[1] = nil, nil
 	base := baselineRate(hogRun)
 	two := hogRate(2, 1, hogRun)
 	one := hogRate(1, 1, hogRun)
