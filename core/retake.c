@@ -158,23 +158,23 @@ static bool thread_asleep(pid_t tid, long *nvcsw)
 	return m_thread_state(tid, &state, nvcsw) && state == 'S';
 }
 
-/* How much of a sleeping goroutine's stack is read for runtime frames. */
-#define SCAN_MAX_BYTES (64 * 1024)
+/* The words above a sleeping thread's stack pointer that are looked at. */
+#define INNERMOST_WORDS 48
 
 /*
  * Whose system call does thread tid sleep in: the application's (a plain
  * sleep(), read(), pthread_mutex_lock) or the runtime's own (mprotect on a
  * stack, jemalloc's mutex) — which must never lose its P, since it may
- * hold it in a register.  It is the application's when no libgoro
- * activation is live on the goroutine's stack (core/text_ranges.h): the
- * words from the thread's user stack pointer to the top of the goroutine's
- * stack hold no return address into libgoro, call-out frames aside.
+ * hold it in a register.  It is the application's when the innermost
+ * frames above the thread's user stack pointer (INNERMOST_WORDS words)
+ * hold no return address into libgoro (core/text_ranges.h), call-out
+ * frames aside; jemalloc's mutexes, which are deeper, count as a runtime
+ * lock (core/alloc.c).
  * Because goro_start is a call-out frame, a blocking call the goroutine's
  * function makes in tail position (`return sleep(3);` compiled to a jump)
  * is the application's too.
  *
- * Not detectable: a stack deeper than SCAN_MAX_BYTES (counted as the
- * runtime's), and a sleep in the kernel's own uninterruptible state (D:
+ * Not detectable: a sleep in the kernel's own uninterruptible state (D:
  * page faults, disk I/O), which thread_asleep does not count.
  */
 static bool blocked_in_app_code(pid_t tid, const struct g *g)
@@ -206,15 +206,23 @@ static bool blocked_in_app_code(pid_t tid, const struct g *g)
 	uintptr_t sp = (uintptr_t)v[6], pc = (uintptr_t)v[7];
 	uintptr_t top = (uintptr_t)g->stack.hi;
 	if (text_is_runtime(pc) || sp < (uintptr_t)g->stack.lo || sp >= top ||
-	    top - sp > SCAN_MAX_BYTES ||
 	    (!g->stack.grouped && sp < top - g->stack.committed))
 		return false;
-	static uintptr_t words[SCAN_MAX_BYTES / sizeof(uintptr_t)];  /* sysmon's */
-	struct iovec local = { words, top - sp };
-	struct iovec remote = { (void *)sp, top - sp };
+	uintptr_t words[INNERMOST_WORDS];
+	size_t len = top - sp < sizeof(words) ? top - sp : sizeof(words);
+	struct iovec local = { words, len };
+	struct iovec remote = { (void *)sp, len };
 	ssize_t got = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
-	if (got != (ssize_t)(top - sp))
+	if (got != (ssize_t)len)
 		return false;
+	/* Only the innermost frames: the system call's wrapper and its
+	 * caller.  A libgoro caller there is the runtime's own sleep; deeper
+	 * down, libgoro return addresses are as likely stale (left in the
+	 * padding of the application's frames by earlier runtime calls) as
+	 * live, and a stale one would leave the P with a thread asleep in the
+	 * application's code for good.  The runtime's sleeps with a P live
+	 * deeper than that are jemalloc's mutexes, which count as a runtime
+	 * lock (core/alloc.c) and are never taken over. */
 	return !text_runtime_frame_in(words, (size_t)got / sizeof(*words));
 }
 

@@ -73,6 +73,9 @@ struct g {
 	_Atomic uint32_t status;     /* enum g_status */
 	uint8_t wait_reason;         /* enum wait_reason, while G_WAITING */
 	bool async_preempted;        /* ctx is a preemption trampoline frame */
+	uint8_t stale_scan_refusals; /* signals refused in a row for a libgoro
+	                                word on its stack (signals/preempt.c;
+	                                only its own thread's handler) */
 	bool thread_parked;          /* wired to its M by an asynchronous
 	                                preemption, until it runs again
 	                                (sched_preempt_klt) */

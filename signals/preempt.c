@@ -67,6 +67,9 @@
 /* Stack the trampoline and the scheduler below it need, beyond the XSAVE
  * area, between the interrupted RSP and the goroutine's stack limit. */
 #define PREEMPT_STACK_NEED (8 * 1024)
+/* Consecutive refusals for a libgoro word on the stack after which it is
+ * taken to be stale (see safe_point). */
+#define STALE_SCAN_REFUSALS 16
 
 __thread uintptr_t preempt_resume_pc __attribute__((tls_model("initial-exec")));
 /* Set by the handler beside preempt_resume_pc: the interrupted code is
@@ -200,8 +203,16 @@ static enum outcome safe_point(struct m *m, const mcontext_t *mc)
 	 * at its first touch of the band; asked again then. */
 	if (!g->stack.grouped && sp < hi - g->stack.committed)
 		return OUT_STACK;
-	if (runtime_frame_live(sp, hi))
+	/* A libgoro return address on the stack is a live runtime frame, or
+	 * a stale word left in the padding of a frame.  A live one is
+	 * short-lived (runtime code that runs long holds a runtime lock);
+	 * one that blocks the goroutine's preemption signal after signal is
+	 * stale, and believing it would let a goroutine spinning on a lock
+	 * held by a parked thread keep the P for good. */
+	if (runtime_frame_live(sp, hi) &&
+	    ++g->stale_scan_refusals < STALE_SCAN_REFUSALS)
 		return OUT_RUNTIME;
+	g->stale_scan_refusals = 0;
 	return text_is_agnostic(pc) ? OUT_MIGRATED : OUT_PARKED;
 }
 

@@ -33,6 +33,7 @@
 #define FRAME_SIZE (FRAME_WORDS * 8)
 #define CFA_FROM_FRAME (FRAME_SIZE + 128) /* frame start to RSP0 */
 #define XSAVE_HEADER 512               /* offset of the XSAVE header */
+#define PARK_WIPE 1024                 /* bytes below the XSAVE area */
 
 	.text
 	.globl	goro_preempt_trampoline
@@ -135,6 +136,16 @@ goro_preempt_trampoline:
 3:
 	movq	%rbx, %rdi
 	call	preempt_park_async
+	/* Wipe what the park left below: its libgoro return addresses would
+	 * otherwise sit, stale, in the padding of the frames the interrupted
+	 * code makes next, where sysmon's and this handler's stack scans
+	 * would take them for live runtime frames.  (The CFA is in RBX.) */
+	subq	$PARK_WIPE, %rsp
+	movq	%rsp, %rdi
+	movl	$PARK_WIPE / 8, %ecx
+	xorl	%eax, %eax
+	rep stosq
+	addq	$PARK_WIPE, %rsp
 
 	movl	preempt_xcr0(%rip), %eax
 	movl	preempt_xcr0+4(%rip), %edx
