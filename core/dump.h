@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * dump.h — printing every goroutine in Go's format (DESIGN.md §5), from a
+ * dump.h — printing every goroutine in Go's format (docs/architecture.md), from a
  * goroutine (goro_dump) or from a signal handler (SIGQUIT, crashes).
  *
  * Goroutines running on other Ms are stopped for the dump: their M is sent

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * stack.h — goroutine stacks: guarded slots in large reserved regions,
- * committed in segments as they grow (design: DESIGN.md §4 "Stacks").
+ * committed in segments as they grow (docs/architecture.md, "Stacks").
  *
  * Life of a stack:
  *   spawn       stack_reserve()   checks there will be a stack for it (the
