@@ -135,11 +135,6 @@ static void preempt_overrunning(struct round *r)
 			int64_t next = timers_next(p);
 			if (status == P_IDLE && next && next <= r->now)
 				idle_timer_due = true;
-			/* A P seen between two Ms (handed to a thread parked
-			 * with its goroutine, which wakes and runs a hog) may
-			 * be running again by its next timer: be up by then. */
-			if (next > r->now)
-				wake_by(r, next);
 			s->since = 0;
 			continue;
 		}
