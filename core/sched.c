@@ -271,6 +271,11 @@ static struct g *steal_work(struct m *m)
 /* Any local run queue non-empty?  Returns such a P's index or -1. */
 static bool any_runq_nonempty(void)
 {
+	/* The global queue too: a thread with no P (a foreign thread, a
+	 * resolver's waker) readies goroutines there, and it skips waking
+	 * anyone while it sees a spinner (sched_wakep). */
+	if (atomic_load_explicit(&sched.runq_size, RELAXED))
+		return true;
 	int32_t n = atomic_load_explicit(&sched.gomaxprocs, RELAXED);
 	for (int32_t i = 0; i < n; i++) {
 		struct p *p = sched.allp[i];
@@ -412,7 +417,10 @@ top:
 	 * spun might have skipped waking anyone because it was spinning. */
 	if (m->spinning) {
 		m->spinning = false;
-		atomic_fetch_sub_explicit(&sched.nmspinning, 1, RELAXED);
+		/* Drop nmspinning, then look (a full barrier between): whoever
+		 * readied work after our look saw us spinning and woke nobody.
+		 * sched_ready_global's fence is the other half. */
+		atomic_fetch_sub_explicit(&sched.nmspinning, 1, memory_order_seq_cst);
 		if (any_runq_nonempty() || timers_any_expired()) {
 			rlock_lock(&sched.lock);
 			struct p *again = pidle_get();
@@ -692,6 +700,10 @@ void sched_ready_global(struct g *g)
 	rlock_lock(&sched.lock);
 	global_runq_put(g);
 	rlock_unlock(&sched.lock);
+	/* The queue's new length before our look at nmspinning: a spinner
+	 * giving up looks at the queue after dropping nmspinning (see
+	 * find_runnable), so one of us sees the other. */
+	atomic_thread_fence(memory_order_seq_cst);
 	sched_wakep();
 }
 

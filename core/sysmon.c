@@ -135,6 +135,11 @@ static void preempt_overrunning(struct round *r)
 			int64_t next = timers_next(p);
 			if (status == P_IDLE && next && next <= r->now)
 				idle_timer_due = true;
+			/* A P seen between two Ms (handed to a thread parked
+			 * with its goroutine, which wakes and runs a hog) may
+			 * be running again by its next timer: be up by then. */
+			if (next > r->now)
+				wake_by(r, next);
 			s->since = 0;
 			continue;
 		}
@@ -202,8 +207,15 @@ static void preempt_overrunning(struct round *r)
 			wake_by(r, overrun_timer > r->now ? overrun_timer : r->now);
 	}
 	/* An idle P's timer overdue and nobody running it (its watcher was
-	 * late or taken for other work): start an M, as Go's sysmon does. */
-	if (idle_timer_due)
+	 * late or taken for other work): start an M, as Go's sysmon does.
+	 * Likewise goroutines in the global queue while a P is idle and no
+	 * M looks for work: threads without a P ready goroutines there, and
+	 * the scheduler's hand-shake with them (sched_ready_global) is the
+	 * only thing between them and a wait for the next timer. */
+	if (idle_timer_due ||
+	    (atomic_load_explicit(&sched.runq_size, RELAXED) > 0 &&
+	     atomic_load_explicit(&sched.npidle, RELAXED) > 0 &&
+	     atomic_load_explicit(&sched.nmspinning, RELAXED) == 0))
 		sched_wakep();
 }
 

@@ -224,6 +224,52 @@ START_TEST(threads_feed_a_goroutine)
 }
 END_TEST
 
+/*
+ * No wake-up is lost between a thread with no P and the scheduler.  A
+ * feeder that readies the receiver puts it in the global queue and wakes
+ * nobody while some M spins; that M, giving up, must see the queue.  It
+ * once looked only at the Ps' local queues: the receiver then stayed in
+ * the global queue with every P idle until some timer woke an M (about 1
+ * run of feeders_main in 10 on a loaded machine waited out its 20 s
+ * timeout).  Here the receives after the first have no timeout, so the
+ * old code hangs (the test's time limit fails it) and the race repeats
+ * ROUNDS times.
+ */
+#define ROUNDS 25
+
+static int lost_wakeup_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	for (int r = 0; r < ROUNDS; r++) {
+		feed = goro_chan_make(sizeof(int64_t), 8);
+		pthread_t th[FEEDERS];
+		for (intptr_t k = 0; k < FEEDERS; k++)
+			ck_assert_int_eq(pthread_create(&th[k], NULL, feeder,
+							(void *)(k * 1000000)), 0);
+		int64_t v;
+		/* Until a feeder has called in, the runtime cannot know one
+		 * will (goro.h): the first receive has a timeout. */
+		goro_case_t cs = { .chan = feed, .dir = GORO_RECV, .elem = &v };
+		ck_assert_int_eq(goro_select(&cs, 1, PATIENCE), 0);
+		for (int n = 1; n < FEEDERS * PER_FEEDER; n++)
+			ck_assert_int_eq(goro_chan_recv(feed, &v), 1);
+		for (int k = 0; k < FEEDERS; k++) {
+			void *ret;
+			GORO_BLOCKING(pthread_join(th[k], &ret));
+			ck_assert_ptr_null(ret);
+		}
+		goro_chan_free(feed);
+	}
+	return 0;
+}
+
+START_TEST(foreign_wakeups_are_not_lost)
+{
+	ck_assert_int_eq(run_goro(lost_wakeup_main, 2), 0);
+}
+END_TEST
+
 /* ---- outside goro_main: -EPERM ------------------------------------------------- */
 
 static void nop(void *arg)
@@ -327,6 +373,7 @@ static Suite *foreign_suite(void)
 	tcase_add_test(tc, plain_pthread_uses_runtime);
 	tcase_add_test(tc, plain_pthread_uses_runtime_one_p);
 	tcase_add_test(tc, threads_feed_a_goroutine);
+	tcase_add_test(tc, foreign_wakeups_are_not_lost);
 	tcase_add_test(tc, outside_goro_main_is_eperm);
 	tcase_add_test(tc, go_copy_owns_its_argument);
 	suite_add_tcase(s, tc);
