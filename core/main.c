@@ -158,6 +158,7 @@ static void runtime_reset(void)
 {
 	sched.runq_head = sched.runq_tail = NULL;
 	atomic_store_explicit(&sched.runq_size, 0, RELAXED);
+	atomic_store_explicit(&sched.runq_used_slice, 0, RELAXED);
 	sched.pidle = NULL;
 	atomic_store_explicit(&sched.npidle, 0, RELAXED);
 	sched.midle = NULL;

@@ -176,6 +176,8 @@ void global_runq_put(struct g *g)
 		sched.runq_head = g;
 	sched.runq_tail = g;
 	atomic_fetch_add_explicit(&sched.runq_size, 1, RELAXED);
+	if (g->used_slice)
+		atomic_fetch_add_explicit(&sched.runq_used_slice, 1, RELAXED);
 }
 
 void global_runq_put_batch(struct g *head, struct g *tail, int32_t n)
@@ -187,6 +189,21 @@ void global_runq_put_batch(struct g *head, struct g *tail, int32_t n)
 		sched.runq_head = head;
 	sched.runq_tail = tail;
 	atomic_fetch_add_explicit(&sched.runq_size, n, RELAXED);
+	int32_t used = 0;
+	for (struct g *g = head; g; g = g->schedlink)
+		used += g->used_slice;
+	if (used)
+		atomic_fetch_add_explicit(&sched.runq_used_slice, used, RELAXED);
+}
+
+/* g leaves the global queue. */
+static void global_runq_left(struct g *g)
+{
+	g->schedlink = NULL;
+	if (g->used_slice) {
+		g->used_slice = false;
+		atomic_fetch_sub_explicit(&sched.runq_used_slice, 1, RELAXED);
+	}
 }
 
 static struct g *global_runq_pop(void)
@@ -196,8 +213,7 @@ static struct g *global_runq_pop(void)
 		sched.runq_head = g->schedlink;
 		if (!sched.runq_head)
 			sched.runq_tail = NULL;
-		g->schedlink = NULL;
-		g->used_slice = false;
+		global_runq_left(g);
 	}
 	return g;
 }
@@ -220,8 +236,7 @@ struct g *global_runq_take_first(bool (*match)(const struct g *, const void *),
 			sched.runq_head = g->schedlink;
 		if (sched.runq_tail == g)
 			sched.runq_tail = prev;
-		g->schedlink = NULL;
-		g->used_slice = false;
+		global_runq_left(g);
 		atomic_fetch_sub_explicit(&sched.runq_size, 1, RELAXED);
 		return g;
 	}

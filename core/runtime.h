@@ -213,6 +213,9 @@ struct sched {
 
 	struct g *runq_head, *runq_tail;  /* global run queue */
 	_Atomic int32_t runq_size;
+	/* Of those, goroutines there for having used up their slice
+	 * (g->used_slice): written under lock, read by sysmon. */
+	_Atomic int32_t runq_used_slice;
 
 	struct p *pidle;             /* idle Ps */
 	_Atomic int32_t npidle;

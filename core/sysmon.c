@@ -70,6 +70,9 @@
 /* A thread that got less than 1/16 of a CPU since its slice began is
  * taken to be blocked in the kernel, not running. */
 #define BLOCKED_CPU_SHARE 16
+/* Quanta a goroutine keeps the P while all that waits is goroutines that
+ * used up their own slice (see hogs_only_wait). */
+#define HOG_TURN_QUANTA 8
 
 /* What sysmon remembers of each P between rounds. */
 struct sysmon_p {
@@ -110,6 +113,24 @@ static bool work_waits(struct p *p)
 	       atomic_load_explicit(&sched.runq_size, RELAXED) > 0 ||
 	       timers_due(p) ||
 	       atomic_load_explicit(&sched.stw_waiting, RELAXED);
+}
+
+/*
+ * Is all that waits for p goroutines that used up their own slice —
+ * CPU-bound work taking turns, none of it waiting on anything?  Each turn
+ * parks one thread and wakes another (KLT-switching), a cost worth paying
+ * once a quantum for latency, not for fairness among hogs: those turns
+ * last HOG_TURN_QUANTA quanta.  A goroutine readied, a timer due or a
+ * stop-the-world still ends the turn within a quantum, as sysmon looks
+ * again at that pace while anything overruns.
+ */
+static bool hogs_only_wait(struct p *p)
+{
+	int32_t used = atomic_load_explicit(&sched.runq_used_slice, RELAXED);
+	return used > 0 && runq_empty(p) &&
+	       atomic_load_explicit(&sched.runq_size, RELAXED) == used &&
+	       !timers_due(p) &&
+	       !atomic_load_explicit(&sched.stw_waiting, RELAXED);
 }
 
 /*
@@ -177,6 +198,9 @@ static void preempt_overrunning(struct round *r)
 				overrun_timer = next;
 			continue;
 		}
+		if (!s->signalled_at && hogs_only_wait(p) &&
+		    r->now < s->since + HOG_TURN_QUANTA * quantum)
+			continue;
 		/* A thread that spent the slice blocked in the kernel (a plain
 		 * read() or usleep()) is not hogging: a signal would only risk
 		 * an EINTR there.  Little CPU since the mark says so, unless
