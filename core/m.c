@@ -597,6 +597,7 @@ void p_acquire(struct m *m, struct p *p)
 {
 	m->p = p;
 	p->m = m;
+	atomic_store_explicit(&p->acquired_at, rt_now(), RELAXED);
 	atomic_store_explicit(&p->status, P_RUNNING, RELAXED);
 }
 

@@ -125,6 +125,9 @@ struct p {
 	struct m *m;                 /* owner while running */
 	struct p *link;              /* idle list */
 	uint32_t schedtick;          /* schedules done on this P */
+	/* When an M last took this P (p_acquire; sysmon reads it: a slice
+	 * on this P began no earlier). */
+	_Atomic int64_t acquired_at;
 	/* The goroutine this P last sent to the global queue at the end of
 	 * its slice: not to be taken straight back by the fairness check
 	 * (compared, never dereferenced). */

@@ -176,6 +176,13 @@ static void preempt_overrunning(struct round *r)
 			bool same_thread = s->tid == m->tid;
 			s->schedtick = tick;
 			s->since = answered ? s->signalled_at : r->now;
+			/* Not before the P reached its M: a goroutine must not
+			 * pay for a hand-off's latency with its own slice (a
+			 * thread woken late would find it over at once). */
+			int64_t acquired = atomic_load_explicit(&p->acquired_at,
+								RELAXED);
+			if (acquired > s->since && acquired <= r->now)
+				s->since = acquired;
 			if (!answered || !same_thread) {
 				s->tid = m->tid;
 				s->cpu_mark = m_thread_cpu_ns(m->tid);
