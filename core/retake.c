@@ -291,6 +291,22 @@ static bool retake_silent(struct p *p, struct m *m, struct g *g)
 		return false;
 	p->m = NULL;
 	atomic_store_explicit(&p->status, P_IDLE, memory_order_release);
+	/* A thread asleep in the application's code most often waits for a
+	 * lock, and a goroutine stopped by preemption with its thread may be
+	 * the one holding it (in malloc's arena, say): that goroutine gets
+	 * the P first.  Otherwise every P could go, one retake after
+	 * another, to goroutines that block on the same lock, while the
+	 * holder waits behind them in the global queue. */
+	rlock_lock(&sched.lock);
+	struct m *owner = NULL;
+	if (!atomic_load_explicit(&sched.stw_waiting, RELAXED) &&
+	    !atomic_load_explicit(&sched.exiting, RELAXED))
+		owner = sched_give_p_to_parked(p, false);
+	rlock_unlock(&sched.lock);
+	if (owner) {
+		note_wake(&owner->locked_park);
+		return true;
+	}
 	p_handoff(p);
 	return true;
 }

@@ -9,6 +9,7 @@
  * assertions are the generous bounds issue 7 asks for.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -437,6 +438,82 @@ START_TEST(plain_mutex_no_deadlock)
 }
 END_TEST
 
+/*
+ * One P.  The holder takes a pthread mutex and computes while holding it,
+ * so it is preempted with its thread; WAITERS goroutines then block on the
+ * mutex in the kernel, one after another, each costing a retake of the P.
+ * A retaken P goes first to a goroutine parked with its thread by
+ * preemption (it may hold what the sleeper waits for): the holder finishes
+ * after a few retakes.  Before, every waiter had its turn first, each on a
+ * thread of its own: WAITERS + 5 threads.
+ */
+#define WAITERS 60
+static pthread_mutex_t contended = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic bool computing_holder_has_lock;
+static goro_wg_t contenders = GORO_WG_INIT;
+
+static int64_t mono_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+static void computing_holder(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&contended);
+	atomic_store(&computing_holder_has_lock, true);
+	int64_t t0 = mono_ns();
+	while (mono_ns() - t0 < 30 * MS)
+		;
+	pthread_mutex_unlock(&contended);
+	goro_wg_done(&contenders);
+}
+
+static void contender(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&contended);
+	pthread_mutex_unlock(&contended);
+	goro_wg_done(&contenders);
+}
+
+static int os_threads(void)
+{
+	int n = 0;
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	while (d && (e = readdir(d)))
+		n += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static int holder_first_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	goro_wg_add(&contenders, WAITERS + 1);
+	goro_go(computing_holder, NULL);
+	while (!atomic_load(&computing_holder_has_lock))
+		goro_yield();
+	for (int i = 0; i < WAITERS; i++)
+		goro_go(contender, NULL);
+	goro_wg_wait(&contenders);
+	int threads = os_threads();
+	ck_assert_msg(threads < WAITERS / 2, "%d threads for %d goroutines "
+		      "waiting on one preempted holder", threads, WAITERS);
+	return 0;
+}
+
+START_TEST(preempted_lock_holder_runs_first)
+{
+	ck_assert_int_eq(run_goro(holder_first_main, 1), 0);
+}
+END_TEST
+
 /* A stop-the-world (goro_maxprocs) does not wait for a goroutine inside a
  * blocking call, and the call's errno survives goro_blocking_exit. */
 static _Atomic bool sleeper_done;
@@ -630,6 +707,7 @@ static Suite *io_suite(void)
 	tcase_add_test(tc, blocking_call_hands_p_on);
 	tcase_add_test(tc, plain_sleep_hands_p_on);
 	tcase_add_test(tc, plain_mutex_no_deadlock);
+	tcase_add_test(tc, preempted_lock_holder_runs_first);
 	tcase_add_test(tc, blocking_call_and_stop_the_world);
 	tcase_add_test(tc, blocking_call_is_not_deadlock);
 	suite_add_tcase(s, tc);
