@@ -24,7 +24,8 @@
  *   late-memmove-*@10ms   the memmove hog at Go's quantum, beside Go's copy()
  *   loss-waiting@Q        (b) throughput lost by two hogs sharing 1 P
  *                         (always something waiting: one preemption per
- *                         quantum) against the cooperative runtime, where
+ *                         turn of 8 quanta, as only hogs wait — see
+ *                         core/sysmon.c) against the cooperative runtime, where
  *                         one of them simply runs (%).  Throughput is hog
  *                         iterations per CPU-second of the whole process
  *                         (sysmon included), so that time the machine gave
