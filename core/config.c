@@ -17,6 +17,7 @@
  * ~60 µs late (p50) at 1 ms.  1 ms keeps the cost near Go's (10 ms: 0.2%)
  * and the latency 10x below Go's; latency-critical programs lower it. */
 #define DEFAULT_QUANTUM_NS (1000 * 1000)
+#define DEFAULT_HOG_TURN_QUANTA 8
 
 struct rt_config config;
 
@@ -110,6 +111,11 @@ static int parse_debug(const char *v)
 			if (!number || (n != 0 && n != 1))
 				return bad("GORO_DEBUG", v, "scheddetail=0 or 1");
 			config.scheddetail = n == 1;
+		} else if (!strcmp(kv, "hogturn")) {
+			if (!number || n < 1 || n > 1000)
+				return bad("GORO_DEBUG", v, "hogturn=N with N "
+					   "from 1 to 1000");
+			config.hog_turn_quanta = (int)n;
 		}
 	}
 	return 0;
@@ -120,6 +126,7 @@ int config_load(void)
 	const char *v;
 	memset(&config, 0, sizeof(config));
 	config.quantum_ns = DEFAULT_QUANTUM_NS;
+	config.hog_turn_quanta = DEFAULT_HOG_TURN_QUANTA;
 	config.async_preempt = true;
 	config.traceback = TRACEBACK_SINGLE;
 

@@ -34,6 +34,10 @@ struct rt_config {
 	/* GORO_DEBUG=schedtrace=MS,scheddetail=1 (Go's GODEBUG keys). */
 	int64_t schedtrace_ms;     /* 0: off */
 	bool scheddetail;
+	/* GORO_DEBUG=hogturn=N: quanta a goroutine keeps its P while only
+	 * goroutines that used up their own slice wait (core/sysmon.c);
+	 * 1 preempts them every quantum, as Go does. */
+	int hog_turn_quanta;
 };
 
 extern struct rt_config config;

@@ -70,9 +70,6 @@
 /* A thread that got less than 1/16 of a CPU since its slice began is
  * taken to be blocked in the kernel, not running. */
 #define BLOCKED_CPU_SHARE 16
-/* Quanta a goroutine keeps the P while all that waits is goroutines that
- * used up their own slice (see hogs_only_wait). */
-#define HOG_TURN_QUANTA 8
 
 /* What sysmon remembers of each P between rounds. */
 struct sysmon_p {
@@ -120,9 +117,10 @@ static bool work_waits(struct p *p)
  * CPU-bound work taking turns, none of it waiting on anything?  Each turn
  * parks one thread and wakes another (KLT-switching), a cost worth paying
  * once a quantum for latency, not for fairness among hogs: those turns
- * last HOG_TURN_QUANTA quanta.  A goroutine readied, a timer due or a
- * stop-the-world still ends the turn within a quantum, as sysmon looks
- * again at that pace while anything overruns.
+ * last config.hog_turn_quanta quanta (8 unless GORO_DEBUG=hogturn=N).
+ * A goroutine readied, a timer due or a stop-the-world still ends the
+ * turn within a quantum, as sysmon looks again at that pace while
+ * anything overruns.
  */
 static bool hogs_only_wait(struct p *p)
 {
@@ -206,7 +204,7 @@ static void preempt_overrunning(struct round *r)
 			continue;
 		}
 		if (!s->signalled_at && hogs_only_wait(p) &&
-		    r->now < s->since + HOG_TURN_QUANTA * quantum)
+		    r->now < s->since + config.hog_turn_quanta * quantum)
 			continue;
 		/* A thread that spent the slice blocked in the kernel (a plain
 		 * read() or usleep()) is not hogging: a signal would only risk

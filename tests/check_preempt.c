@@ -116,6 +116,56 @@ START_TEST(each_sleep_costs_the_hog_one_preemption)
 }
 END_TEST
 
+/* Two hogs and nothing else on one P take turns of several quanta (each
+ * turn is a thread hand-off); GORO_DEBUG=hogturn=1 makes it every quantum,
+ * as Go does. */
+static goro_wg_t turn_hogs_done = GORO_WG_INIT;
+
+static void turn_hog(void *arg)
+{
+	(void)arg;
+	int64_t until = plain_now() + 400 * MS;
+	for (unsigned long i = 1;; i++) {
+		hog_counter++;
+		if ((i & ((1UL << 20) - 1)) == 0 && plain_now() > until)
+			break;
+	}
+	goro_wg_done(&turn_hogs_done);
+}
+
+static uint64_t turn_preemptions;
+
+static int turns_main(int argc, char **argv)
+{
+	(void)argc; (void)argv;
+	struct goro_preempt_stats before = stats_now();
+	goro_wg_add(&turn_hogs_done, 2);
+	ck_assert_int_gt(goro_go(turn_hog, NULL), 0);
+	ck_assert_int_gt(goro_go(turn_hog, NULL), 0);
+	goro_wg_wait(&turn_hogs_done);  /* no timer: only the hogs wait */
+	turn_preemptions = stats_now().preempted - before.preempted;
+	return 0;
+}
+
+START_TEST(hogs_take_turns_of_several_quanta)
+{
+	setenv("GORO_DEBUG", "hogturn=1", 1);
+	ck_assert_int_eq(run_goro(turns_main, 1), 0);
+	uint64_t every_quantum = turn_preemptions;
+	unsetenv("GORO_DEBUG");
+	ck_assert_int_eq(run_goro(turns_main, 1), 0);
+	uint64_t turns = turn_preemptions;
+	ck_assert_msg(every_quantum >= 50 && turns > 0 &&
+		      turns * 3 < every_quantum,
+		      "%llu preemptions in turns, %llu every quantum",
+		      (unsigned long long)turns,
+		      (unsigned long long)every_quantum);
+	setenv("GORO_DEBUG", "hogturn=0", 1);
+	ck_assert_int_eq(run_goro(turns_main, 1), -EINVAL);
+	unsetenv("GORO_DEBUG");
+}
+END_TEST
+
 /* ---- (2) the cooperative contract -------------------------------------- */
 
 static int cooperative_main(int argc, char **argv)
@@ -567,6 +617,7 @@ static Suite *preempt_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, sleeper_runs_beside_a_hog_on_one_p);
 	tcase_add_test(tc, each_sleep_costs_the_hog_one_preemption);
+	tcase_add_test(tc, hogs_take_turns_of_several_quanta);
 	tcase_add_test(tc, asyncpreempt_off_sleeper_waits_for_the_hog);
 	tcase_add_test(tc, registers_vectors_and_errno_survive_preemption);
 	tcase_add_test(tc, stopped_inside_libc_only_on_its_own_thread);

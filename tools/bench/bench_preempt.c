@@ -46,7 +46,8 @@
  *                         timer_create(SIGEV_THREAD_ID) timer (µs)
  *   cost-klt@100us        CPU time one preemption costs when the goroutine
  *                         parks with its thread and its P is handed to
- *                         another M (KLT-switching; two hogs on 1 P, µs);
+ *                         another M (KLT-switching; two hogs on 1 P taking
+ *                         turns every quantum, GORO_DEBUG=hogturn=1, µs);
  *                         see preempt_cost() for the method
  *   cost-switch@100us     the same for a hog in thread-agnostic code
  *                         (GORO_THREAD_AGNOSTIC): a plain context switch on
@@ -541,12 +542,17 @@ static double preempt_cost(void (*fn)(void *), bool agnostic)
 
 static void run_preempt_cost(void)
 {
+	/* One preemption per quantum: with the default turns of 8 quanta
+	 * among hogs, sysmon's looks between preemptions would be charged
+	 * to them. */
+	setenv("GORO_DEBUG", "hogturn=1", 1);
 	double v = preempt_cost(hog, false);
 	if (!isnan(v))
 		bench_report(SUITE, "cost-klt@100us", "us", &v, 1);
 	v = preempt_cost(hog_agnostic, true);
 	if (!isnan(v))
 		bench_report(SUITE, "cost-switch@100us", "us", &v, 1);
+	unsetenv("GORO_DEBUG");
 }
 
 /* ---- the machine's floors: one signal, one thread hand-off ------------------- */
