@@ -34,7 +34,7 @@ static struct goro_preempt_stats stats_now(void)
 /* Spin on a volatile counter without any call until told to stop or until
  * `limit_ns` passes (checked every 2^20 iterations, so the loop is nearly
  * always in this function's own code). */
-static volatile bool hog_stop;
+static _Atomic bool hog_stop;  /* written by goroutine 1, read by the hogs */
 static volatile unsigned long hog_counter;
 static int64_t hog_limit_ns;
 static volatile int64_t hog_ended_at;
