@@ -58,7 +58,9 @@
  *   tail-{p50,p99,p999}@Q (c) sojourn time of short requests: open-loop
  *                         Poisson arrivals, 99.5% need 4 µs of CPU and 0.5%
  *                         need 10 ms, a goroutine each, 70% load on 2 Ps
- *                         (µs); tail-*@coop without async preemption
+ *                         (µs); tail-*@coop without async preemption;
+ *                         tail-*@1ms-agnostic with the requests' code
+ *                         declared thread-agnostic (no thread hand-off)
  *
  * Per-run figures are reported one sample at a time, so goro's and Go's
  * runs interleave and the medians compare runs made under the same load.
@@ -735,6 +737,25 @@ static void request_body(void *arg)
 	atomic_fetch_add_explicit(&tail_done, 1, memory_order_release);
 }
 
+/* The same requests in code declared thread-agnostic: preempted there, a
+ * goroutine is switched out on its thread and may resume on another, with
+ * no thread hand-off (tail-agnostic-*). */
+GORO_THREAD_AGNOSTIC static void spin_agnostic(long iters)
+{
+	for (long i = 0; i < iters; i++)
+		__asm__ volatile("");
+}
+
+GORO_THREAD_AGNOSTIC static void request_body_agnostic(void *arg)
+{
+	struct request *r = arg;
+	spin_agnostic((long)(iters_per_us * (r->is_long ? LONG_US : SHORT_US)));
+	r->sojourn = goro_now() - tail_t0 - r->arrival;
+	atomic_fetch_add_explicit(&tail_done, 1, memory_order_release);
+}
+
+static void (*tail_body)(void *) = request_body;
+
 static void tail_plan(double seconds)
 {
 	double mean_us = (1 - LONG_SHARE) * SHORT_US + LONG_SHARE * LONG_US;
@@ -770,7 +791,7 @@ static int tail_main(int argc, char **argv)
 		int64_t now = goro_now();
 		if (at > now)
 			goro_sleep(at - now);
-		if (goro_go(request_body, &reqs[i]) < 0)
+		if (goro_go(tail_body, &reqs[i]) < 0)
 			bench_fail(SUITE, "goro_go failed");
 	}
 	while (atomic_load_explicit(&tail_done, memory_order_acquire) < (long)nreqs)
@@ -833,6 +854,9 @@ void bench_preempt(const struct bench_opts *opts)
 		for (size_t i = 0; i < NQ; i++)
 			run_tail(tail_quanta[i], tail_quanta[i], true);
 		run_tail("coop", "1ms", false);
+		tail_body = request_body_agnostic;
+		run_tail("1ms-agnostic", "1ms", true);
+		tail_body = request_body;
 		run_preempt_cost();
 		run_signal_cost();
 		run_futex_handoff();
