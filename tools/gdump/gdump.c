@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 #include <goro/debug.h>
-#include "core/symbolize.h"
+#include "symbolize.h"
 #include "corefile.h"
 #include "target.h"
 #include "unwind.h"

@@ -59,7 +59,7 @@
 #include "config.h"
 #include "retake.h"
 #include "runq.h"
-#include "sched.h"
+#include "scheduler.h"
 #include "text_ranges.h"
 #include "timer.h"
 #include <goro.h>

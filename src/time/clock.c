@@ -4,7 +4,7 @@
  * preemption point (see clock.h).
  */
 #include "clock.h"
-#include "sched.h"
+#include "scheduler.h"
 #include <goro.h>
 
 int64_t goro_now(void)

@@ -18,7 +18,7 @@
 #include <errno.h>
 
 #include "clock.h"
-#include "sched.h"
+#include "scheduler.h"
 #include "sema.h"
 #include "runq.h"
 #include <goro.h>

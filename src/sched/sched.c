@@ -50,7 +50,7 @@
 #include "retake.h"
 #include "runq.h"
 #include "sanitizer.h"
-#include "sched.h"
+#include "scheduler.h"
 #include "timer.h"
 #include <goro.h>
 

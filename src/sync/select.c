@@ -28,7 +28,7 @@
 #include "clock.h"
 #include "alloc.h"
 #include "chan.h"
-#include "sched.h"
+#include "scheduler.h"
 #include "timer.h"
 #include <goro.h>
 

@@ -25,7 +25,7 @@
 #include "notify.h"
 #include "preempt.h"
 #include "sanitizer.h"
-#include "sched.h"
+#include "scheduler.h"
 #include "signal_stack.h"
 #include <goro.h>
 

@@ -18,7 +18,7 @@
 #include "alloc.h"
 #include "goroutine.h"
 #include "runq.h"
-#include "sched.h"
+#include "scheduler.h"
 #include <goro.h>
 
 #define RELAXED memory_order_relaxed

@@ -11,7 +11,7 @@
 #include <errno.h>
 #include <stdint.h>
 
-#include "sched.h"
+#include "scheduler.h"
 #include "sema.h"
 #include <goro.h>
 

@@ -12,7 +12,7 @@
 #include <errno.h>
 #include <stdint.h>
 
-#include "sched.h"
+#include "scheduler.h"
 #include <goro.h>
 
 struct cond_waiter {

@@ -31,7 +31,7 @@
 #include "procs.h"
 #include "runq.h"
 #include "retake.h"
-#include "sched.h"
+#include "scheduler.h"
 #include "schedtrace.h"
 #include "stack_fault.h"
 #include "sysmon.h"

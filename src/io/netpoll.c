@@ -44,7 +44,7 @@
 #include "clock.h"
 #include "alloc.h"
 #include "netpoll.h"
-#include "sched.h"
+#include "scheduler.h"
 #include <goro.h>
 
 #define RELAXED memory_order_relaxed

@@ -13,7 +13,7 @@
  * for a waiter it holds dequeued, which keeps the semaphore alive), the
  * releaser touches only the table.
  */
-#include "sched.h"
+#include "scheduler.h"
 #include "sema.h"
 
 #define SEMA_BUCKETS 251  /* prime, as Go's semtable */

@@ -59,7 +59,7 @@
 #include "preempt.h"
 #include "preempt_frame.h"
 #include "runtime.h"
-#include "sched.h"
+#include "scheduler.h"
 #include "text_ranges.h"
 #include <goro.h>
 

@@ -51,7 +51,7 @@
 #include "preempt.h"
 #include "retake.h"
 #include "runq.h"
-#include "sched.h"
+#include "scheduler.h"
 #include "runtime.h"
 #include "sysmon.h"
 #include "timer.h"

@@ -21,7 +21,7 @@
 #include "preempt.h"
 #include "procs.h"
 #include "runq.h"
-#include "sched.h"
+#include "scheduler.h"
 #include "timer.h"
 #include <goro.h>
 

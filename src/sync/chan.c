@@ -17,7 +17,7 @@
 
 #include "alloc.h"
 #include "chan.h"
-#include "sched.h"
+#include "scheduler.h"
 #include <goro.h>
 
 #define BUF_ALIGN 16

@@ -60,7 +60,7 @@
 
 #include "exit_kill.h"
 #include "runtime.h"
-#include "sched.h"
+#include "scheduler.h"
 #include "text_ranges.h"
 
 /* The preemption signal: its handler is the one installed for the run. */

@@ -24,7 +24,7 @@
 #include "m.h"
 #include "netpoll.h"
 #include "runq.h"
-#include "sched.h"
+#include "scheduler.h"
 #include "timer.h"
 #include <goro.h>
 

@@ -14,7 +14,7 @@
 #include "alloc.h"
 #include "m.h"
 #include "runtime.h"
-#include "sched.h"
+#include "scheduler.h"
 #include "sysmon.h"
 #include "timer.h"
 #include <goro.h>

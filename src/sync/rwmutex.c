@@ -25,7 +25,7 @@
  */
 #include <errno.h>
 
-#include "sched.h"
+#include "scheduler.h"
 #include "sema.h"
 #include <goro.h>
 

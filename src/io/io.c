@@ -33,7 +33,7 @@
 #include "clock.h"
 #include "io.h"
 #include "netpoll.h"
-#include "sched.h"
+#include "scheduler.h"
 #include "stack.h"
 
 #define RELAXED memory_order_relaxed
