@@ -39,7 +39,7 @@
 #include "traceback.h"
 #include <goro.h>
 
-#define RELAXED memory_order_relaxed
+#include "atomic.h"
 
 /* At exit: how long Ms get to leave by themselves before the ones in the
  * kernel are pulled out, and how often M0 looks (and asks again). */

@@ -40,9 +40,7 @@
 #include "traceback.h"
 #include <goro.h>
 
-#define RELAXED memory_order_relaxed
-#define ACQUIRE memory_order_acquire
-#define RELEASE memory_order_release
+#include "atomic.h"
 #define CAPTURE_SLOTS 256
 #define NS_PER_MINUTE (60LL * 1000 * 1000 * 1000)
 

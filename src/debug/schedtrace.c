@@ -39,7 +39,7 @@
 #include "stats.h"
 #include <goro.h>
 
-#define RELAXED memory_order_relaxed
+#include "atomic.h"
 
 static struct {
 	pthread_t thread;

@@ -36,8 +36,7 @@
 #include "scheduler.h"
 #include "stack.h"
 
-#define RELAXED memory_order_relaxed
-#define ACQUIRE memory_order_acquire
+#include "atomic.h"
 #define ERRNO IO_ERRNO
 
 static bool would_block(int err)

@@ -47,9 +47,7 @@
 #include "scheduler.h"
 #include <goro.h>
 
-#define RELAXED memory_order_relaxed
-#define ACQUIRE memory_order_acquire
-#define RELEASE memory_order_release
+#include "atomic.h"
 
 #define PD_CHUNK_SHIFT 10
 #define PD_CHUNK (1 << PD_CHUNK_SHIFT)   /* records per chunk */

@@ -63,7 +63,7 @@
 #include "text_ranges.h"
 #include <goro.h>
 
-#define RELAXED memory_order_relaxed
+#include "atomic.h"
 /* Stack the trampoline and the scheduler below it need, beyond the XSAVE
  * area, between the interrupted RSP and the goroutine's stack limit. */
 #define PREEMPT_STACK_NEED (8 * 1024)

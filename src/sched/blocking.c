@@ -28,7 +28,7 @@
 #include "timer.h"
 #include <goro.h>
 
-#define RELAXED memory_order_relaxed
+#include "atomic.h"
 
 /* Lend m's P out: the calling goroutine is about to block in the kernel. */
 static void region_enter(struct m *m)

@@ -22,7 +22,7 @@
 #include "timer.h"
 #include <goro.h>
 
-#define RELAXED memory_order_relaxed
+#include "atomic.h"
 
 /* The goro_main run (sched.generation) in which a thread goro did not
  * create first called in; that run counts itself once in nblocked. */

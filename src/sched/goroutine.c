@@ -21,7 +21,7 @@
 #include "scheduler.h"
 #include <goro.h>
 
-#define RELAXED memory_order_relaxed
+#include "atomic.h"
 #define GFREE_LOCAL_MAX 64
 #define GOID_BATCH 16
 #define STACK_MIN_REQUEST (16 * 1024)

@@ -29,7 +29,7 @@
 #include "signal_stack.h"
 #include <goro.h>
 
-#define RELAXED memory_order_relaxed
+#include "atomic.h"
 
 struct m *m_alloc(void)
 {

@@ -25,7 +25,7 @@
 #include "timer.h"
 #include <goro.h>
 
-#define RELAXED memory_order_relaxed
+#include "atomic.h"
 #define STW_RETRY_NS (100 * 1000)
 
 /* Serializes stop-the-world initiators. */

@@ -16,9 +16,7 @@
 
 #include "runq.h"
 
-#define RELAXED memory_order_relaxed
-#define ACQUIRE memory_order_acquire
-#define RELEASE memory_order_release
+#include "atomic.h"
 
 static bool runq_put_slow(struct p *p, struct g *g, uint32_t head,
 			  uint32_t tail)

@@ -54,9 +54,7 @@
 #include "timer.h"
 #include <goro.h>
 
-#define RELAXED memory_order_relaxed
-#define ACQUIRE memory_order_acquire
-#define RELEASE memory_order_release
+#include "atomic.h"
 
 #define STEAL_PASSES 4
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sched.h — what the rest of the runtime uses of the scheduler: parking
+ * scheduler.h — what the rest of the runtime uses of the scheduler: parking
  * and readying goroutines, yielding, and waking idle Ms.
  */
 #ifndef GORO_SCHED_H
@@ -92,11 +92,5 @@ void sched_m_loop(struct m *m);
 
 /* Random number for stealing order and select. */
 uint32_t sched_rand(void);
-
-/* Hooks of other subsystems into the scheduler's idle path, called with no
- * runtime lock held.  Each returns a goroutine to run (or NULL) and may
- * lower *until_ns, the time by which the idle M must look again
- * (-1 = no deadline). */
-struct g *timers_run_ready(struct p *p, int64_t now, int64_t *until_ns);
 
 #endif

@@ -28,7 +28,7 @@
 #include "timer.h"
 #include <goro.h>
 
-#define RELAXED memory_order_relaxed
+#include "atomic.h"
 
 static void count_goroutines(struct goro_stats *s)
 {

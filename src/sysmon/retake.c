@@ -64,7 +64,7 @@
 #include "timer.h"
 #include <goro.h>
 
-#define RELAXED memory_order_relaxed
+#include "atomic.h"
 
 #define RETAKE_SYSCALL_NS (20 * 1000)
 #define RETAKE_IDLE_SYSCALL_NS (10 * 1000 * 1000)

@@ -57,7 +57,7 @@
 #include "timer.h"
 #include <goro.h>
 
-#define RELAXED memory_order_relaxed
+#include "atomic.h"
 
 #define DELAY_MIN_NS (20 * 1000)
 #define DELAY_MAX_NS (10 * 1000 * 1000)

@@ -19,7 +19,7 @@
 #include "timer.h"
 #include <goro.h>
 
-#define RELAXED memory_order_relaxed
+#include "atomic.h"
 
 /* A heap slot keeps its timer's deadline beside the pointer: sifting
  * compares deadlines without touching the timers themselves (each one a
