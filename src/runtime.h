@@ -63,6 +63,10 @@ enum wait_reason {
 };
 
 const char *wait_reason_name(enum wait_reason r);
+/* The label of a goroutine state in a dump ("runnable", "running", ...):
+ * the one definition, read by the dumper and, through the debugger
+ * descriptor, by gdump and the gdb extension. */
+const char *g_status_name(enum g_status s);
 
 struct m;
 struct p;

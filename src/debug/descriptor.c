@@ -11,8 +11,16 @@
 
 #include "descriptor.h"
 #include "goroutine.h"
+#include "preempt.h"
+#include "scheduler.h"
 
 #define OFF(type, field) ((uint32_t)offsetof(struct type, field))
+#define FRAME_NAME(fn) #fn,
+#define FRAME_COUNT(fn) + 1
+
+_Static_assert(0 SCHED_HIDDEN_FRAMES(FRAME_COUNT)
+	       PREEMPT_HIDDEN_FRAMES(FRAME_COUNT) <= GORO_DEBUG_MAX_ENTRIES,
+	       "grow GORO_DEBUG_MAX_ENTRIES (and GORO_DEBUG_VERSION)");
 
 _Static_assert(WAIT_REASON_COUNT <= GORO_DEBUG_MAX_WAIT,
 	       "grow GORO_DEBUG_MAX_WAIT (and GORO_DEBUG_VERSION)");
@@ -68,31 +76,25 @@ struct goro_debug_descriptor goro_debug_descriptor = {
 	.status_syscall = G_SYSCALL,
 	.status_waiting = G_WAITING,
 	.status_dead = G_DEAD,
-	.status_names = {
-		[G_IDLE] = "runnable",
-		[G_RUNNABLE] = "runnable",
-		[G_RUNNING] = "running",
-		[G_SYSCALL] = "syscall",
-		[G_WAITING] = "waiting",
-		[G_DEAD] = "dead",
-	},
 	.wait_count = WAIT_REASON_COUNT,
-	/* Keep in step with core/sched.c: the functions between a
-	 * goroutine's call to park or yield and arch_switch. */
 	.scheduler_frames = {
-		"switch_to", "execute", "schedule", "sched_park",
-		"sched_gosched", "sched_preempt_self", "sched_preempt_klt",
-		"preempt_park_async",
+		SCHED_HIDDEN_FRAMES(FRAME_NAME)
+		PREEMPT_HIDDEN_FRAMES(FRAME_NAME)
 	},
 	.interrupt_frames = { "goro_preempt_trampoline" },
 	.g_stack_high_water = OFF(g, stack.high_water),
 };
 
-/* The wait reasons' names come from the one table that defines them
- * (wait_reason_name), copied in when the library is loaded. */
+/* The state labels and the wait reasons' names come from the tables that
+ * define them (g_status_name, wait_reason_name), copied in when the
+ * library is loaded. */
 __attribute__((constructor))
-static void descriptor_fill_wait_names(void)
+static void descriptor_fill_names(void)
 {
+	for (int s = 0; s <= G_DEAD; s++)
+		strncpy(goro_debug_descriptor.status_names[s],
+			g_status_name((enum g_status)s),
+			GORO_DEBUG_NAME_LEN - 1);
 	for (int r = 0; r < WAIT_REASON_COUNT; r++)
 		strncpy(goro_debug_descriptor.wait_names[r],
 			wait_reason_name((enum wait_reason)r),

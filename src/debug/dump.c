@@ -244,12 +244,10 @@ struct dump_ctx {
 
 static const char *state_label(const struct g *g)
 {
-	switch (atomic_load_explicit(&g->status, RELAXED)) {
-	case G_RUNNING: return "running";
-	case G_SYSCALL: return "syscall";
-	case G_WAITING: return wait_reason_name(g->wait_reason);
-	default: return "runnable";
-	}
+	uint32_t s = atomic_load_explicit(&g->status, RELAXED);
+	if (s == G_WAITING)
+		return wait_reason_name(g->wait_reason);
+	return g_status_name((enum g_status)s);
 }
 
 /* `state`: what to print instead of g's own state, or NULL. */

@@ -327,3 +327,5 @@ int goro_preempt_stats(struct goro_preempt_stats *out, size_t size)
 	memcpy(out, &st, size < sizeof(st) ? size : sizeof(st));
 	return 0;
 }
+
+PREEMPT_HIDDEN_FRAMES(HIDDEN_FRAME_IS_FUNCTION)

@@ -32,4 +32,9 @@ bool preempt_request(struct m *m, struct g *g);
  * goroutine (core/sched.c counts it here). */
 void preempt_count_handoff(void);
 
+/* The frame between an interrupted goroutine's trampoline and the
+ * scheduler: a dump hides it, as it hides SCHED_HIDDEN_FRAMES (preempt.c
+ * checks that the name is its function). */
+#define PREEMPT_HIDDEN_FRAMES(X) X(preempt_park_async)
+
 #endif

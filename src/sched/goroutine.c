@@ -287,6 +287,19 @@ int64_t g_spawn(void (*fn)(void *), void *arg, const char *name,
 	return g_spawn_copy(fn, arg, NULL, 0, name, stack_max, create_pc);
 }
 
+const char *g_status_name(enum g_status s)
+{
+	static const char *const names[G_DEAD + 1] = {
+		[G_IDLE] = "runnable",
+		[G_RUNNABLE] = "runnable",
+		[G_RUNNING] = "running",
+		[G_SYSCALL] = "syscall",
+		[G_WAITING] = "waiting",
+		[G_DEAD] = "dead",
+	};
+	return (unsigned)s <= G_DEAD ? names[s] : "unknown";
+}
+
 const char *wait_reason_name(enum wait_reason r)
 {
 	static const char *const names[WAIT_REASON_COUNT] = {

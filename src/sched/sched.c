@@ -848,3 +848,5 @@ _Noreturn void sched_goroutine_returned(void)
 {
 	sched_goroutine_exit();
 }
+
+SCHED_HIDDEN_FRAMES(HIDDEN_FRAME_IS_FUNCTION)

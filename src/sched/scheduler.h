@@ -93,4 +93,20 @@ void sched_m_loop(struct m *m);
 /* Random number for stealing order and select. */
 uint32_t sched_rand(void);
 
+/*
+ * The scheduler's own frames between a goroutine's call to park or yield
+ * and arch_switch: a dump hides them (the debugger descriptor lists them,
+ * with preempt.h's PREEMPT_HIDDEN_FRAMES, for gdump and gdb).  sched.c
+ * checks at compile time that each name is one of its functions, so
+ * renaming one without this list fails the build.
+ */
+#define SCHED_HIDDEN_FRAMES(X) \
+	X(switch_to) X(execute) X(schedule) X(sched_park) X(sched_gosched) \
+	X(sched_preempt_self) X(sched_preempt_klt)
+/* Each X(fn) above or in another list of hidden frames: fn is a function
+ * of the file that expands it. */
+#define HIDDEN_FRAME_IS_FUNCTION(fn) \
+	_Static_assert(__builtin_types_compatible_p(__typeof__(&fn), \
+						     __typeof__(&fn)), #fn);
+
 #endif
