@@ -48,6 +48,7 @@
 #include "preempt.h"
 #include "procs.h"
 #include "retake.h"
+#include "sysmon.h"
 #include "runq.h"
 #include "sanitizer.h"
 #include "scheduler.h"
@@ -815,6 +816,16 @@ void sched_wakep(void)
 						     RELAXED, RELAXED))
 		return;
 	m_start(NULL, true);
+}
+
+void sched_deadline_armed(int64_t when)
+{
+	/* Idle Ms sleep until the earliest deadline they knew of (in the
+	 * poller or parked); this one may be earlier. */
+	m_poke_idle_for_deadline(when);
+	/* sysmon may be backed off well past it, blind to the hog that could
+	 * keep the readied goroutine from its P. */
+	sysmon_timer_armed(when);
 }
 
 /* ---- the life of a goroutine ------------------------------------------------ */

@@ -81,6 +81,11 @@ bool sched_take_back_parked(struct g *g);
  * already looking for work. */
 void sched_wakep(void);
 
+/* The one entry that decides who wakes when a deadline is armed (a timer
+ * started, by any thread): an idle M sleeping past `when`, in the poller
+ * or parked, and sysmon backed off past it.  Timers call nothing else. */
+void sched_deadline_armed(int64_t when);
+
 /* Entry points called from goro_start (arch/x86_64/switch.S). */
 void sched_goroutine_started(void);
 _Noreturn void sched_goroutine_returned(void);

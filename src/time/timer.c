@@ -15,7 +15,6 @@
 #include "m.h"
 #include "runtime.h"
 #include "scheduler.h"
-#include "sysmon.h"
 #include "timer.h"
 #include <goro.h>
 
@@ -184,10 +183,8 @@ void timer_start(struct timer *t)
 	rlock_unlock(&h->lock);
 	if (err)
 		rt_fatal("out of memory adding a timer");
-	/* Idle Ms sleep until the earliest deadline they knew of; this one
-	 * may be earlier. */
-	m_poke_idle_for_deadline(when);
-	sysmon_timer_armed(when);
+	/* Who must wake for it is the scheduler's decision. */
+	sched_deadline_armed(when);
 }
 
 void timer_start_unlock(void *timer)
