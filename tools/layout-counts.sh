@@ -19,8 +19,9 @@ for d in src core signals arch tools/gdump; do
 done
 files=$(find $dirs -name '*.[chS]' | sort)
 
-# 1. Files that call sigaction(2) (a `struct sigaction` is not a call).
-n=$(grep -lP '(?<!struct )\bsigaction\s*\(' $files | wc -l)
+# 1. Source files that call sigaction(2) (a `struct sigaction` is not a
+#    call).
+n=$(grep -lP '(?<!struct )\bsigaction\s*\(' $(echo "$files" | grep '\.c$') | wc -l)
 echo "files calling sigaction:                  $n"
 
 # 2. Definitions of the dump format's goroutine state labels: code (not a

@@ -36,6 +36,7 @@
 #include "descriptor.h"
 #include "dump.h"
 #include "goroutine.h"
+#include "signal_install.h"
 #include "symbolize.h"
 #include "traceback.h"
 #include <goro.h>
@@ -154,7 +155,7 @@ int dump_install(void)
 	sa.sa_sigaction = capture_handler;
 	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
 	sigfillset(&sa.sa_mask);
-	return sigaction(DUMP_CAPTURE_SIGNAL, &sa, NULL) ? -errno : 0;
+	return signal_install(DUMP_CAPTURE_SIGNAL, &sa, NULL);
 }
 
 static void sleep_briefly(void)

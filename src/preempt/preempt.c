@@ -60,6 +60,7 @@
 #include "preempt_frame.h"
 #include "runtime.h"
 #include "scheduler.h"
+#include "signal_install.h"
 #include "text_ranges.h"
 #include <goro.h>
 
@@ -157,14 +158,8 @@ static bool from_runtime(const siginfo_t *si)
 
 static void chain_to_application(int sig, siginfo_t *si, void *uc)
 {
-	if (app_action.sa_flags & SA_SIGINFO) {
-		if (app_action.sa_sigaction)
-			app_action.sa_sigaction(sig, si, uc);
-	} else if (app_action.sa_handler != SIG_DFL &&
-		   app_action.sa_handler != SIG_IGN) {
-		app_action.sa_handler(sig);
-	}
 	/* SIG_DFL for SIGURG is to ignore it. */
+	(void)signal_forward(&app_action, sig, si, uc);
 }
 
 /* Is a libgoro activation live on the goroutine's stack, from sp up to
@@ -286,8 +281,9 @@ int preempt_init(void)
 	/* Nothing extra blocked: a fault while the handler runs must reach
 	 * the fault handler, never be held back. */
 	sigemptyset(&sa.sa_mask);
-	if (sigaction(PREEMPT_SIGNAL, &sa, &app_action) != 0)
-		return -errno;
+	int err = signal_install(PREEMPT_SIGNAL, &sa, &app_action);
+	if (err)
+		return err;
 	installed = true;
 	return 0;
 }
@@ -296,7 +292,7 @@ void preempt_fini(void)
 {
 	if (!installed)
 		return;
-	sigaction(PREEMPT_SIGNAL, &app_action, NULL);
+	signal_restore(PREEMPT_SIGNAL, &app_action);
 	installed = false;
 }
 

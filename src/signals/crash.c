@@ -47,6 +47,7 @@
 #include "crash.h"
 #include "dump.h"
 #include "runtime.h"
+#include "signal_install.h"
 
 /* SIGSEGV and SIGBUS are the stack-fault handler's (stack_fault.c): it
  * sends the faults that are not stack growth to crash_report(). */
@@ -92,10 +93,7 @@ static pid_t current_tid(void)
  * and fault again; the others are raised again. */
 static void die_by_default(int sig)
 {
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	sigaction(sig, &sa, NULL);
+	signal_set_default(sig);
 	syscall(SYS_tgkill, getpid(), current_tid(), sig);
 	sigset_t set;
 	sigemptyset(&set);
@@ -106,18 +104,7 @@ static void die_by_default(int sig)
 /* The handler the application had installed, if any: true if it ran. */
 static bool forward(int sig, siginfo_t *info, void *uc)
 {
-	int i = signal_index(sig);
-	struct sigaction *prev = &previous[i];
-	if (prev->sa_flags & SA_SIGINFO) {
-		if (!prev->sa_sigaction)
-			return false;
-		prev->sa_sigaction(sig, info, uc);
-		return true;
-	}
-	if (prev->sa_handler == SIG_DFL || prev->sa_handler == SIG_IGN)
-		return false;
-	prev->sa_handler(sig);
-	return true;
+	return signal_forward(&previous[signal_index(sig)], sig, info, uc);
 }
 
 /* Only one thread reports; a fault inside the report ends it.  Returns
@@ -218,8 +205,9 @@ int crash_install(void)
 		return err;
 	for (size_t i = 0; i < NFATAL; i++) {
 		int sig = fatal_signals[i];
-		if (sigaction(sig, NULL, &previous[i]) != 0)
-			return -errno;
+		err = signal_query(sig, &previous[i]);
+		if (err)
+			return err;
 		if (sig == SIGQUIT && previous[i].sa_handler != SIG_DFL &&
 		    (previous[i].sa_handler != SIG_IGN || config.sigquit_ignore))
 			continue;  /* the application's own */
@@ -233,8 +221,9 @@ int crash_install(void)
 		sigfillset(&sa.sa_mask);
 		sigdelset(&sa.sa_mask, SIGSEGV);
 		sigdelset(&sa.sa_mask, SIGBUS);
-		if (sigaction(sig, &sa, NULL) != 0)
-			return -errno;
+		err = signal_install(sig, &sa, NULL);
+		if (err)
+			return err;
 	}
 	return 0;
 }

@@ -43,6 +43,7 @@
 #include "dump.h"
 #include "notify.h"
 #include "runtime.h"
+#include "signal_install.h"
 #include <goro.h>
 
 #define MAX_SIG 64
@@ -233,11 +234,12 @@ static int sync_locked(void)
 			sa.sa_handler = notify_handler;
 			sa.sa_flags = SA_ONSTACK | SA_RESTART;
 			sigfillset(&sa.sa_mask);
-			if (sigaction(sig, &sa, &notify.saved[sig]) != 0)
-				return -errno;
+			int err = signal_install(sig, &sa, &notify.saved[sig]);
+			if (err)
+				return err;
 			notify.installed[sig] = true;
 		} else if (!w && notify.installed[sig]) {
-			sigaction(sig, &notify.saved[sig], NULL);
+			signal_restore(sig, &notify.saved[sig]);
 			notify.installed[sig] = false;
 		}
 	}

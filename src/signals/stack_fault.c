@@ -21,68 +21,79 @@
  * allocation.
  */
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 #include <ucontext.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "crash.h"
+#include "dump.h"
 #include "runtime.h"
+#include "signal_install.h"
 #include "stack.h"
 #include "stack_fault.h"
 
 static struct sigaction prev_segv, prev_bus;
 
-/* Formatted write to stderr without stdio's buffers or locks. */
-static void fault_print(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
-static void fault_print(const char *fmt, ...)
+/* `goroutine N "name"` on stderr, with the dump's allocation-free writer
+ * (no stdio in a signal handler), after the words `start`. */
+static void fault_start(struct dump_out *o, const char *start,
+			const struct g *g)
 {
-	char buf[512];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (n > (int)sizeof(buf) - 1)
-		n = (int)sizeof(buf) - 1;
-	for (int off = 0; n > off;) {
-		ssize_t w = write(STDERR_FILENO, buf + off, (size_t)(n - off));
-		if (w <= 0)
-			break;
-		off += (int)w;
-	}
+	char name[G_NAME_MAX];
+	memcpy(name, g->name, sizeof(name));
+	name[G_NAME_MAX - 1] = '\0';
+	o->fd = STDERR_FILENO;
+	o->len = 0;
+	out_str(o, start);
+	out_str(o, "goroutine ");
+	out_dec(o, g->id);
+	out_str(o, " \"");
+	out_str(o, name);
+	out_str(o, "\"");
 }
 
 static _Noreturn void stack_overflow_fatal(struct g *g, uintptr_t addr,
 					   void *uctx)
 {
 	const ucontext_t *uc = uctx;
-	fault_print("fatal error: goroutine %lld \"%s\" stack exceeds %zu-byte "
-		    "limit\n", (long long)g->id, g->name, g->stack.max);
-	fault_print("addr=0x%lx sp=0x%llx stack=[0x%lx, 0x%lx] (the limit: "
-		    "goro_attr_t stack_max, or GORO_STACK_MAX)\n", addr,
-		    (unsigned long long)uc->uc_mcontext.gregs[REG_RSP],
-		    (unsigned long)g->stack.lo, (unsigned long)g->stack.hi);
-	fault_print("\n");
+	struct dump_out o;
+	fault_start(&o, "fatal error: ", g);
+	out_str(&o, " stack exceeds ");
+	out_dec(&o, (int64_t)g->stack.max);
+	out_str(&o, "-byte limit\naddr=");
+	out_hex(&o, addr);
+	out_str(&o, " sp=");
+	out_hex(&o, (uint64_t)uc->uc_mcontext.gregs[REG_RSP]);
+	out_str(&o, " stack=[");
+	out_hex(&o, (uint64_t)g->stack.lo);
+	out_str(&o, ", ");
+	out_hex(&o, (uint64_t)g->stack.hi);
+	out_str(&o, "] (the limit: goro_attr_t stack_max, or GORO_STACK_MAX)"
+		"\n\n");
+	out_flush(&o);
 	crash_goroutines(SIGSEGV, uctx);
+}
+
+static _Noreturn void stack_grow_fatal(struct g *g, int err)
+{
+	struct dump_out o;
+	fault_start(&o, "fatal error: cannot grow the stack of ", g);
+	out_str(&o, " to ");
+	out_dec(&o, (int64_t)(g->stack.committed * 2));
+	out_str(&o, " bytes: ");
+	const char *why = strerrordesc_np(-err);
+	out_str(&o, why ? why : "unknown error");
+	out_str(&o, "\n");
+	out_flush(&o);
+	_exit(2);
 }
 
 /* The application's handler from before goro_main, if it had one. */
 static bool chain_previous(int sig, siginfo_t *si, void *uctx)
 {
-	const struct sigaction *prev = sig == SIGBUS ? &prev_bus : &prev_segv;
-	if (prev->sa_flags & SA_SIGINFO) {
-		if (!prev->sa_sigaction)
-			return false;
-		prev->sa_sigaction(sig, si, uctx);
-		return true;
-	}
-	if (prev->sa_handler == SIG_DFL || prev->sa_handler == SIG_IGN)
-		return false;
-	prev->sa_handler(sig);
-	return true;
+	return signal_forward(sig == SIGBUS ? &prev_bus : &prev_segv, sig, si,
+			      uctx);
 }
 
 static void stack_fault_handler(int sig, siginfo_t *si, void *uctx)
@@ -106,12 +117,7 @@ static void stack_fault_handler(int sig, siginfo_t *si, void *uctx)
 					errno = saved_errno;
 					return;
 				}
-				fault_print("fatal error: cannot grow the stack "
-					    "of goroutine %lld \"%s\" to %zu "
-					    "bytes: %s\n", (long long)g->id,
-					    g->name, g->stack.committed * 2,
-					    strerror(-err));
-				_exit(2);
+				stack_grow_fatal(g, err);
 			}
 			case STACK_FAULT_OVERFLOW:
 				stack_overflow_fatal(g, addr, uctx);
@@ -134,18 +140,17 @@ int stack_fault_install(void)
 	sa.sa_sigaction = stack_fault_handler;
 	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
 	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGSEGV, &sa, &prev_segv) != 0)
-		return -errno;
-	if (sigaction(SIGBUS, &sa, &prev_bus) != 0) {
-		int err = -errno;
-		sigaction(SIGSEGV, &prev_segv, NULL);
+	int err = signal_install(SIGSEGV, &sa, &prev_segv);
+	if (err)
 		return err;
-	}
-	return 0;
+	err = signal_install(SIGBUS, &sa, &prev_bus);
+	if (err)
+		signal_restore(SIGSEGV, &prev_segv);
+	return err;
 }
 
 void stack_fault_remove(void)
 {
-	sigaction(SIGSEGV, &prev_segv, NULL);
-	sigaction(SIGBUS, &prev_bus, NULL);
+	signal_restore(SIGSEGV, &prev_segv);
+	signal_restore(SIGBUS, &prev_bus);
 }
