@@ -19,13 +19,10 @@
 #include <errno.h>
 #include <stdio.h>
 
-#include "blocking.h"
-#include "deadlock.h"
 #include "m.h"
-#include "netpoll.h"
+#include "procs.h"
 #include "runq.h"
 #include "scheduler.h"
-#include "timer.h"
 #include <goro.h>
 
 #include "atomic.h"
@@ -155,29 +152,3 @@ void blocking_callback_leave(int depth)
 	m->blocking_depth = depth;
 }
 
-void p_handoff(struct p *p)
-{
-	rlock_lock(&sched.lock);
-	if (atomic_load_explicit(&sched.stw_waiting, RELAXED)) {
-		atomic_store_explicit(&p->status, P_STOPPED, RELAXED);
-		if (--sched.stw_remaining == 0)
-			note_wake(&sched.stw_note);
-		rlock_unlock(&sched.lock);
-		return;
-	}
-	/* An M is needed for queued goroutines, for timers (the M that
-	 * finds nothing else sleeps until the next one) and for goroutines
-	 * waiting on the network when no M is blocked in the poller. */
-	bool work = !runq_empty(p) ||
-		    atomic_load_explicit(&sched.runq_size, RELAXED) > 0 ||
-		    timers_pending() > 0 || netpoll_should_poll();
-	if (!work) {
-		pidle_put(p);
-		rlock_unlock(&sched.lock);
-		/* Maybe the last busy P: nobody else would notice a deadlock. */
-		deadlock_check();
-		return;
-	}
-	rlock_unlock(&sched.lock);
-	m_start(p, false);
-}

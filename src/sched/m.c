@@ -22,6 +22,7 @@
 #include "m.h"
 #include "dump.h"
 #include "netpoll.h"
+#include "procs.h"
 #include "notify.h"
 #include "preempt.h"
 #include "sanitizer.h"
@@ -593,36 +594,3 @@ void m_join_all(struct m *self)
 	sched.mcount = 0;
 }
 
-void p_acquire(struct m *m, struct p *p)
-{
-	m->p = p;
-	p->m = m;
-	atomic_store_explicit(&p->status, P_RUNNING, RELAXED);
-}
-
-void p_release(struct m *m)
-{
-	struct p *p = m->p;
-	p->m = NULL;
-	m->p = NULL;
-	atomic_store_explicit(&p->status, P_IDLE, RELAXED);
-}
-
-void pidle_put(struct p *p)
-{
-	atomic_store_explicit(&p->status, P_IDLE, RELAXED);
-	p->link = sched.pidle;
-	sched.pidle = p;
-	atomic_fetch_add_explicit(&sched.npidle, 1, RELAXED);
-}
-
-struct p *pidle_get(void)
-{
-	struct p *p = sched.pidle;
-	if (p) {
-		sched.pidle = p->link;
-		p->link = NULL;
-		atomic_fetch_sub_explicit(&sched.npidle, 1, RELAXED);
-	}
-	return p;
-}

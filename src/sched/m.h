@@ -53,11 +53,4 @@ struct m *m_alloc(void);
 /* Wait for every M but the caller to leave, then free them all. */
 void m_join_all(struct m *self);
 
-void p_acquire(struct m *m, struct p *p);
-void p_release(struct m *m);
-
-/* Idle P list; callers hold sched.lock. */
-void pidle_put(struct p *p);
-struct p *pidle_get(void);
-
 #endif

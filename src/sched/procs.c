@@ -18,6 +18,8 @@
 #include "alloc.h"
 #include "goroutine.h"
 #include "m.h"
+#include "deadlock.h"
+#include "netpoll.h"
 #include "preempt.h"
 #include "procs.h"
 #include "runq.h"
@@ -95,6 +97,71 @@ uint32_t procs_coprime(int32_t n, uint32_t r)
 			return s;
 	}
 }
+
+/* ---- a P changing hands ---------------------------------------------------- */
+
+void p_acquire(struct m *m, struct p *p)
+{
+	m->p = p;
+	p->m = m;
+	atomic_store_explicit(&p->status, P_RUNNING, RELAXED);
+}
+
+void p_release(struct m *m)
+{
+	struct p *p = m->p;
+	p->m = NULL;
+	m->p = NULL;
+	atomic_store_explicit(&p->status, P_IDLE, RELAXED);
+}
+
+void pidle_put(struct p *p)
+{
+	atomic_store_explicit(&p->status, P_IDLE, RELAXED);
+	p->link = sched.pidle;
+	sched.pidle = p;
+	atomic_fetch_add_explicit(&sched.npidle, 1, RELAXED);
+}
+
+struct p *pidle_get(void)
+{
+	struct p *p = sched.pidle;
+	if (p) {
+		sched.pidle = p->link;
+		p->link = NULL;
+		atomic_fetch_sub_explicit(&sched.npidle, 1, RELAXED);
+	}
+	return p;
+}
+
+void p_handoff(struct p *p)
+{
+	rlock_lock(&sched.lock);
+	if (atomic_load_explicit(&sched.stw_waiting, RELAXED)) {
+		atomic_store_explicit(&p->status, P_STOPPED, RELAXED);
+		if (--sched.stw_remaining == 0)
+			note_wake(&sched.stw_note);
+		rlock_unlock(&sched.lock);
+		return;
+	}
+	/* An M is needed for queued goroutines, for timers (the M that
+	 * finds nothing else sleeps until the next one) and for goroutines
+	 * waiting on the network when no M is blocked in the poller. */
+	bool work = !runq_empty(p) ||
+		    atomic_load_explicit(&sched.runq_size, RELAXED) > 0 ||
+		    timers_pending() > 0 || netpoll_should_poll();
+	if (!work) {
+		pidle_put(p);
+		rlock_unlock(&sched.lock);
+		/* Maybe the last busy P: nobody else would notice a deadlock. */
+		deadlock_check();
+		return;
+	}
+	rlock_unlock(&sched.lock);
+	m_start(p, false);
+}
+
+/* ---- the set of Ps ---------------------------------------------------------- */
 
 static struct p *p_new(int32_t id)
 {

@@ -10,6 +10,21 @@
 
 #include "runtime.h"
 
+void p_acquire(struct m *m, struct p *p);
+void p_release(struct m *m);
+
+/* Idle P list; callers hold sched.lock. */
+void pidle_put(struct p *p);
+struct p *pidle_get(void);
+
+/*
+ * Give p, taken from an M that cannot use it now, to whoever should have
+ * it: a stop-the-world in progress, an M to run its work, or the idle list.
+ * p's status must already have been moved off P_SYSCALL/P_RUNNING by the
+ * caller (sysmon).  Callable from any thread, no runtime lock held.
+ */
+void p_handoff(struct p *p);
+
 /* CPUs this process may use: affinity mask, capped by a cgroup v2 quota. */
 int procs_available_cpus(void);
 

@@ -51,7 +51,7 @@
 
 #include "clock.h"
 #include "alloc.h"
-#include "blocking.h"
+#include "procs.h"
 #include "goroutine.h"
 #include "m.h"
 #include "netpoll.h"
