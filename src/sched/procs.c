@@ -1,7 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * procs.c — GOMAXPROCS: counting CPUs, creating and retiring Ps, and the
- * stop-the-world that makes changing their number safe.
+ * procs.c — the P's home: creating, retiring and freeing Ps (the live set
+ * and sysmon's spares alike), acquiring and releasing one, the idle list,
+ * the one hand-off (p_handoff) and the one "does this P need an M?"
+ * (p_needs_m); GOMAXPROCS (counting CPUs, resizing) and the stop-the-world
+ * that makes changing their number safe, with its accounting.
+ *
+ * Invariants: a P's status changes only under the rules in runtime.h
+ * (struct p); the idle list and sched.stw_remaining change only under
+ * sched.lock; no other file creates, retires or frees a P.
  *
  * Stop-the-world, as Go does it: raise sched.stw_waiting, take every idle P,
  * ask every running goroutine to yield; each M, at its next scheduling
@@ -134,36 +141,46 @@ struct p *pidle_get(void)
 	return p;
 }
 
-void p_handoff(struct p *p)
+bool p_needs_m(struct p *p)
+{
+	/* Queued goroutines, timers (the M that finds nothing else sleeps
+	 * until the next one), and goroutines waiting on the network when no
+	 * M is blocked in the poller. */
+	return !runq_empty(p) ||
+	       atomic_load_explicit(&sched.runq_size, RELAXED) > 0 ||
+	       timers_pending() > 0 || netpoll_should_poll();
+}
+
+void p_stop_for_world(struct p *p)
+{
+	atomic_store_explicit(&p->status, P_STOPPED, RELAXED);
+	if (--sched.stw_remaining == 0)
+		note_wake(&sched.stw_note);
+}
+
+bool p_handoff(struct p *p)
 {
 	rlock_lock(&sched.lock);
 	if (atomic_load_explicit(&sched.stw_waiting, RELAXED)) {
-		atomic_store_explicit(&p->status, P_STOPPED, RELAXED);
-		if (--sched.stw_remaining == 0)
-			note_wake(&sched.stw_note);
+		p_stop_for_world(p);
 		rlock_unlock(&sched.lock);
-		return;
+		return false;
 	}
-	/* An M is needed for queued goroutines, for timers (the M that
-	 * finds nothing else sleeps until the next one) and for goroutines
-	 * waiting on the network when no M is blocked in the poller. */
-	bool work = !runq_empty(p) ||
-		    atomic_load_explicit(&sched.runq_size, RELAXED) > 0 ||
-		    timers_pending() > 0 || netpoll_should_poll();
-	if (!work) {
+	if (!p_needs_m(p)) {
 		pidle_put(p);
 		rlock_unlock(&sched.lock);
 		/* Maybe the last busy P: nobody else would notice a deadlock. */
 		deadlock_check();
-		return;
+		return false;
 	}
 	rlock_unlock(&sched.lock);
 	m_start(p, false);
+	return true;
 }
 
 /* ---- the set of Ps ---------------------------------------------------------- */
 
-static struct p *p_new(int32_t id)
+struct p *p_create(int32_t id)
 {
 	struct p *p = rt_alloc(sizeof(*p));
 	if (!p)
@@ -176,10 +193,30 @@ static struct p *p_new(int32_t id)
 	return p;
 }
 
+void p_retire(struct p *p, struct p *timers_to)
+{
+	struct g *g;
+	bool inherit;
+	rlock_lock(&sched.lock);
+	while ((g = runq_get(p, &inherit)))
+		global_runq_put(g);
+	rlock_unlock(&sched.lock);
+	timers_move(p, timers_to);
+	g_free_list_flush(p);
+	stack_cache_drain(&p->stack_cache);
+}
+
+void p_destroy(struct p *p)
+{
+	stack_cache_drain(&p->stack_cache);
+	timers_free(p);
+	rt_free(p, sizeof(*p));
+}
+
 int procs_init(int n)
 {
 	for (int i = 0; i < n; i++) {
-		if (!sched.allp[i] && !(sched.allp[i] = p_new(i)))
+		if (!sched.allp[i] && !(sched.allp[i] = p_create(i)))
 			return -ENOMEM;
 	}
 	for (int i = n - 1; i >= 0; i--)
@@ -194,9 +231,7 @@ void procs_free_all(void)
 		struct p *p = sched.allp[i];
 		if (!p)
 			continue;
-		stack_cache_drain(&p->stack_cache);
-		timers_free(p);
-		rt_free(p, sizeof(*p));
+		p_destroy(p);
 		sched.allp[i] = NULL;
 	}
 }
@@ -277,7 +312,7 @@ static int procs_resize(int32_t n)
 	struct m *m = m_current();
 	int32_t old = atomic_load_explicit(&sched.gomaxprocs, RELAXED);
 	for (int32_t i = old; i < n; i++) {
-		if (!sched.allp[i] && !(sched.allp[i] = p_new(i)))
+		if (!sched.allp[i] && !(sched.allp[i] = p_create(i)))
 			return -ENOMEM;
 		atomic_store_explicit(&sched.allp[i]->status, P_STOPPED, RELAXED);
 	}
@@ -291,15 +326,7 @@ static int procs_resize(int32_t n)
 	}
 	for (int32_t i = n; i < old; i++) {
 		struct p *p = sched.allp[i];
-		struct g *g;
-		bool inherit;
-		rlock_lock(&sched.lock);
-		while ((g = runq_get(p, &inherit)))
-			global_runq_put(g);
-		rlock_unlock(&sched.lock);
-		timers_move(p, m->p);
-		g_free_list_flush(p);
-		stack_cache_drain(&p->stack_cache);
+		p_retire(p, m->p);
 		atomic_store_explicit(&p->status, P_DEAD, RELAXED);
 	}
 	atomic_store_explicit(&sched.gomaxprocs, n, RELAXED);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * procs.h — the set of Ps: how many (GOMAXPROCS), creating and retiring
- * them, and stopping the world to change their number.
+ * procs.h — the P: creating, retiring and freeing one, acquiring and
+ * releasing it, the idle list, the hand-off and the "needs an M"
+ * predicate; how many there are (GOMAXPROCS), and stopping the world to
+ * change their number.
  */
 #ifndef GORO_PROCS_H
 #define GORO_PROCS_H
@@ -18,12 +20,29 @@ void pidle_put(struct p *p);
 struct p *pidle_get(void);
 
 /*
- * Give p, taken from an M that cannot use it now, to whoever should have
- * it: a stop-the-world in progress, an M to run its work, or the idle list.
- * p's status must already have been moved off P_SYSCALL/P_RUNNING by the
- * caller (sysmon).  Callable from any thread, no runtime lock held.
+ * The one hand-off: give p, taken from or released by an M that cannot use
+ * it now, to whoever should have it: a stop-the-world in progress, an M to
+ * run its work (true), or the idle list.  p's status must already have
+ * been moved off P_SYSCALL/P_RUNNING (p_release, or sysmon).  Callable
+ * from any thread, no runtime lock held.
  */
-void p_handoff(struct p *p);
+bool p_handoff(struct p *p);
+/* The one answer to "does this P need an M?": goroutines queued on it or
+ * globally, a timer anywhere, or network waiters nobody polls for. */
+bool p_needs_m(struct p *p);
+/* With sched.lock held during a stop-the-world: p stops and counts as
+ * stopped (the last one wakes the initiator). */
+void p_stop_for_world(struct p *p);
+
+/* A new P (id -1 for sysmon's spares) with its timer heap, not yet on any
+ * list; NULL when out of memory. */
+struct p *p_create(int32_t id);
+/* Retire p, which its caller owns and no M runs: its queued goroutines go
+ * to the global queue, its timers to timers_to, its G and stack caches
+ * back to the shared pools.  The caller then sets its status. */
+void p_retire(struct p *p, struct p *timers_to);
+/* Free p and what it holds (end of goro_main, every M gone). */
+void p_destroy(struct p *p);
 
 /* CPUs this process may use: affinity mask, capped by a cgroup v2 quota. */
 int procs_available_cpus(void);

@@ -290,9 +290,7 @@ static void stop_for_world(struct m *m)
 	struct p *p = m->p;
 	if (p && atomic_load_explicit(&sched.stw_waiting, RELAXED)) {
 		p_release(m);
-		atomic_store_explicit(&p->status, P_STOPPED, RELAXED);
-		if (--sched.stw_remaining == 0)
-			note_wake(&sched.stw_note);
+		p_stop_for_world(p);
 	}
 	rlock_unlock(&sched.lock);
 	if (!m->p)
@@ -479,19 +477,7 @@ static bool handoff_p(struct m *m)
 {
 	struct p *p = m->p;
 	p_release(m);
-	/* Work or timers to watch: the P needs an M (one with nothing to do
-	 * will sleep until the earliest timer). */
-	if (!runq_empty(p) || atomic_load_explicit(&sched.runq_size, RELAXED) ||
-	    timers_next(p)) {
-		m_start(p, false);
-		return true;
-	}
-	rlock_lock(&sched.lock);
-	pidle_put(p);
-	rlock_unlock(&sched.lock);
-	/* Maybe the last busy P: nobody else would notice a deadlock. */
-	deadlock_check();
-	return false;
+	return p_handoff(p);
 }
 
 /*

@@ -106,13 +106,6 @@ void retake_reset(void)
 
 /* ---- 1. annotated blocking calls -------------------------------------------------- */
 
-static bool work_waits(struct p *p)
-{
-	return !runq_empty(p) ||
-	       atomic_load_explicit(&sched.runq_size, RELAXED) > 0 ||
-	       timers_pending() > 0 || netpoll_should_poll();
-}
-
 static bool retake_syscall(struct p *p, struct retake_p *s, int64_t now,
 			   int64_t *wake)
 {
@@ -129,7 +122,7 @@ static bool retake_syscall(struct p *p, struct retake_p *s, int64_t now,
 	}
 	/* Nothing waits and other Ps or spinning Ms can take new work: the
 	 * hand-off would only cost a thread wake-up. */
-	if (!work_waits(p) &&
+	if (!p_needs_m(p) &&
 	    atomic_load_explicit(&sched.npidle, RELAXED) +
 	    atomic_load_explicit(&sched.nmspinning, RELAXED) > 0 &&
 	    now - since < RETAKE_IDLE_SYSCALL_NS) {
@@ -238,15 +231,9 @@ static struct p *spare_get(void)
 		spares_lent_add(1);
 		return p;
 	}
-	p = rt_alloc(sizeof(*p));
-	if (!p)
+	if (!(p = p_create(-1)))
 		return NULL;
-	if (timers_init(p)) {
-		rt_free(p, sizeof(*p));
-		return NULL;
-	}
 	p->spare = true;
-	p->id = -1;
 	rlock_lock(&spare_lock);
 	p->spare_next = spare_all;
 	spare_all = p;
@@ -332,7 +319,7 @@ static bool retake_running(struct p *p, struct retake_p *s, int64_t now,
 			 10 * (cpu - s->cpu_at) > now - s->cpu_when;
 	s->cpu_at = cpu;
 	s->cpu_when = now;
-	if (computing || !work_waits(p) || m->locks > 0 ||
+	if (computing || !p_needs_m(p) || m->locks > 0 ||
 	    atomic_load_explicit(&g->status, RELAXED) != G_RUNNING ||
 	    g->preempt_disable > 0)
 		return false;
@@ -427,16 +414,7 @@ void retake_spare_release(struct m *m)
 	struct p *spare = m->p;
 	struct p *own = atomic_exchange_explicit(&m->stolen_p, NULL,
 						 memory_order_acq_rel);
-	struct g *g;
-	bool inherit;
-	rlock_lock(&sched.lock);
-	while ((g = runq_get(spare, &inherit)))
-		global_runq_put(g);
-	rlock_unlock(&sched.lock);
-	struct p *timers_to = own ? own : sched.allp[0];
-	timers_move(spare, timers_to);
-	g_free_list_flush(spare);
-	stack_cache_drain(&spare->stack_cache);
+	p_retire(spare, own ? own : sched.allp[0]);
 	spare->m = NULL;
 	atomic_store_explicit(&spare->status, P_IDLE, RELAXED);
 	if (own) {
@@ -456,9 +434,7 @@ void retake_free_spares(void)
 	struct p *next;
 	for (struct p *p = spare_all; p; p = next) {
 		next = p->spare_next;
-		stack_cache_drain(&p->stack_cache);
-		timers_free(p);
-		rt_free(p, sizeof(*p));
+		p_destroy(p);
 	}
 	spare_all = spare_free = NULL;
 }
