@@ -11,7 +11,7 @@
  * the kernel after a short grace period (a plain read(), sleep(), accept(),
  * or a GORO_BLOCKING region) never reaches a scheduling point: its thread
  * is pulled out of the call and the goroutine abandoned there
- * (signals/exit_kill.c); the thread then leaves as the others do, and
+ * (src/signals/exit_kill.c); the thread then leaves as the others do, and
  * goro_main returns once every thread of the run is gone.
  */
 #include <errno.h>
@@ -77,7 +77,8 @@ static _Atomic bool m0_back;
 
 /* Exit: ask m, which has not left yet, to drop its goroutine.  One still
  * holding a P running is asked to stop (flag and preemption signal); once
- * `late`, one in a system call is pulled out of it (signals/exit_kill.c). */
+ * `late`, one in a system call is pulled out of it
+ * (src/signals/exit_kill.c). */
 static void ask_to_leave(struct m *m, bool late)
 {
 	struct g *g = __atomic_load_n(&m->curg, __ATOMIC_RELAXED);
@@ -143,7 +144,7 @@ static void end_other_ms(struct m *self)
 	}
 }
 
-/* A call-out frame (core/text_ranges.h): the application's main runs
+/* A call-out frame (src/base/text_ranges.h): the application's main runs
  * above it, as preemptible as any goroutine. */
 RT_CALLOUT static void main_goroutine(void *arg)
 {

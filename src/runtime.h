@@ -9,7 +9,7 @@
  *   P  a processor: the right to run goroutine code plus a local run queue.
  *      Exactly `gomaxprocs` Ps exist; an M must hold a P to run a G.
  *
- * The design and its reasons are Go's (runtime/proc.go); see core/sched.c.
+ * The design and its reasons are Go's (runtime/proc.go); see src/sched/sched.c.
  */
 #ifndef GORO_RUNTIME_H
 #define GORO_RUNTIME_H
@@ -78,13 +78,13 @@ struct g {
 	uint8_t wait_reason;         /* enum wait_reason, while G_WAITING */
 	bool async_preempted;        /* ctx is a preemption trampoline frame */
 	uint8_t stale_scan_refusals; /* signals refused in a row for a libgoro
-	                                word on its stack (signals/preempt.c;
+	                                word on its stack (src/preempt/preempt.c;
 	                                only its own thread's handler) */
 	bool thread_parked;          /* wired to its M by an asynchronous
 	                                preemption, until it runs again
 	                                (sched_preempt_klt) */
 	bool used_slice;             /* in the global queue for having used up
-	                                its slice (core/runq.c) */
+	                                its slice (src/sched/runq.c) */
 	int64_t wait_since;          /* when the wait began (goro_now's
 	                                timeline, tick-granular: sched_park) */
 
@@ -93,11 +93,11 @@ struct g {
 	void *arg_copy;              /* goro_go_copy's copy of the argument, */
 	size_t arg_copy_size;        /* freed when the G is recycled */
 
-	struct goro_stack stack;     /* bound at first run (core/stack.h) */
+	struct goro_stack stack;     /* bound at first run (src/stack/stack.h) */
 	size_t stack_max;            /* limit requested at spawn, 0 = default */
 
 	int saved_errno;             /* errno carried across switches */
-	void *asan_fake_stack;       /* core/sanitizer.h */
+	void *asan_fake_stack;       /* src/base/sanitizer.h */
 	_Atomic bool preempt;        /* please yield at the next safe point */
 	int preempt_disable;         /* goro_preempt_disable nesting */
 	struct m *locked_m;          /* goro_lock_thread */
@@ -153,13 +153,13 @@ struct p {
 	_Atomic int64_t gcount_delta;
 	int64_t goid_cache;          /* goroutine ids reserved by this P */
 	int64_t goid_cache_end;
-	struct timer_heap *timers;   /* core/timer.c */
+	struct timer_heap *timers;   /* src/time/timer.c */
 	/* A spare P lent to an M whose own P sysmon handed on while its
-	 * thread slept in the kernel (core/retake.c); not in allp. */
+	 * thread slept in the kernel (src/sysmon/retake.c); not in allp. */
 	bool spare;
 	struct p *spare_next;        /* list of all spares */
 	int64_t spare_cpu_mark;      /* sysmon only: the borrowing thread's CPU
-	                                time at its last look (core/retake.c) */
+	                                time at its last look (src/sysmon/retake.c) */
 };
 
 /* ---- M ------------------------------------------------------------------ */
@@ -172,7 +172,7 @@ struct m {
 	struct p *nextp;             /* P handed over by whoever woke this M */
 	struct p *syscall_p;         /* P lent out by goro_blocking_enter */
 	int blocking_depth;          /* nested goro_blocking_enter calls; the
-	                                M's own thread only (core/blocking.c) */
+	                                M's own thread only (src/sched/blocking.c) */
 	struct p *_Atomic stolen_p;  /* own P while running on a spare */
 	bool spinning;               /* looking for work while holding no G */
 	bool is_m0;                  /* the thread that called goro_main */
@@ -207,7 +207,7 @@ struct m {
 	void *asan_fake_stack;       /* ASan's fake stack across a switch */
 
 	bool exit_joined;            /* thread joined at exit; M0 only
-	                                (core/main.c) */
+	                                (src/main.c) */
 };
 
 /* ---- the scheduler's global state -------------------------------------- */
@@ -245,7 +245,7 @@ struct sched {
 	_Atomic int64_t goid_next;
 	/* Goroutines waiting on the outside world (I/O wait, a blocking
 	 * call): they may wake without help from any other goroutine, so
-	 * while there are any the program is not deadlocked (core/deadlock.c).
+	 * while there are any the program is not deadlocked (src/sched/deadlock.c).
 	 * The I/O and blocking-call paths count themselves in and out. */
 	_Atomic int64_t nblocked;
 	_Atomic int64_t mid_next;
@@ -274,14 +274,14 @@ static inline struct g *g_current(void)
 
 /* A call-out frame: a libgoro function that calls application code and
  * keeps no P, M or other scheduler state live across that call, so that the
- * code it calls stays preemptible (core/text_ranges.h). */
+ * code it calls stays preemptible (src/base/text_ranges.h). */
 #define RT_CALLOUT __attribute__((section("goro_callout"), noinline))
 
 /* Public entry points call this first: outside goro_main they print a
  * message naming the call and return `ret`.  Inside a blocking region
  * (goro_blocking_enter) the M holds no P: the call takes one back for its
  * own duration and a scope guard re-enters the region when it returns, as
- * Go's cgo callback does (core/blocking.c); where that cannot be done the
+ * Go's cgo callback does (src/sched/blocking.c); where that cannot be done the
  * call returns `ret` after a message naming it.  Once per function. */
 #define RT_REQUIRE_G(ret) \
 	int rt_region_ __attribute__((cleanup(blocking_callback_end))) = 0; \
@@ -297,7 +297,7 @@ static inline struct g *g_current(void)
 	do { if (__builtin_expect(g_current() == NULL, 0)) { \
 		rt_outside_goroutine(__func__); return ret; } } while (0)
 void rt_outside_goroutine(const char *call);
-/* core/blocking.c: leave the blocking region for a runtime call (returns
+/* src/sched/blocking.c: leave the blocking region for a runtime call (returns
  * the region's nesting depth, > 0, or -1 if this M cannot get a P back),
  * and enter it again at the end of the call's scope. */
 int blocking_callback_begin(const char *call);

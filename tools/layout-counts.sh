@@ -50,8 +50,9 @@ echo "references to outside documents:          $n"
 
 # 6. The largest group of source files that reach each other in a cycle of
 #    #include and call edges (a strongly connected component).  A call edge
-#    A -> B: A's object file uses a symbol B's defines (nm).  An include
-#    edge A -> B: A includes B's header (foo.h belongs to foo.c).
+#    A -> B: A's object file uses a function B's defines (nm: T or W; data
+#    such as struct sched is not a call).  An include edge A -> B: A
+#    includes B's header (foo.h belongs to foo.c).
 python3 - "$build" $files <<'PY'
 import os, re, subprocess, sys
 build, files = sys.argv[1], sys.argv[2:]
@@ -86,7 +87,7 @@ for u, o in objs.items():
         parts = line.split()
         if len(parts) == 2 and parts[0] == 'U':
             undefs[u].add(parts[1])
-        elif len(parts) == 3 and parts[1] in 'TDBRVWtdbr' and parts[1].isupper():
+        elif len(parts) == 3 and parts[1] in 'TW':
             defs.setdefault(parts[2], u)
 for u, us in undefs.items():
     for s in us:

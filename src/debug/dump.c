@@ -13,7 +13,7 @@
  * own: Ms running goroutines are stopped while their stacks are read (see
  * dump.h) and let go, then PCs are symbolized with libdw (function,
  * file:line).
- * A fatal signal (signals/crash.c): the same, but inside a signal handler,
+ * A fatal signal (src/signals/crash.c): the same, but inside a signal handler,
  * so nothing allocates — names come from libunwind, buffers are static —
  * and the stopped Ms are never released.
  *

@@ -3,7 +3,7 @@
  * symbolize.h — program counter to "function+offset" and "file:line",
  * through elfutils' libdw (symbol tables and DWARF line tables).
  *
- * Shared by the in-process dump (core/dump.c) and gdump, which symbolize
+ * Shared by the in-process dump (src/debug/dump.c) and gdump, which symbolize
  * the same way: one describes its own process, the other a stopped one.
  * Results are cached per PC, so 100k goroutines parked in the same few
  * places cost a handful of lookups.  Allocates: never call it from a

@@ -17,7 +17,7 @@
  * crash handler can use one.  Optionally the function names are taken
  * from libunwind during the unwind (names = true): that is the crash path,
  * which must not call libdw; everywhere else PCs are symbolized afterwards
- * (core/symbolize.h).
+ * (src/debug/symbolize.h).
  */
 #ifndef GORO_TRACEBACK_H
 #define GORO_TRACEBACK_H

@@ -9,7 +9,7 @@
  * means: a descriptor is made non-blocking on its first use (without
  * touching a description it shares with other processes, see netpoll.h)
  * and put in the poller's epoll set; the call is tried at once and, on
- * EAGAIN, the goroutine parks on the poller (core/netpoll.c) while its
+ * EAGAIN, the goroutine parks on the poller (src/io/netpoll.c) while its
  * thread runs other goroutines.  Descriptors epoll refuses — regular
  * files — stay blocking and are called inside goro_blocking_enter/exit,
  * so the P is handed on if the disk is slow.

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * io.h — the loop every goroutine-aware I/O call shares (core/io.c), for
+ * io.h — the loop every goroutine-aware I/O call shares (src/io/io.c), for
  * the wrappers in io.c, io_msg.c and net.c.
  *
  * A call is one attempt function run on a descriptor until it does not

@@ -3,7 +3,7 @@
  * io_msg.c — the vectored, addressed and message drop-ins: goro_readv,
  * goro_writev, goro_recvfrom, goro_sendto, goro_recvmsg, goro_sendmsg.
  *
- * Each runs its libc namesake through io_call (core/io.h), so it parks on
+ * Each runs its libc namesake through io_call (src/io/io.h), so it parks on
  * the poller instead of blocking, honours the descriptor's deadlines and
  * fails with EBADF when goro_close runs meanwhile, and keeps libc's
  * convention (-1 and errno).  goro_writev, like goro_write, returns only

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * net.c — goro_dial, goro_listen and goro_getaddrinfo: Go's net.Dial and
- * net.Listen for C, on top of the I/O calls (core/io.c) and the resolver
- * pool (core/resolver.c).
+ * net.Listen for C, on top of the I/O calls (src/io/io.c) and the resolver
+ * pool (src/io/resolver.c).
  *
  * What it promises: an address is parsed as Go's SplitHostPort does
  * ("host:port", "[v6]:port", ":port"); numeric hosts and ports never reach

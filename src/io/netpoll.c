@@ -7,7 +7,7 @@
  * first use by an I/O wrapper; from then on the kernel reports each edge
  * (became readable, became writable, hung up).  A goroutine tries its call
  * first and parks here only after EAGAIN; the M that next finds nothing to
- * run collects the ready goroutines (core/sched.c), blocking in epoll_wait
+ * run collects the ready goroutines (src/sched/sched.c), blocking in epoll_wait
  * up to the next timer when it is the only M doing so.  An eventfd in the
  * set lets the runtime interrupt that wait: an earlier timer was added, or
  * the program is ending.

@@ -160,7 +160,7 @@ int32_t netpoll(int64_t delay_ns, struct g **list);
 void netpoll_break(void);
 
 /*
- * The scheduler's view (core/sched.c, sysmon):
+ * The scheduler's view (src/sched/sched.c, sysmon):
  * netpoll_should_poll: the poller exists, goroutines wait on it, and no M
  *   is blocked in it right now.
  * netpoll_block_begin: become the one M blocked in netpoll (false if

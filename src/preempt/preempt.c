@@ -28,11 +28,11 @@
  * no runtime lock, the goroutine is not in a blocking call, the PC is not
  * in libgoro and no libgoro activation is live on the goroutine's stack
  * (runtime code may keep its P in a register across a call into libc or
- * jemalloc: core/text_ranges.h), and it runs on its own stack with room for
+ * jemalloc: src/base/text_ranges.h), and it runs on its own stack with room for
  * the trampoline's frame.  Otherwise it counts the refusal by reason and
  * leaves the flag set; sysmon asks again a quantum later.  To stop the
  * goroutine it makes it "call" goro_preempt_trampoline
- * (arch/x86_64/preempt.S): the interrupted RIP goes to a thread-local the
+ * (src/arch/x86_64/preempt.S): the interrupted RIP goes to a thread-local the
  * trampoline reads, RSP moves below the red zone and the return slot, RIP
  * becomes the trampoline.  The handler writes nothing to the goroutine's
  * stack: a stack-growth fault can then only happen in the trampoline, in

@@ -2,7 +2,7 @@
 /*
  * preempt.h — asynchronous preemption: asking a running goroutine to stop,
  * by flag (honoured at its next runtime call) and by signal (honoured at
- * once when it is at a safe point).  See signals/preempt.c.
+ * once when it is at a safe point).  See src/preempt/preempt.c.
  */
 #ifndef GORO_PREEMPT_H
 #define GORO_PREEMPT_H
@@ -29,7 +29,7 @@ void preempt_fini(void);
 bool preempt_request(struct m *m, struct g *g);
 
 /* A P was handed to another M while its thread parked with a preempted
- * goroutine (core/sched.c counts it here). */
+ * goroutine (src/sched/sched.c counts it here). */
 void preempt_count_handoff(void);
 
 /* The frame between an interrupted goroutine's trampoline and the

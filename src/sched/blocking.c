@@ -7,7 +7,7 @@
  * Entering costs no system call and no lock: the P is only marked
  * P_SYSCALL and the M forgets it.  If the call returns quickly the
  * goroutine takes the same P back with one compare-and-swap.  If it takes
- * longer, sysmon (core/sysmon.c) moves the P from P_SYSCALL to idle and
+ * longer, sysmon (src/sysmon/sysmon.c) moves the P from P_SYSCALL to idle and
  * hands it to another M (p_handoff), so the goroutines queued on it run
  * meanwhile.  On return the goroutine then needs another P: an idle one,
  * or else it goes to the global run queue and its M goes idle.
@@ -32,7 +32,7 @@ static void region_enter(struct m *m)
 {
 	struct g *g = m->curg;
 	struct p *p = m->p;
-	/* Waiting on the outside world: not a deadlock (core/deadlock.c). */
+	/* Waiting on the outside world: not a deadlock (src/sched/deadlock.c). */
 	atomic_fetch_add_explicit(&sched.nblocked, 1, RELAXED);
 	atomic_store_explicit(&g->status, G_SYSCALL, RELAXED);
 	m->syscall_p = p;
@@ -115,7 +115,7 @@ void goro_blocking_exit(void)
  * channel operation ... between goro_blocking_enter and _exit).  Go allows
  * the equivalent, a callback into Go from a cgo call: it leaves the system
  * call state for the callback (exitsyscall) and enters it again when the
- * callback returns (entersyscall).  RT_REQUIRE_G (core/runtime.h) does the
+ * callback returns (entersyscall).  RT_REQUIRE_G (src/runtime.h) does the
  * same for every public entry point of a goroutine whose M holds no P: it
  * calls this, which takes a P back as goro_blocking_exit does, runs the
  * call with it, and its scope guard calls blocking_callback_leave on the

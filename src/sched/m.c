@@ -146,7 +146,7 @@ void m_attach_thread(struct m *m)
 	}
 	pthread_sigmask(SIG_SETMASK, &m_mask, NULL);
 	if (!m->is_m0)
-		signal_notify_unblock_self();  /* signals/notify.h */
+		signal_notify_unblock_self();  /* src/signals/notify.h */
 	tls_m = m;
 	m->thread = pthread_self();
 	m->tid = (pid_t)syscall(SYS_gettid);
@@ -329,7 +329,7 @@ void m_start(struct p *p, bool spinning)
  * ready before it is needed: the goroutine holding the loader's lock may be
  * the very one whose thread parks, and then no new thread could be made
  * until it ran again — on the reserve.  (Later parks hand the P straight to
- * a parked thread when no M is idle: core/sched.c.)
+ * a parked thread when no M is idle: src/sched/sched.c.)
  */
 
 void m_defer_creation(bool on)
@@ -582,7 +582,7 @@ void m_join_all(struct m *self)
 	struct m *list = sched.allm;
 	rlock_unlock(&sched.lock);
 	for (struct m *m = list; m; m = m->alllink)
-		if (m != self && !m->exit_joined)  /* core/main.c joined it */
+		if (m != self && !m->exit_joined)  /* src/main.c joined it */
 			pthread_join(m->thread, NULL);
 	struct m *next;
 	for (struct m *m = list; m; m = next) {

@@ -5,7 +5,7 @@
  * The design is Go's (runtime/proc.go), rebuilt for C:
  *
  * An M must hold a P to run goroutines.  Each P has a local run queue
- * (core/runq.c) that only it adds to; a global queue catches overflow,
+ * (src/sched/runq.c) that only it adds to; a global queue catches overflow,
  * preempted goroutines and goroutines readied from threads without a P.  A
  * goroutine readied by the running one goes to `runnext` and runs next,
  * inheriting the time slice: a producer/consumer pair ping-pongs on one P

@@ -86,7 +86,7 @@ void sched_wakep(void);
  * or parked, and sysmon backed off past it.  Timers call nothing else. */
 void sched_deadline_armed(int64_t when);
 
-/* Entry points called from goro_start (arch/x86_64/switch.S). */
+/* Entry points called from goro_start (src/arch/x86_64/switch.S). */
 void sched_goroutine_started(void);
 _Noreturn void sched_goroutine_returned(void);
 _Noreturn void sched_goroutine_exit(void);

@@ -31,7 +31,7 @@
  *  - A handler the application installs after goro_main replaces goro's
  *    for that signal; it can call goro_dump() itself.
  *  - SIGSEGV and SIGBUS belong to the stack-growth handler
- *    (signals/stack_fault.c): it forwards to the application's handler in
+ *    (src/signals/stack_fault.c): it forwards to the application's handler in
  *    the same way, reports every other fault that is not stack growth with
  *    crash_report() (on any thread), and ends its stack-overflow report
  *    with crash_goroutines().

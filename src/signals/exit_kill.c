@@ -8,10 +8,10 @@
  * the caller's thread, and be callable again; but an M blocked in the
  * kernel never reaches a scheduling point where it would notice the exit.
  *
- * What happens.  After a short grace period (core/main.c), every M still
+ * What happens.  After a short grace period (src/main.c), every M still
  * running a goroutine is sent exit_kill_request(): the preemption signal
  * (SIGURG) with a cookie of its own, which the preemption handler
- * (signals/preempt.c) passes here first.  The handler acts only when
+ * (src/preempt/preempt.c) passes here first.  The handler acts only when
  *   - the program is exiting and the M runs a goroutine (not its g0),
  *   - the M holds no runtime lock (m->locks == 0),
  *   - the thread was interrupted on the goroutine's own stack (not inside

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * exit_kill.h — program exit: pulling the Ms whose goroutine sits in a
- * system call out of it, so that they leave (signals/exit_kill.c).
+ * system call out of it, so that they leave (src/signals/exit_kill.c).
  */
 #ifndef GORO_EXIT_KILL_H
 #define GORO_EXIT_KILL_H

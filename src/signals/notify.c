@@ -10,7 +10,7 @@
  *    this file keeps exactly the notified signals unblocked; each M also
  *    unblocks them as it starts (signal_notify_unblock_self).
  *  - The runtime's own signals are refused: SIGURG (preemption), SIGSEGV
- *    and SIGBUS (stack growth), the dump-capture signal (core/dump.h), and
+ *    and SIGBUS (stack growth), the dump-capture signal (src/debug/dump.h), and
  *    SIGKILL/SIGSTOP, which nobody can catch.
  *  - When the last channel stops wanting a signal, its previous action is
  *    restored.

@@ -16,7 +16,7 @@
  * frames.  Anything else goes to the handler the application had installed
  * before goro_main, or is reported as a crash.
  *
- * Only system calls and the crash report (signals/crash.c, which unwinds
+ * Only system calls and the crash report (src/signals/crash.c, which unwinds
  * with libunwind, warmed up at goro_main) run here: no locks, no
  * allocation.
  */

@@ -11,7 +11,7 @@
  *   first run   stack_bind()      gives it a slot, warm from the P's cache
  *                                 when one fits;
  *   growth      stack_fault_*()   a fault on the growth guard opens the next
- *                                 segment (signals/stack_fault.c);
+ *                                 segment (src/signals/stack_fault.c);
  *   death       stack_release()   back to the P's cache, or to the global
  *                                 free list of its size class.
  *

@@ -2,7 +2,7 @@
 /*
  * chan.c — channels: send, receive, close, and their non-blocking forms.
  *
- * The algorithm is Go's (runtime/chan.go), see core/chan.h for the waiter
+ * The algorithm is Go's (runtime/chan.go), see src/sync/chan.h for the waiter
  * records.  A send first looks for a parked receiver and hands it the value
  * directly; otherwise it puts the value in the buffer if there is room;
  * otherwise it parks on the send queue with a pointer to its value, which

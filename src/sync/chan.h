@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * chan.h — a channel's insides, shared by plain operations (core/chan.c)
- * and select (core/select.c).
+ * chan.h — a channel's insides, shared by plain operations (src/sync/chan.c)
+ * and select (src/sync/select.c).
  *
  * As in Go (runtime/chan.go), a goroutine that must wait puts a record of
  * itself — a waiter, Go's sudog — on the channel's send or receive queue.
@@ -47,7 +47,7 @@ struct waitq {
 	struct waiter *first, *last;
 };
 
-/* A live channel's magic word; goro_chan_free clears it (core/chan.c). */
+/* A live channel's magic word; goro_chan_free clears it (src/sync/chan.c). */
 #define CHAN_MAGIC 0x6368616eu
 
 struct goro_chan {

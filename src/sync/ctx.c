@@ -21,7 +21,7 @@
  * back up): a chain of contexts 100,000 deep costs no goroutine stack.
  * Closing a done channel under tree_lock nests a channel lock inside it;
  * nothing takes them the other way round.  A deadline is a callback timer
- * (core/timerapi.h); free stops it and waits for a callback under way
+ * (src/time/timerapi.h); free stops it and waits for a callback under way
  * before touching the tree, so the callback never meets a freed context.
  */
 #include <errno.h>

@@ -22,7 +22,7 @@ _Static_assert(sizeof(struct once) <= sizeof(goro_once_t),
 _Static_assert(_Alignof(struct once) <= _Alignof(goro_once_t),
 	       "goro_once_t underaligned");
 
-/* The call-out frame of goro_once (core/text_ranges.h): nothing of the
+/* The call-out frame of goro_once (src/base/text_ranges.h): nothing of the
  * runtime's is live across fn, so fn is as preemptible as any code.  The
  * empty asm keeps the call from becoming a jump. */
 RT_CALLOUT static void once_call(void (*fn)(void *), void *arg)

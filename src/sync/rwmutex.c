@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * rwmutex.c — goro_rwmutex_t: Go's sync.RWMutex on the goroutine
- * semaphore (core/sema.h), so waiting parks the goroutine, not the thread.
+ * semaphore (src/sync/sema.h), so waiting parks the goroutine, not the thread.
  *
  * What it promises (Go's semantics):
  *  - Any number of readers, or one writer.

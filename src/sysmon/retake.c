@@ -32,7 +32,7 @@
  *    stack, jemalloc's mutex), so the first return address above the
  *    thread's stack pointer (/proc/self/task/TID/syscall) outside libc and
  *    the support libraries must lie in application code (text table of
- *    core/text_ranges.c), and the sleep must be interruptible (S: sleep(),
+ *    src/base/text_ranges.c), and the sleep must be interruptible (S: sleep(),
  *    a pipe or socket, a futex), not the kernel's own (D: page faults, the
  *    mm lock).  A blocking disk read() is therefore not taken over: use
  *    goro_read or GORO_BLOCKING there.
@@ -160,9 +160,9 @@ static bool thread_asleep(pid_t tid, long *nvcsw)
  * stack, jemalloc's mutex) — which must never lose its P, since it may
  * hold it in a register.  It is the application's when the innermost
  * frames above the thread's user stack pointer (INNERMOST_WORDS words)
- * hold no return address into libgoro (core/text_ranges.h), call-out
+ * hold no return address into libgoro (src/base/text_ranges.h), call-out
  * frames aside; jemalloc's mutexes, which are deeper, count as a runtime
- * lock (core/alloc.c).
+ * lock (src/base/alloc.c).
  * Because goro_start is a call-out frame, a blocking call the goroutine's
  * function makes in tail position (`return sleep(3);` compiled to a jump)
  * is the application's too.
@@ -215,7 +215,7 @@ static bool blocked_in_app_code(pid_t tid, const struct g *g)
 	 * live, and a stale one would leave the P with a thread asleep in the
 	 * application's code for good.  The runtime's sleeps with a P live
 	 * deeper than that are jemalloc's mutexes, which count as a runtime
-	 * lock (core/alloc.c) and are never taken over. */
+	 * lock (src/base/alloc.c) and are never taken over. */
 	return !text_runtime_frame_in(words, (size_t)got / sizeof(*words));
 }
 

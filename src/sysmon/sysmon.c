@@ -6,7 +6,7 @@
  * round it looks at every P and decides what needs doing; then it sleeps.
  * A round has two jobs.  preempt_overrunning(): a P whose goroutine has
  * run longer than the quantum while other work waits gets its M
- * signalled.  retake_round() (core/retake.c): Ps are taken back from Ms
+ * signalled.  retake_round() (src/sysmon/retake.c): Ps are taken back from Ms
  * blocked in the kernel, in annotated blocking calls or silently, and the
  * network is polled when nobody has for 10 ms.  Both lower the round's
  * wake-up time to when they next need to look.
@@ -217,7 +217,7 @@ static void *sysmon_main(void *arg)
 	int64_t delay = DELAY_MIN_NS;
 	int quiet = 0;
 	/* Ms it needs are made by the M creator: sysmon takes no lock that
-	 * application code can hold (core/m.c). */
+	 * application code can hold (src/sched/m.c). */
 	m_defer_creation(true);
 	while (!atomic_load_explicit(&sysmon.stop, memory_order_acquire)) {
 		struct round r = { .now = rt_now() };

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * sysmon.h — the monitor thread: a plain thread with no P that watches the
- * Ps and acts on what it sees (see core/sysmon.c).
+ * Ps and acts on what it sees (see src/sysmon/sysmon.c).
  */
 #ifndef GORO_SYSMON_H
 #define GORO_SYSMON_H

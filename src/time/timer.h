@@ -21,7 +21,7 @@ struct timer {
 	void *arg;
 	struct p *_Atomic p;            /* heap it is on; NULL when not pending */
 	int32_t index;                  /* position in that heap */
-	/* Set by owners that outlive their callbacks (core/timerapi.c):
+	/* Set by owners that outlive their callbacks (src/time/timerapi.c):
 	 * `running` then counts callbacks under way, so an owner that
 	 * stopped the timer can wait for one already taken off the heap.
 	 * The sleep and select timers live in frames a callback may end,

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * timerapi.c — Go's time.Timer, time.AfterFunc and time.Ticker as
- * goro_timer_t and goro_ticker_t, on the per-P timer heaps of core/timer.c.
+ * goro_timer_t and goro_ticker_t, on the per-P timer heaps of src/time/timer.c.
  *
  * What it promises:
  *  - A timer or ticker costs one heap entry while armed: start, stop and

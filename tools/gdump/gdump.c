@@ -520,7 +520,7 @@ static void unwind_parked(struct goroutine *g)
 /*
  * A switched-out goroutine's innermost frames are the scheduler's (switch,
  * execute), which differ with the path taken: start at what called the
- * scheduler to park or yield, as core/dump.c does, so that identical waits
+ * scheduler to park or yield, as src/debug/dump.c does, so that identical waits
  * group together.
  */
 /* A frame called by the preemption trampoline did not call it: it was

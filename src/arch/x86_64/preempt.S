@@ -2,7 +2,7 @@
 /*
  * preempt.S — the asynchronous preemption trampoline for x86-64.
  *
- * The preemption signal handler (signals/preempt.c) makes the interrupted
+ * The preemption signal handler (src/preempt/preempt.c) makes the interrupted
  * goroutine "call" this function: it leaves the interrupted RIP in the
  * thread-local preempt_resume_pc, moves RSP below the 128-byte red zone and
  * one more word (the return slot, written here, in goroutine context: the

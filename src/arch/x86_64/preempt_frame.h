@@ -2,7 +2,7 @@
 /*
  * preempt_frame.h — the frame the asynchronous preemption trampoline
  * (preempt.S) leaves on a goroutine's stack, and the hooks between it and
- * the C side (signals/preempt.c).  Tracebacks of a goroutine stopped by
+ * the C side (src/preempt/preempt.c).  Tracebacks of a goroutine stopped by
  * the signal pass through this frame; keep it in sync with preempt.S.
  */
 #ifndef GORO_PREEMPT_FRAME_H

@@ -67,7 +67,7 @@ arch_switch:
  * goroutine's function in R12 and its argument in R13 and makes the first
  * switch "return" here with RSP 16-byte aligned.  `.cfi_undefined rip` tells
  * every unwinder (libunwind, gdb) that there is no caller: tracebacks end
- * cleanly at this frame.  It is a call-out frame (core/text_ranges.h): the
+ * cleanly at this frame.  It is a call-out frame (src/base/text_ranges.h): the
  * goroutine's function runs above it as preemptible as any code, and a
  * blocking call that function makes in tail position counts as its own.
  */
