@@ -30,7 +30,6 @@
 #include "preempt.h"
 #include "procs.h"
 #include "runq.h"
-#include "retake.h"
 #include "scheduler.h"
 #include "schedtrace.h"
 #include "stack_fault.h"
@@ -244,7 +243,7 @@ int goro_main(int (*fn)(int, char **), int argc, char **argv)
 	end_other_ms(m0);
 	m_join_all(m0);
 	netpoll_teardown();
-	retake_free_spares();
+	p_spares_free();
 	m_detach_thread(m0);
 	g_free_all();
 	procs_free_all();

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "clock.h"
 #include "goroutine.h"
 #include "m.h"
 #include "deadlock.h"
@@ -176,6 +177,91 @@ bool p_handoff(struct p *p)
 	rlock_unlock(&sched.lock);
 	m_start(p, false);
 	return true;
+}
+
+/* ---- sysmon's spare Ps -------------------------------------------------------- */
+
+/* Spare Ps lent to Ms whose P was taken while they slept. */
+static struct rlock spare_lock = RLOCK_INIT;
+static struct p *spare_free;
+static struct p *spare_all;      /* every spare, through spare_next */
+
+/* A goroutine on a spare P was found asleep in the kernel: it counts in
+ * sched.nblocked until it gives the spare back, so that deadlock detection
+ * leaves it alone. */
+static void spares_lent_add(int64_t n)
+{
+	atomic_fetch_add_explicit(&sched.nblocked, n, RELAXED);
+}
+
+struct p *p_spare_get(void)
+{
+	rlock_lock(&spare_lock);
+	struct p *p = spare_free;
+	if (p)
+		spare_free = p->link;
+	rlock_unlock(&spare_lock);
+	if (p) {
+		p->link = NULL;
+		spares_lent_add(1);
+		return p;
+	}
+	if (!(p = p_create(-1)))
+		return NULL;
+	p->spare = true;
+	rlock_lock(&spare_lock);
+	p->spare_next = spare_all;
+	spare_all = p;
+	rlock_unlock(&spare_lock);
+	spares_lent_add(1);
+	return p;
+}
+
+static void spare_put(struct p *p)
+{
+	rlock_lock(&spare_lock);
+	p->link = spare_free;
+	spare_free = p;
+	rlock_unlock(&spare_lock);
+	spares_lent_add(-1);
+}
+
+void p_spare_release(struct m *m)
+{
+	struct p *spare = m->p;
+	struct p *own = atomic_exchange_explicit(&m->stolen_p, NULL,
+						 memory_order_acq_rel);
+	p_retire(spare, own ? own : sched.allp[0]);
+	spare->m = NULL;
+	atomic_store_explicit(&spare->status, P_IDLE, RELAXED);
+	if (own) {
+		__atomic_store_n(&m->p, own, __ATOMIC_RELAXED);
+	} else {
+		__atomic_store_n(&m->p, NULL, __ATOMIC_RELAXED);
+		int64_t next = timers_next_deadline_rel();
+		if (next >= 0)
+			m_poke_idle_for_deadline(rt_now() + next);
+	}
+	spare_put(spare);
+	sched_wakep();
+}
+
+void p_spares_free(void)
+{
+	struct p *next;
+	for (struct p *p = spare_all; p; p = next) {
+		next = p->spare_next;
+		p_destroy(p);
+	}
+	spare_all = spare_free = NULL;
+}
+
+void p_spares_visit(void (*visit)(struct p *p, void *arg), void *arg)
+{
+	rlock_lock(&spare_lock);
+	for (struct p *p = spare_all; p; p = p->spare_next)
+		visit(p, arg);
+	rlock_unlock(&spare_lock);
 }
 
 /* ---- the set of Ps ---------------------------------------------------------- */

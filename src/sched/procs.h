@@ -44,6 +44,25 @@ void p_retire(struct p *p, struct p *timers_to);
 /* Free p and what it holds (end of goro_main, every M gone). */
 void p_destroy(struct p *p);
 
+/* sysmon's spare Ps (src/sysmon/retake.c): a P lent to an M whose own P
+ * was taken while its thread slept in the kernel.  p_spare_get: a spare
+ * (p->spare, counted in sched.nblocked while lent), or NULL when out of
+ * memory. */
+struct p *p_spare_get(void);
+/*
+ * The scheduler's side of a silent-blocking hand-off.  While its thread
+ * slept in the kernel, sysmon gave the M's P to another M and left the M a
+ * spare P (p->spare) to finish with.  At its next scheduling point the M
+ * calls this (on g0): the spare's goroutines, timers and caches go back to
+ * the shared pool and the spare is released; the M then holds its original
+ * P again if sysmon did not hand it on after all, else no P.
+ */
+void p_spare_release(struct m *m);
+/* Call visit on every spare ever made, lent or not (spare lock held). */
+void p_spares_visit(void (*visit)(struct p *p, void *arg), void *arg);
+/* Free the spare Ps (end of goro_main, every M gone). */
+void p_spares_free(void);
+
 /* CPUs this process may use: affinity mask, capped by a cgroup v2 quota. */
 int procs_available_cpus(void);
 

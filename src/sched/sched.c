@@ -47,7 +47,6 @@
 #include "netpoll.h"
 #include "preempt.h"
 #include "procs.h"
-#include "retake.h"
 #include "sysmon.h"
 #include "runq.h"
 #include "sanitizer.h"
@@ -347,7 +346,7 @@ top:
 	}
 	if (m->p->spare) {
 		/* sysmon lent this M a spare P while it slept in the kernel. */
-		retake_spare_release(m);
+		p_spare_release(m);
 		goto top;
 	}
 	if (atomic_load_explicit(&sched.stw_waiting, RELAXED)) {
@@ -547,7 +546,7 @@ static struct g *stop_locked_m(struct m *m)
 	 * in: it creates no thread itself. */
 	bool parked = m->locked_g->thread_parked;
 	if (m->p && m->p->spare)
-		retake_spare_release(m);
+		p_spare_release(m);
 	if (m->p) {
 		if (parked && handoff_p_to_parked(m)) {
 			preempt_count_handoff();

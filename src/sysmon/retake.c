@@ -22,7 +22,7 @@
  *    context switches has not changed (waking and sleeping again would
  *    have counted one).  When the thread wakes it runs its goroutine on the
  *    spare only up to the next scheduling point (the goroutine is asked to
- *    yield), where retake_spare_release() gives everything back: so
+ *    yield), where p_spare_release() gives everything back: so
  *    GOMAXPROCS is exceeded only briefly.  If the thread woke during the
  *    swap, sysmon gives up and the thread itself takes its P back at that
  *    same point.
@@ -85,19 +85,6 @@ struct retake_p {
 };
 
 static struct retake_p observed[GORO_MAXPROCS_LIMIT];
-
-/* Spare Ps lent to Ms whose P was taken while they slept. */
-static struct rlock spare_lock = RLOCK_INIT;
-static struct p *spare_free;
-static struct p *spare_all;      /* every spare, through spare_next */
-
-/* A goroutine on a spare P was found asleep in the kernel: it counts in
- * sched.nblocked until it gives the spare back, so that deadlock detection
- * leaves it alone. */
-static void spares_lent_add(int64_t n)
-{
-	atomic_fetch_add_explicit(&sched.nblocked, n, RELAXED);
-}
 
 void retake_reset(void)
 {
@@ -219,46 +206,13 @@ static bool blocked_in_app_code(pid_t tid, const struct g *g)
 	return !text_runtime_frame_in(words, (size_t)got / sizeof(*words));
 }
 
-static struct p *spare_get(void)
-{
-	rlock_lock(&spare_lock);
-	struct p *p = spare_free;
-	if (p)
-		spare_free = p->link;
-	rlock_unlock(&spare_lock);
-	if (p) {
-		p->link = NULL;
-		spares_lent_add(1);
-		return p;
-	}
-	if (!(p = p_create(-1)))
-		return NULL;
-	p->spare = true;
-	rlock_lock(&spare_lock);
-	p->spare_next = spare_all;
-	spare_all = p;
-	rlock_unlock(&spare_lock);
-	spares_lent_add(1);
-	return p;
-}
-
-static void spare_put(struct p *p)
-{
-	rlock_lock(&spare_lock);
-	p->link = spare_free;
-	spare_free = p;
-	rlock_unlock(&spare_lock);
-	spares_lent_add(-1);
-}
-
-
 /* Take p from m, whose thread sleeps in the kernel inside goroutine g. */
 static bool retake_silent(struct p *p, struct m *m, struct g *g)
 {
 	long before, after;
 	if (!thread_asleep(m->tid, &before) || !blocked_in_app_code(m->tid, g))
 		return false;
-	struct p *spare = spare_get();
+	struct p *spare = p_spare_get();
 	if (!spare)
 		return false;
 	spare->m = m;
@@ -341,28 +295,34 @@ static bool retake_running(struct p *p, struct retake_p *s, int64_t now,
  */
 #define SPARE_RUNNING_NS (20 * 1000)
 
+struct spares_seen {
+	bool acted, lent;
+};
+
+static void preempt_spare(struct p *p, void *arg)
+{
+	struct spares_seen *seen = arg;
+	struct m *m = __atomic_load_n(&p->m, __ATOMIC_ACQUIRE);
+	struct g *g = m ? __atomic_load_n(&m->curg, __ATOMIC_RELAXED) : NULL;
+	if (!g || atomic_load_explicit(&p->status, RELAXED) != P_RUNNING)
+		return;
+	seen->lent = true;
+	int64_t cpu = m_thread_cpu_ns(m->tid);
+	if (cpu >= 0 && p->spare_cpu_mark >= 0 &&
+	    cpu - p->spare_cpu_mark > SPARE_RUNNING_NS) {
+		preempt_request(m, g);
+		seen->acted = true;
+	}
+	p->spare_cpu_mark = cpu;
+}
+
 static bool preempt_spares(int64_t now, int64_t *wake)
 {
-	bool acted = false, lent = false;
-	rlock_lock(&spare_lock);
-	for (struct p *p = spare_all; p; p = p->spare_next) {
-		struct m *m = __atomic_load_n(&p->m, __ATOMIC_ACQUIRE);
-		struct g *g = m ? __atomic_load_n(&m->curg, __ATOMIC_RELAXED) : NULL;
-		if (!g || atomic_load_explicit(&p->status, RELAXED) != P_RUNNING)
-			continue;
-		lent = true;
-		int64_t cpu = m_thread_cpu_ns(m->tid);
-		if (cpu >= 0 && p->spare_cpu_mark >= 0 &&
-		    cpu - p->spare_cpu_mark > SPARE_RUNNING_NS) {
-			preempt_request(m, g);
-			acted = true;
-		}
-		p->spare_cpu_mark = cpu;
-	}
-	rlock_unlock(&spare_lock);
-	if (lent && now + config.quantum_ns < *wake)
+	struct spares_seen seen = { false, false };
+	p_spares_visit(preempt_spare, &seen);
+	if (seen.lent && now + config.quantum_ns < *wake)
 		*wake = now + config.quantum_ns;
-	return acted;
+	return seen.acted;
 }
 
 /* ---- 3. the network ----------------------------------------------------------------- */
@@ -407,34 +367,3 @@ bool retake_round(int64_t now, int64_t *wake)
 	return acted;
 }
 
-/* ---- the thread's side --------------------------------------------------------------- */
-
-void retake_spare_release(struct m *m)
-{
-	struct p *spare = m->p;
-	struct p *own = atomic_exchange_explicit(&m->stolen_p, NULL,
-						 memory_order_acq_rel);
-	p_retire(spare, own ? own : sched.allp[0]);
-	spare->m = NULL;
-	atomic_store_explicit(&spare->status, P_IDLE, RELAXED);
-	if (own) {
-		__atomic_store_n(&m->p, own, __ATOMIC_RELAXED);
-	} else {
-		__atomic_store_n(&m->p, NULL, __ATOMIC_RELAXED);
-		int64_t next = timers_next_deadline_rel();
-		if (next >= 0)
-			m_poke_idle_for_deadline(rt_now() + next);
-	}
-	spare_put(spare);
-	sched_wakep();
-}
-
-void retake_free_spares(void)
-{
-	struct p *next;
-	for (struct p *p = spare_all; p; p = next) {
-		next = p->spare_next;
-		p_destroy(p);
-	}
-	spare_all = spare_free = NULL;
-}

@@ -22,17 +22,4 @@ bool retake_round(int64_t now, int64_t *wake);
 /* Forget per-P observations (sysmon start). */
 void retake_reset(void);
 
-/*
- * The scheduler's side of a silent-blocking hand-off.  While its thread
- * slept in the kernel, sysmon gave the M's P to another M and left the M a
- * spare P (p->spare) to finish with.  At its next scheduling point the M
- * calls this (on g0): the spare's goroutines, timers and caches go back to
- * the shared pool and the spare is released; the M then holds its original
- * P again if sysmon did not hand it on after all, else no P.
- */
-void retake_spare_release(struct m *m);
-
-/* Free the spare Ps (end of goro_main, every M gone). */
-void retake_free_spares(void);
-
 #endif
