@@ -36,6 +36,7 @@
 #include "descriptor.h"
 #include "dump.h"
 #include "goroutine.h"
+#include "scheduler.h"
 #include "signal_install.h"
 #include "symbolize.h"
 #include "traceback.h"
@@ -570,10 +571,10 @@ void goro_dump(int fd)
 	if (pthread_create(&worker, &attr, dump_worker, job) == 0) {
 		/* The goroutines queued on this P need not wait for us. */
 		if (job->self)
-			goro_blocking_enter();
+			sched_blocking_enter();
 		pthread_join(worker, NULL);
 		if (job->self)
-			goro_blocking_exit();
+			sched_blocking_exit();
 	}
 	pthread_attr_destroy(&attr);
 out:

@@ -87,9 +87,8 @@ static void region_exit(struct m *m)
 	*m->errno_loc = saved_errno;
 }
 
-void goro_blocking_enter(void)
+void sched_blocking_enter(void)
 {
-	RT_REQUIRE_G_NO_P();
 	struct m *m = m_current();
 	if (m->syscall_p) {
 		m->blocking_depth++;  /* nested: the P is lent out already */
@@ -99,15 +98,26 @@ void goro_blocking_enter(void)
 	m->blocking_depth = 1;
 }
 
-void goro_blocking_exit(void)
+void sched_blocking_exit(void)
 {
-	RT_REQUIRE_G_NO_P();
 	struct m *m = m_current();
 	if (!m->syscall_p)
 		return;  /* no matching enter */
 	if (--m->blocking_depth > 0)
 		return;  /* an outer region goes on */
 	region_exit(m);
+}
+
+void goro_blocking_enter(void)
+{
+	RT_REQUIRE_G_NO_P();
+	sched_blocking_enter();
+}
+
+void goro_blocking_exit(void)
+{
+	RT_REQUIRE_G_NO_P();
+	sched_blocking_exit();
 }
 
 /*

@@ -95,6 +95,13 @@ _Noreturn void sched_goroutine_exit(void);
  * (m0) or this M is no longer needed. */
 void sched_m_loop(struct m *m);
 
+/* The calling goroutine is about to block in the kernel: its M lends its
+ * P out until sched_blocking_exit (regions nest).  goro_blocking_enter and
+ * _exit are these behind the public argument checks; the runtime's own
+ * callers (the dumper waiting for its worker thread) use these. */
+void sched_blocking_enter(void);
+void sched_blocking_exit(void);
+
 /* Random number for stealing order and select. */
 uint32_t sched_rand(void);
 
