@@ -154,21 +154,84 @@ RT_CALLOUT static void main_goroutine(void *arg)
 		call_m0_back();
 }
 
-static void runtime_reset(void)
+/* ---- the lifecycle --------------------------------------------------------- */
+
+/* A new run: the scheduler's state is the scheduler's to reset; the
+ * program-lifetime fields of struct sched are this file's. */
+static int run_begin(void)
 {
-	sched.runq_head = sched.runq_tail = NULL;
-	atomic_store_explicit(&sched.runq_size, 0, RELAXED);
-	sched.pidle = NULL;
-	atomic_store_explicit(&sched.npidle, 0, RELAXED);
-	sched.midle = NULL;
-	sched.nmidle = 0;
-	atomic_store_explicit(&sched.nmspinning, 0, RELAXED);
-	atomic_store_explicit(&sched.stw_waiting, false, RELAXED);
+	sched_reset();
 	atomic_store_explicit(&sched.exiting, false, RELAXED);
-	atomic_store_explicit(&sched.nblocked, 0, RELAXED);
-	atomic_store_explicit(&sched.goid_next, 1, RELAXED);
 	sched.exit_code = 0;
 	sched.generation++;
+	return 0;
+}
+
+static int tracebacks_warm(void)
+{
+	traceback_warmup();
+	return 0;
+}
+
+static int procs_start(void)
+{
+	return procs_init(config.maxprocs ? config.maxprocs
+					  : procs_available_cpus());
+}
+
+/* Every P and G record of the run, spares included (every M gone). */
+static void procs_end(void)
+{
+	p_spares_free();
+	g_free_all();
+	procs_free_all();
+}
+
+/*
+ * goro_main's stages, in order.  Each init runs once those above it have
+ * succeeded; the one teardown ladder (stages_fini) runs the finis of the
+ * stages that succeeded, in reverse order, after a failed start and at the
+ * end of every run alike.  M0, goroutine 1 and the runtime's threads live
+ * between the two.
+ */
+static const struct stage {
+	const char *name;
+	int (*init)(void);
+	void (*fini)(void);
+} stages[] = {
+	{ "settings", config_load, NULL },
+	{ "preemption signal", preempt_init, preempt_fini },
+	{ "crash reports", crash_install, NULL },  /* once per process */
+	{ "stacks", stack_init, stack_shutdown },
+	{ "stack faults", stack_fault_install, stack_fault_remove },
+	{ "tracebacks", tracebacks_warm, NULL },
+	{ "scheduler state", run_begin, NULL },
+	{ "Ps", procs_start, procs_end },
+	{ "network poller", netpoll_init, netpoll_teardown },
+};
+#define NSTAGES (sizeof(stages) / sizeof(stages[0]))
+
+/* Run the inits in order; on failure undo those that succeeded.  0 or a
+ * negative errno. */
+static int stages_init(void)
+{
+	for (size_t i = 0; i < NSTAGES; i++) {
+		int err = stages[i].init();
+		if (err) {
+			while (i-- > 0)
+				if (stages[i].fini)
+					stages[i].fini();
+			return err;
+		}
+	}
+	return 0;
+}
+
+static void stages_fini(void)
+{
+	for (size_t i = NSTAGES; i-- > 0;)
+		if (stages[i].fini)
+			stages[i].fini();
 }
 
 int goro_main(int (*fn)(int, char **), int argc, char **argv)
@@ -185,27 +248,15 @@ int goro_main(int (*fn)(int, char **), int argc, char **argv)
 				"another thread\n");
 		return -EBUSY;
 	}
-	struct m *m0 = NULL;
-	int err = config_load();
+	int err = stages_init();
 	if (err)
 		goto fail;
-	if ((err = preempt_init()) != 0)
-		goto fail;
-	if ((err = crash_install()) != 0 || (err = stack_init()) != 0)
-		goto fail_preempt;
-	if ((err = stack_fault_install()) != 0)
-		goto fail_stack;
-	traceback_warmup();
-
-	runtime_reset();
-	int nprocs = config.maxprocs ? config.maxprocs : procs_available_cpus();
-	m0 = m_alloc();
-	if (!m0)
+	struct m *m0 = m_alloc();
+	if (!m0) {
 		err = -ENOMEM;
-	else if ((err = procs_init(nprocs)) == 0)
-		err = netpoll_init();
-	if (err)
-		goto fail_procs;
+		stages_fini();
+		goto fail;
+	}
 	m0->is_m0 = true;
 	run_m0 = m0;
 	atomic_store_explicit(&m0_back, false, RELAXED);
@@ -242,29 +293,14 @@ int goro_main(int (*fn)(int, char **), int argc, char **argv)
 	m_creator_stop();
 	end_other_ms(m0);
 	m_join_all(m0);
-	netpoll_teardown();
-	p_spares_free();
 	m_detach_thread(m0);
-	g_free_all();
-	procs_free_all();
-	stack_shutdown();
-	stack_fault_remove();
+	stages_fini();
 	rt_free(m0, sizeof(*m0));
-	preempt_fini();
 	int code = sched.exit_code;
 	errno = saved_errno;
 	atomic_store(&sched.running, false);
 	return code;
 
-	/* Undone in the reverse order of the setup above. */
-fail_procs:
-	procs_free_all();
-	rt_free(m0, sizeof(*m0));
-	stack_fault_remove();
-fail_stack:
-	stack_shutdown();
-fail_preempt:
-	preempt_fini();
 fail:
 	atomic_store(&sched.running, false);
 	return err;

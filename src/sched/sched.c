@@ -61,6 +61,20 @@
 __thread struct m *tls_m __attribute__((tls_model("initial-exec")));
 struct sched sched;
 
+void sched_reset(void)
+{
+	sched.runq_head = sched.runq_tail = NULL;
+	atomic_store_explicit(&sched.runq_size, 0, RELAXED);
+	sched.pidle = NULL;
+	atomic_store_explicit(&sched.npidle, 0, RELAXED);
+	sched.midle = NULL;
+	sched.nmidle = 0;
+	atomic_store_explicit(&sched.nmspinning, 0, RELAXED);
+	atomic_store_explicit(&sched.stw_waiting, false, RELAXED);
+	atomic_store_explicit(&sched.nblocked, 0, RELAXED);
+	atomic_store_explicit(&sched.goid_next, 1, RELAXED);
+}
+
 /* What the previous goroutine of this M still needs done (see top). */
 enum prev_action {
 	PREV_NONE,

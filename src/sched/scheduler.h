@@ -102,6 +102,11 @@ void sched_m_loop(struct m *m);
 void sched_blocking_enter(void);
 void sched_blocking_exit(void);
 
+/* The start of a goro_main run: the scheduler's queues, idle lists and
+ * counts back to empty (the owner of struct sched resets it; the
+ * program-lifetime fields are goro_main's). */
+void sched_reset(void);
+
 /* Random number for stealing order and select. */
 uint32_t sched_rand(void);
 
