@@ -80,8 +80,8 @@ static _Atomic bool m0_back;
  * (src/signals/exit_kill.c). */
 static void ask_to_leave(struct m *m, bool late)
 {
-	struct g *g = __atomic_load_n(&m->curg, __ATOMIC_RELAXED);
-	struct p *p = __atomic_load_n(&m->p, __ATOMIC_RELAXED);
+	struct g *g = atomic_load_explicit(&m->curg, RELAXED);
+	struct p *p = atomic_load_explicit(&m->p, RELAXED);
 	if (!g)
 		return;  /* on its g0: on its way out */
 	if (p && atomic_load_explicit(&p->status, RELAXED) == P_RUNNING)

@@ -126,9 +126,13 @@ enum p_status {
 struct p {
 	int32_t id;
 	_Atomic uint32_t status;     /* enum p_status */
-	struct m *m;                 /* owner while running */
-	struct p *link;              /* idle list */
-	uint32_t schedtick;          /* schedules done on this P */
+	/* The M that owns this P while it runs: written by that M (and by
+	 * sysmon when it hands the P on), read by sysmon. */
+	struct m *_Atomic m;
+	struct p *link;              /* idle list; under sched.lock */
+	/* Schedules done on this P: written only by the M that owns the P,
+	 * read by sysmon to see a new time slice. */
+	_Atomic uint32_t schedtick;
 	/* The goroutine this P last sent to the global queue at the end of
 	 * its slice: not to be taken straight back by the fairness check
 	 * (compared, never dereferenced). */
@@ -167,8 +171,12 @@ struct p {
 struct m {
 	int64_t id;
 	struct arch_ctx g0_ctx;      /* the scheduler's context on this thread */
-	struct g *curg;              /* running goroutine, or NULL on g0 */
-	struct p *p;                 /* attached P */
+	/* The running goroutine, or NULL on g0: written only by this M's
+	 * own thread, read by sysmon and the dumper. */
+	struct g *_Atomic curg;
+	/* The attached P: written by this M's thread, and by sysmon when it
+	 * swaps in a spare while the thread sleeps in the kernel. */
+	struct p *_Atomic p;
 	struct p *nextp;             /* P handed over by whoever woke this M */
 	struct p *syscall_p;         /* P lent out by goro_blocking_enter */
 	int blocking_depth;          /* nested goro_blocking_enter calls; the

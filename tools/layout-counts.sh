@@ -37,7 +37,7 @@ echo "files writing sched.* fields:             $n"
 
 # 4. volatile casts and __atomic_* builtins at the point of use, and copies
 #    of the memory-order shorthands.
-v=$(grep -oP '\(\s*(const\s+)?volatile\b[^)]*\)' $files | wc -l)
+v=$(grep -oP '\([^()]*\bvolatile\b[^()]*\*\s*\)' $files | wc -l)
 a=$(grep -oP '\b__atomic_\w+\s*\(' $files | wc -l)
 r=$(grep -lP '^\s*#\s*define\s+RELAXED\b' $files | wc -l)
 echo "volatile casts:                           $v"

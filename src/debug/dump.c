@@ -180,7 +180,7 @@ static void stop_others(struct m *self, bool all, int max)
 	     m && nslots < max; m = m->alllink) {
 		if (m == self || m->tid == 0)
 			continue;
-		struct g *g = __atomic_load_n(&m->curg, __ATOMIC_RELAXED);
+		struct g *g = atomic_load_explicit(&m->curg, RELAXED);
 		if (!all && (!g || atomic_load_explicit(&g->status, RELAXED) !=
 					   G_RUNNING))
 			continue;

@@ -98,7 +98,8 @@ static void detail_procs_and_ms(void)
 		if (!p)
 			continue;
 		out("  P%d: status=%u schedtick=%u syscalltick=%u", (int)p->id,
-		    atomic_load_explicit(&p->status, RELAXED), p->schedtick,
+		    atomic_load_explicit(&p->status, RELAXED),
+		    atomic_load_explicit(&p->schedtick, RELAXED),
 		    atomic_load_explicit(&p->syscalltick, RELAXED));
 		struct m *m = p->m;
 		id_or_nil("m", m != NULL, m ? m->id : 0);

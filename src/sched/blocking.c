@@ -36,8 +36,8 @@ static void region_enter(struct m *m)
 	atomic_fetch_add_explicit(&sched.nblocked, 1, RELAXED);
 	atomic_store_explicit(&g->status, G_SYSCALL, RELAXED);
 	m->syscall_p = p;
-	m->p = NULL;
-	p->m = NULL;
+	atomic_store_explicit(&m->p, NULL, RELAXED);
+	atomic_store_explicit(&p->m, NULL, RELAXED);
 	atomic_fetch_add_explicit(&p->syscalltick, 1, RELAXED);
 	atomic_store_explicit(&p->status, P_SYSCALL, memory_order_release);
 }
@@ -61,8 +61,8 @@ static void region_exit(struct m *m)
 						    memory_order_acquire,
 						    RELAXED)) {
 		/* Fast path: nobody took it. */
-		m->p = p;
-		p->m = m;
+		atomic_store_explicit(&m->p, p, RELAXED);
+		atomic_store_explicit(&p->m, m, RELAXED);
 		atomic_store_explicit(&g->status, G_RUNNING, RELAXED);
 		atomic_fetch_sub_explicit(&sched.nblocked, 1, RELAXED);
 		return;

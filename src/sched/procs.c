@@ -110,16 +110,16 @@ uint32_t procs_coprime(int32_t n, uint32_t r)
 
 void p_acquire(struct m *m, struct p *p)
 {
-	m->p = p;
-	p->m = m;
+	atomic_store_explicit(&m->p, p, RELAXED);
+	atomic_store_explicit(&p->m, m, RELAXED);
 	atomic_store_explicit(&p->status, P_RUNNING, RELAXED);
 }
 
 void p_release(struct m *m)
 {
 	struct p *p = m->p;
-	p->m = NULL;
-	m->p = NULL;
+	atomic_store_explicit(&p->m, NULL, RELAXED);
+	atomic_store_explicit(&m->p, NULL, RELAXED);
 	atomic_store_explicit(&p->status, P_IDLE, RELAXED);
 }
 
@@ -232,12 +232,12 @@ void p_spare_release(struct m *m)
 	struct p *own = atomic_exchange_explicit(&m->stolen_p, NULL,
 						 memory_order_acq_rel);
 	p_retire(spare, own ? own : sched.allp[0]);
-	spare->m = NULL;
+	atomic_store_explicit(&spare->m, NULL, RELAXED);
 	atomic_store_explicit(&spare->status, P_IDLE, RELAXED);
 	if (own) {
-		__atomic_store_n(&m->p, own, __ATOMIC_RELAXED);
+		atomic_store_explicit(&m->p, own, RELAXED);
 	} else {
-		__atomic_store_n(&m->p, NULL, __ATOMIC_RELAXED);
+		atomic_store_explicit(&m->p, NULL, RELAXED);
 		int64_t next = timers_next_deadline_rel();
 		if (next >= 0)
 			m_poke_idle_for_deadline(rt_now() + next);
@@ -408,7 +408,7 @@ static int procs_resize(int32_t n)
 		struct p *p0 = sched.allp[0];
 		p_acquire(m, p0);
 		atomic_store_explicit(&p0->status, P_STOPPED, RELAXED);
-		mine->m = NULL;
+		atomic_store_explicit(&mine->m, NULL, RELAXED);
 	}
 	for (int32_t i = n; i < old; i++) {
 		struct p *p = sched.allp[i];

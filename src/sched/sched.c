@@ -142,7 +142,7 @@ static void switch_to(struct m *m, struct g *from, struct g *to)
 	struct arch_ctx *to_ctx = to ? &to->ctx : &m->g0_ctx;
 	if (from)
 		from->saved_errno = *m->errno_loc;
-	m->curg = to;
+	atomic_store_explicit(&m->curg, to, RELAXED);
 	sanitizer_switch_begin(m, from, to,
 			       m->prev_g == from && m->prev_action == PREV_EXIT);
 	arch_switch(from_ctx, to_ctx);
@@ -165,8 +165,11 @@ static void execute(struct m *m, struct g *from, struct g *next, bool inherit)
 		switch_to(m, from, NULL);
 		return;
 	}
-	if (!inherit)
-		p->schedtick++;
+	if (!inherit) {
+		/* Only this M writes it: a load and a store, no RMW. */
+		uint32_t tick = atomic_load_explicit(&p->schedtick, RELAXED);
+		atomic_store_explicit(&p->schedtick, tick + 1, RELAXED);
+	}
 	if (__builtin_expect(next->stack.lo == NULL, 0)) {
 		int err = stack_bind(&p->stack_cache, &next->stack,
 				     next->stack_max);
@@ -230,8 +233,8 @@ static struct g *find_local(struct m *m, bool *inherit, bool run_timers)
 		timers_check(p);
 	/* Every 61st schedule, look at the global queue first, so that two
 	 * goroutines ping-ponging through runnext cannot starve it. */
-	if (p->schedtick % GLOBAL_RUNQ_EVERY == 0 &&
-	    (g = global_runq_take_fair(p)))
+	uint32_t tick = atomic_load_explicit(&p->schedtick, RELAXED);
+	if (tick % GLOBAL_RUNQ_EVERY == 0 && (g = global_runq_take_fair(p)))
 		return g;
 	if ((g = runq_get(p, inherit)))
 		return g;

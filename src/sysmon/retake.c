@@ -215,11 +215,11 @@ static bool retake_silent(struct p *p, struct m *m, struct g *g)
 	struct p *spare = p_spare_get();
 	if (!spare)
 		return false;
-	spare->m = m;
+	atomic_store_explicit(&spare->m, m, RELAXED);
 	spare->spare_cpu_mark = m_thread_cpu_ns(m->tid);
 	atomic_store_explicit(&spare->status, P_RUNNING, RELAXED);
 	atomic_store_explicit(&m->stolen_p, p, RELAXED);
-	__atomic_store_n(&m->p, spare, __ATOMIC_SEQ_CST);
+	atomic_store_explicit(&m->p, spare, SEQ_CST);
 	/* Whatever happens next, the goroutine leaves the spare at its next
 	 * scheduling point. */
 	atomic_store_explicit(&g->preempt, true, RELAXED);
@@ -230,7 +230,7 @@ static bool retake_silent(struct p *p, struct m *m, struct g *g)
 						     NULL, memory_order_acq_rel,
 						     RELAXED))
 		return false;
-	p->m = NULL;
+	atomic_store_explicit(&p->m, NULL, RELAXED);
 	atomic_store_explicit(&p->status, P_IDLE, memory_order_release);
 	p_handoff(p);
 	return true;
@@ -239,10 +239,10 @@ static bool retake_silent(struct p *p, struct m *m, struct g *g)
 static bool retake_running(struct p *p, struct retake_p *s, int64_t now,
 			   int64_t *wake)
 {
-	struct m *m = *(struct m *volatile *)&p->m;
-	struct g *g = m ? *(struct g *volatile *)&m->curg : NULL;
-	uint32_t tick = *(volatile uint32_t *)&p->schedtick;
-	if (!g || __atomic_load_n(&m->p, __ATOMIC_RELAXED) != p) {
+	struct m *m = atomic_load_explicit(&p->m, RELAXED);
+	struct g *g = m ? atomic_load_explicit(&m->curg, RELAXED) : NULL;
+	uint32_t tick = atomic_load_explicit(&p->schedtick, RELAXED);
+	if (!g || atomic_load_explicit(&m->p, RELAXED) != p) {
 		s->g = NULL;
 		return false;
 	}
@@ -302,8 +302,8 @@ struct spares_seen {
 static void preempt_spare(struct p *p, void *arg)
 {
 	struct spares_seen *seen = arg;
-	struct m *m = __atomic_load_n(&p->m, __ATOMIC_ACQUIRE);
-	struct g *g = m ? __atomic_load_n(&m->curg, __ATOMIC_RELAXED) : NULL;
+	struct m *m = atomic_load_explicit(&p->m, ACQUIRE);
+	struct g *g = m ? atomic_load_explicit(&m->curg, RELAXED) : NULL;
 	if (!g || atomic_load_explicit(&p->status, RELAXED) != P_RUNNING)
 		return;
 	seen->lent = true;

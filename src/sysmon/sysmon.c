@@ -128,8 +128,8 @@ static void preempt_overrunning(struct round *r)
 	for (int32_t i = 0; i < n; i++) {
 		struct p *p = sched.allp[i];
 		struct sysmon_p *s = &sysmon.p[i];
-		struct m *m = *(struct m *volatile *)&p->m;
-		struct g *g = m ? *(struct g *volatile *)&m->curg : NULL;
+		struct m *m = atomic_load_explicit(&p->m, RELAXED);
+		struct g *g = m ? atomic_load_explicit(&m->curg, RELAXED) : NULL;
 		uint32_t status = atomic_load_explicit(&p->status, RELAXED);
 		if (status != P_RUNNING || !g) {
 			int64_t next = timers_next(p);
@@ -138,7 +138,7 @@ static void preempt_overrunning(struct round *r)
 			s->since = 0;
 			continue;
 		}
-		uint32_t tick = *(volatile uint32_t *)&p->schedtick;
+		uint32_t tick = atomic_load_explicit(&p->schedtick, RELAXED);
 		if (tick != s->schedtick || s->since == 0 || s->tid != m->tid) {
 			/* A new slice.  If we had signalled this P's thread,
 			 * the slice began when that signal was answered, about
