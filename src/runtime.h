@@ -9,7 +9,29 @@
  *   P  a processor: the right to run goroutine code plus a local run queue.
  *      Exactly `gomaxprocs` Ps exist; an M must hold a P to run a G.
  *
- * The design and its reasons are Go's (runtime/proc.go); see src/sched/sched.c.
+ * The design and its reasons are Go's; src/sched/sched.c tells them.
+ *
+ * This is the root header of src/: the data every folder shares.  The
+ * folders, from the bottom: arch/x86_64, base, stack; sched, time and the
+ * poller in io (the scheduler's core: it runs timers and polls, they ready
+ * goroutines, as Go's proc.go, time.go and netpoll.go do); sync and the
+ * rest of io; sysmon, preempt, signals, debug; main.c on top.  A file
+ * includes its own folder's headers and those of the folders below it,
+ * and calls upward only through these sanctioned upcalls:
+ *   - die with a traceback: rt_fatal, deadlock_check and the crash and
+ *     stack-fault handlers end in the dump writer (src/debug/dump.h);
+ *   - goro_start (src/arch/x86_64/switch.S) enters the scheduler;
+ *   - the scheduler asks a running goroutine to stop (preempt_request),
+ *     and sched_deadline_armed wakes sysmon for a far deadline;
+ *   - an M's thread sets up its signal stack and notify's signal mask
+ *     (src/signals/) when it starts;
+ *   - the timer API (src/time/timerapi.c) sends on channels (src/sync/).
+ * tools/layout-counts.sh measures what is left of the loops.
+ *
+ * Who writes what: a field another thread writes is _Atomic in its
+ * declaration, with a comment naming the writer; a field group under a
+ * lock names the lock.  Each module's own state is a sub-struct declared
+ * by its module (struct stack_cache, struct timer_heap).
  */
 #ifndef GORO_RUNTIME_H
 #define GORO_RUNTIME_H
@@ -220,6 +242,12 @@ struct m {
 
 /* ---- the scheduler's global state -------------------------------------- */
 
+/*
+ * Only src/sched/sched.c (sched_reset) resets this struct, at the start of
+ * each run; goro_main (src/main.c) owns and resets the program-lifetime
+ * group.  Plain fields are written under `lock`; the _Atomic ones are read
+ * without it.
+ */
 struct sched {
 	struct rlock lock;           /* guards everything below unless atomic */
 
@@ -238,12 +266,12 @@ struct sched {
 	struct p *allp[1024];        /* GORO_MAXPROCS_LIMIT */
 	_Atomic int32_t gomaxprocs;
 
-	/* stop-the-world (goro_maxprocs) */
+	/* stop-the-world (goro_maxprocs): written by src/sched/procs.c */
 	_Atomic bool stw_waiting;
 	int32_t stw_remaining;
 	struct note stw_note;
 
-	/* program lifetime */
+	/* program lifetime: written by src/main.c only */
 	_Atomic bool running;        /* inside goro_main */
 	_Atomic bool exiting;        /* goroutine 1 returned */
 	int exit_code;
