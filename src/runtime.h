@@ -46,6 +46,7 @@
 
 #include "arch.h"
 #include "lock.h"
+#include "signal_stack.h"
 #include "stack.h"
 
 #define RUNQ_SIZE 256            /* per-P local run queue, a power of two */
@@ -229,9 +230,7 @@ struct m {
 	void (*prev_unlock)(void *);
 	void *prev_unlock_arg;
 
-	void *altstack;              /* sigaltstack for preemption and faults */
-	size_t altstack_size;
-	stack_t prev_altstack;       /* the thread's own, restored at exit */
+	struct signal_stack sigstack; /* for preemption and faults */
 	void *g0_stack_lo;           /* this thread's own stack (sanitizers) */
 	size_t g0_stack_size;
 	void *asan_fake_stack;       /* ASan's fake stack across a switch */

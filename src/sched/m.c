@@ -156,14 +156,14 @@ void m_attach_thread(struct m *m)
 	m->rand_state = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL ^
 			(uint64_t)m->tid << 32 ^ (uint64_t)m->id;
 	sanitizer_thread_init(m);
-	if (signal_stack_install(m) != 0)
+	if (signal_stack_install(&m->sigstack) != 0)
 		rt_fatal("cannot install the signal stack of M %lld",
 			 (long long)m->id);
 }
 
 void m_detach_thread(struct m *m)
 {
-	signal_stack_remove(m);
+	signal_stack_remove(&m->sigstack);
 	tls_m = NULL;
 	if (m->is_m0)
 		pthread_sigmask(SIG_SETMASK, &m0_caller_mask, NULL);

@@ -8,14 +8,13 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "runtime.h"
 #include "signal_stack.h"
 
 /* Big enough for the fault handler's libunwind traceback. */
 #define SIGNAL_STACK_SIZE (256 * 1024)
 #define GUARD 4096
 
-int signal_stack_install(struct m *m)
+int signal_stack_install(struct signal_stack *s)
 {
 	size_t size = SIGNAL_STACK_SIZE + GUARD;
 	void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE,
@@ -28,29 +27,29 @@ int signal_stack_install(struct m *m)
 		.ss_size = SIGNAL_STACK_SIZE,
 		.ss_flags = 0,
 	};
-	if (sigaltstack(&ss, &m->prev_altstack) != 0) {
+	if (sigaltstack(&ss, &s->prev) != 0) {
 		int err = -errno;
 		munmap(mem, size);
 		return err;
 	}
-	m->altstack = mem;
-	m->altstack_size = size;
+	s->mem = mem;
+	s->size = size;
 	return 0;
 }
 
-void signal_stack_remove(struct m *m)
+void signal_stack_remove(struct signal_stack *s)
 {
-	if (!m->altstack)
+	if (!s->mem)
 		return;
 	/* Give the thread back its own alternate stack (m0 is the
 	 * application's thread), or none. */
-	if (m->prev_altstack.ss_flags & SS_DISABLE || !m->prev_altstack.ss_sp) {
+	if (s->prev.ss_flags & SS_DISABLE || !s->prev.ss_sp) {
 		stack_t ss = { .ss_flags = SS_DISABLE };
 		sigaltstack(&ss, NULL);
 	} else {
-		m->prev_altstack.ss_flags = 0;
-		sigaltstack(&m->prev_altstack, NULL);
+		s->prev.ss_flags = 0;
+		sigaltstack(&s->prev, NULL);
 	}
-	munmap(m->altstack, m->altstack_size);
-	m->altstack = NULL;
+	munmap(s->mem, s->size);
+	s->mem = NULL;
 }
