@@ -10,12 +10,12 @@
 
 #include "config.h"
 
-/* Time slice (GORO_QUANTUM).  goro-bench's preempt suite on this 2-vCPU
- * VM: each preemption costs ~20 µs of CPU all told (signal delivery is
- * expensive under virtualization), so two hogs sharing a P lose ~2% at 1 ms,
- * ~20% at 100 µs, ~50% at 50 µs, while a 1 ms sleeper beside a hog wakes
- * ~60 µs late (p50) at 1 ms.  1 ms keeps the cost near Go's (10 ms: 0.2%)
- * and the latency 10x below Go's; latency-critical programs lower it. */
+/* Time slice (GORO_QUANTUM).  Each preemption costs CPU (signal delivery,
+ * expensive under virtualization), paid once per quantum by hogs sharing
+ * a P; a sleeper beside a hog wakes up to a quantum late.  goro-bench's
+ * preempt suite measures both against Go's 10 ms: 1 ms keeps the cost
+ * near Go's and the latency well below it; latency-critical programs
+ * lower it. */
 #define DEFAULT_QUANTUM_NS (1000 * 1000)
 
 struct rt_config config;

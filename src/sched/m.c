@@ -210,8 +210,8 @@ static struct m *midle_get(void)
  * one.  An M asleep until the next timer is that timer's watcher (the
  * timer's P may be idle, with nobody else to run it); taken for other
  * work — a spinning M sent to steal, say — it would leave the timer to
- * whoever happened by next: a 50 µs sleeper beside a hog on 2 Ps woke
- * 2-5 ms late.  When all of them watch, the latest deadline goes and
+ * whoever happened by next, and a short sleeper beside a hog woke
+ * milliseconds late.  When all of them watch, the latest deadline goes and
  * *passed_on is set: the caller lets another idle M take up that watch.
  */
 static struct m *midle_get_for_work(int64_t *passed_on)

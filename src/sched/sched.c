@@ -652,8 +652,8 @@ static void schedule(enum prev_action action)
 
 /* When a wait began, for dumps that show waits from one minute on: the
  * kernel's tick-granular clock (same timeline as goro_now, a few ms behind)
- * costs 5 ns where a precise read costs 24 (TSC under KVM) — a third of an
- * unbuffered channel round trip, which parks twice. */
+ * is several times cheaper than a precise read, which would be a sizeable
+ * part of an unbuffered channel round trip (it parks twice). */
 static int64_t wait_clock(void)
 {
 	struct timespec ts;

@@ -117,11 +117,11 @@
 
 /*
  * The default limit.  Each stack top needs a page-table page of its own
- * when slots are 2 MiB or larger: measured here with 1M parked goroutines,
- * an 8 MiB default cost 4161 page-table bytes per goroutine on top of its
- * 4.3 KB resident, and 20-30 us to create each (most of it the kernel
- * zeroing page-table pages), against 514 bytes and 8-10 us with 256 KiB
- * slots, where eight stack tops share a page-table page.  256 KiB is also
+ * when slots are 2 MiB or larger: with many parked goroutines that page
+ * costs about as much memory as the goroutine's own stack, and creating a
+ * goroutine is dominated by the kernel zeroing it (goro-bench stack
+ * measures both), while with 256 KiB slots eight stack tops share a
+ * page-table page.  256 KiB is also
  * what libmill and libdill give their coroutines; GORO_STACK_MAX and
  * goro_attr_t.stack_max raise it.
  */

@@ -15,17 +15,16 @@
  * schedtick changes on every new time slice; the first round that sees a
  * new value notes the time.  No clock is read on the scheduler's hot path.
  *
- * Why sysmon and not per-M timer_create(SIGEV_THREAD_ID) timers, by
- * measurement on this machine (2 vCPUs of a VM): a thread spinning under a
- * 50 µs per-thread timer with an empty SIGURG handler got 38% less done per
- * CPU-second than without it (26 650 signals in 1.33 s of CPU: ~19 µs per
- * tick, timer interrupts being expensive in a VM), 27% at 100 µs.  A per-M
- * timer pays that whether or not anything waits.  sysmon pays it only when
- * a goroutine overran *and* something waits — then once per quantum per
- * busy P — and otherwise sleeps until the next slice end or timer deadline:
- * a lone hog runs at full speed (goro-bench preempt, loss-idle) at any
- * quantum.  Its own wake-ups cost ~10-25 µs of system time each here, which
- * is why a round is spent only where a slice ends or a retry is due.
+ * Why sysmon and not per-M timer_create(SIGEV_THREAD_ID) timers: a timer
+ * interrupt costs the thread it lands on a large share of its CPU when
+ * ticks are frequent (under virtualization above all; goro-bench preempt's
+ * timer-cost measures it), and a per-M timer pays that whether or not
+ * anything waits.  sysmon pays it only when a goroutine overran *and*
+ * something waits — then once per quantum per busy P — and otherwise
+ * sleeps until the next slice end or timer deadline: a lone hog runs at
+ * full speed (goro-bench preempt, loss-idle) at any quantum.  Its own
+ * wake-ups cost system time too, which is why a round is spent only where a
+ * slice ends or a retry is due.
  *
  * Sleeping: until the earliest of (a) the end of a running goroutine's
  * slice, (b) the next timer deadline while some goroutine is past its
