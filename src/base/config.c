@@ -1,6 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * config.c — reading and checking the GORO_* environment variables.
+ *
+ * Why one place: every setting is read once, at goro_main, into `config`
+ * (config.h), so that the runtime never calls getenv on a hot path or
+ * from a signal handler, and a bad value stops goro_main with a message
+ * naming the variable instead of being half-honoured.  The parsers of
+ * durations and sizes are shared with the tools (goro-bench).
+ *
+ * Invariants: `config` is written only by config_load, before any M but
+ * M0 exists; every field holds a checked value.
  */
 #include <ctype.h>
 #include <errno.h>

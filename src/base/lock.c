@@ -1,6 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * lock.c — futex-based runtime mutex and notes (see lock.h).
+ *
+ * Why not pthread_mutex_t: the runtime must know, cheaply and without
+ * asking libc, that an M holds a runtime lock: the preemption handler
+ * refuses to stop a goroutine whose M holds one (m->locks), since stopping
+ * it there could leave every other M waiting for that lock.  A three-state
+ * word (free, held, held with sleepers) lets an uncontended lock and
+ * unlock be one atomic each, with a futex call only when someone sleeps.
+ *
+ * Invariants: m->locks counts the rlocks the calling M holds (rlock_lock
+ * counts before it may sleep, so a goroutine waiting for a runtime lock is
+ * never preempted either); a note is woken at most once between clears.
  */
 #include <errno.h>
 #include <limits.h>

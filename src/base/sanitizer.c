@@ -2,6 +2,15 @@
 /*
  * sanitizer.c — the thread's own stack bounds, which ASan needs when a
  * goroutine switches back to the M's g0.
+ *
+ * Why: AddressSanitizer keeps one notion of "the current stack" per
+ * thread and must be told at each switch which stack comes next
+ * (sanitizer.h's start/finish pairs); goroutine stacks are known from
+ * their records, but an M's own stack (g0) is the thread's, found here
+ * once when the M starts.  Without a sanitizer this file is empty.
+ *
+ * Invariants: sanitizer_thread_init runs on the M's own thread before its
+ * first switch.
  */
 #include <pthread.h>
 
