@@ -35,6 +35,7 @@
 #include "alloc.h"
 #include "descriptor.h"
 #include "dump.h"
+#include "goformat.h"
 #include "goroutine.h"
 #include "scheduler.h"
 #include "signal_install.h"
@@ -45,60 +46,6 @@
 #include "atomic.h"
 #define CAPTURE_SLOTS 256
 #define NS_PER_MINUTE (60LL * 1000 * 1000 * 1000)
-
-/* ---- the writer ---------------------------------------------------------- */
-
-void out_flush(struct dump_out *o)
-{
-	size_t done = 0;
-	while (done < o->len) {
-		ssize_t r = write(o->fd, o->buf + done, o->len - done);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		done += (size_t)r;
-	}
-	o->len = 0;
-}
-
-void out_str(struct dump_out *o, const char *s)
-{
-	for (; *s; s++) {
-		if (o->len == sizeof(o->buf))
-			out_flush(o);
-		o->buf[o->len++] = *s;
-	}
-}
-
-void out_dec(struct dump_out *o, int64_t v)
-{
-	char tmp[24];
-	int i = sizeof(tmp) - 1;
-	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
-	tmp[i] = '\0';
-	do {
-		tmp[--i] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u);
-	if (v < 0)
-		tmp[--i] = '-';
-	out_str(o, tmp + i);
-}
-
-void out_hex(struct dump_out *o, uint64_t v)
-{
-	char tmp[20];
-	int i = sizeof(tmp) - 1;
-	tmp[i] = '\0';
-	do {
-		tmp[--i] = "0123456789abcdef"[v & 15];
-		v >>= 4;
-	} while (v);
-	tmp[--i] = 'x';
-	tmp[--i] = '0';
-	out_str(o, tmp + i);
-}
 
 /* ---- stopping the other Ms --------------------------------------------- */
 

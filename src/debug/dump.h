@@ -18,22 +18,14 @@
 #include <stdint.h>
 #include <ucontext.h>
 
+#include "goformat.h"
+
 /* The signal that stops an M for a dump: a real-time one, so it is
  * queued and never confused with SIGURG (preemption).  SIGRTMIN+0..2
  * belong to glibc's threads implementation; goro takes SIGRTMIN+3. */
 #define DUMP_CAPTURE_SIGNAL (SIGRTMIN + 3)
 #define DUMP_CAPTURE_TIMEOUT_NS (200 * 1000 * 1000)
 
-/* An allocation-free writer, for signal handlers. */
-struct dump_out {
-	int fd;
-	size_t len;
-	char buf[4096];
-};
-void out_str(struct dump_out *o, const char *s);
-void out_dec(struct dump_out *o, int64_t v);
-void out_hex(struct dump_out *o, uint64_t v);
-void out_flush(struct dump_out *o);
 
 /*
  * The dump a fatal signal prints, on the signalled thread: the goroutine

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * goformat.c — Go's goroutine dump format, written once (goformat.h).
+ *
+ * Why one writer: libgoro prints dumps from signal handlers, where stdio
+ * and allocation are out, and gdump prints the same format from outside;
+ * two copies drift (a label, a line of a frame), so both print through
+ * this file.
+ *
+ * Invariants: nothing here allocates, takes a lock or calls stdio: every
+ * function is async-signal-safe.
+ */
+#include <errno.h>
+#include <unistd.h>
+
+#include "goformat.h"
+
+void out_flush(struct dump_out *o)
+{
+	size_t done = 0;
+	while (done < o->len) {
+		ssize_t r = write(o->fd, o->buf + done, o->len - done);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		done += (size_t)r;
+	}
+	o->len = 0;
+}
+
+void out_str(struct dump_out *o, const char *s)
+{
+	for (; *s; s++) {
+		if (o->len == sizeof(o->buf))
+			out_flush(o);
+		o->buf[o->len++] = *s;
+	}
+}
+
+void out_dec(struct dump_out *o, int64_t v)
+{
+	char tmp[24];
+	int i = sizeof(tmp) - 1;
+	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+	tmp[i] = '\0';
+	do {
+		tmp[--i] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		tmp[--i] = '-';
+	out_str(o, tmp + i);
+}
+
+void out_hex(struct dump_out *o, uint64_t v)
+{
+	char tmp[20];
+	int i = sizeof(tmp) - 1;
+	tmp[i] = '\0';
+	do {
+		tmp[--i] = "0123456789abcdef"[v & 15];
+		v >>= 4;
+	} while (v);
+	tmp[--i] = 'x';
+	tmp[--i] = '0';
+	out_str(o, tmp + i);
+}
