@@ -203,71 +203,29 @@ static const char *state_label(const struct g *g)
 static void print_header(struct dump_ctx *d, const struct g *g,
 			 const char *state)
 {
-	struct dump_out *o = d->o;
-	out_str(o, "goroutine ");
-	out_dec(o, g->id);
-	if (g->name[0]) {
-		char name[G_NAME_MAX];
-		memcpy(name, g->name, sizeof(name));
-		name[G_NAME_MAX - 1] = '\0';
-		out_str(o, " \"");
-		out_str(o, name);
-		out_str(o, "\"");
-	}
-	out_str(o, " [");
-	out_str(o, state ? state : state_label(g));
+	char name[G_NAME_MAX];
+	memcpy(name, g->name, sizeof(name));
+	name[G_NAME_MAX - 1] = '\0';
+	int64_t minutes = 0;
 	if (!state && atomic_load_explicit(&g->status, RELAXED) == G_WAITING &&
-	    g->wait_since > 0 && d->now - g->wait_since >= NS_PER_MINUTE) {
-		out_str(o, ", ");
-		out_dec(o, (d->now - g->wait_since) / NS_PER_MINUTE);
-		out_str(o, " minutes");
-	}
-	out_str(o, "]:\n");
-}
-
-/* "\tFILE:LINE\n", the second line of a frame in Go's format. */
-static void out_file_line(struct dump_out *o, const struct symbol_info *si)
-{
-	out_str(o, "\t");
-	out_str(o, si->file);
-	out_str(o, ":");
-	out_dec(o, si->line);
-	out_str(o, "\n");
+	    g->wait_since > 0 && d->now - g->wait_since >= NS_PER_MINUTE)
+		minutes = (d->now - g->wait_since) / NS_PER_MINUTE;
+	gofmt_header(d->o, g->id, name, state ? state : state_label(g),
+		     minutes);
 }
 
 /* "function+0xoff" and, where known, "\tfile:line". */
 static void print_location(struct dump_ctx *d, uint64_t pc, bool exact,
 			   const char *name, uint64_t offset)
 {
-	struct dump_out *o = d->o;
 	struct symbol_info si = {0};
 	if (d->sym) {
 		symbolize(d->sym, pc, !exact, &si);
-		name = si.function;
-		offset = si.offset;
-	}
-	if (name && name[0]) {
-		out_str(o, name);
-		out_str(o, "+");
-		out_hex(o, offset);
 	} else {
-		out_str(o, "?");
+		si.function = name;
+		si.offset = offset;
 	}
-	out_str(o, "\n");
-	if (si.file) {
-		out_file_line(o, &si);
-	} else if (si.module && (!name || !name[0])) {
-		/* No symbol: where in which object, for addr2line. */
-		out_str(o, "\t");
-		out_str(o, si.module);
-		out_str(o, "+");
-		out_hex(o, si.module_offset);
-		out_str(o, "\n");
-	} else if (!name || !name[0]) {
-		out_str(o, "\tpc=");
-		out_hex(o, pc);
-		out_str(o, "\n");
-	}
+	gofmt_frame(d->o, pc, &si);
 }
 
 static const char *frame_name(struct dump_ctx *d, const struct traceback *tb,
@@ -322,10 +280,8 @@ static void print_frames(struct dump_ctx *d, const struct traceback *tb)
 
 static void print_created_by(struct dump_ctx *d, const struct g *g)
 {
-	struct dump_out *o = d->o;
 	if (!g->create_pc)
 		return;
-	out_str(o, "created by ");
 	struct symbol_info si = {0};
 	const char *name = NULL;
 	char buf[TRACEBACK_NAME_MAX];
@@ -338,17 +294,7 @@ static void print_created_by(struct dump_ctx *d, const struct g *g)
 				      &off) == 0)
 			name = buf;
 	}
-	if (name)
-		out_str(o, name);
-	else
-		out_hex(o, g->create_pc);
-	if (g->parent_id > 0) {
-		out_str(o, " in goroutine ");
-		out_dec(o, g->parent_id);
-	}
-	out_str(o, "\n");
-	if (si.file)
-		out_file_line(o, &si);
+	gofmt_created_by(d->o, name, g->create_pc, g->parent_id, &si);
 }
 
 static bool captured_in_fatal(struct dump_ctx *d, const struct g *g)

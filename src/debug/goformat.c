@@ -11,9 +11,11 @@
  * function is async-signal-safe.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <unistd.h>
 
 #include "goformat.h"
+#include "symbolize.h"
 
 void out_flush(struct dump_out *o)
 {
@@ -65,4 +67,79 @@ void out_hex(struct dump_out *o, uint64_t v)
 	tmp[--i] = 'x';
 	tmp[--i] = '0';
 	out_str(o, tmp + i);
+}
+
+void gofmt_header(struct dump_out *o, int64_t id, const char *name,
+		  const char *state, int64_t minutes)
+{
+	out_str(o, "goroutine ");
+	out_dec(o, id);
+	if (name && name[0]) {
+		out_str(o, " \"");
+		out_str(o, name);
+		out_str(o, "\"");
+	}
+	out_str(o, " [");
+	out_str(o, state);
+	if (minutes > 0) {
+		out_str(o, ", ");
+		out_dec(o, minutes);
+		out_str(o, " minutes");
+	}
+	out_str(o, "]:\n");
+}
+
+/* "\tFILE:LINE\n", the second line of a frame. */
+static void file_line(struct dump_out *o, const struct symbol_info *si)
+{
+	out_str(o, "\t");
+	out_str(o, si->file);
+	out_str(o, ":");
+	out_dec(o, si->line);
+	out_str(o, "\n");
+}
+
+void gofmt_frame(struct dump_out *o, uint64_t pc,
+		 const struct symbol_info *si)
+{
+	bool named = si->function && si->function[0];
+	if (named) {
+		out_str(o, si->function);
+		out_str(o, "+");
+		out_hex(o, si->offset);
+	} else {
+		out_str(o, "?");
+	}
+	out_str(o, "\n");
+	if (si->file) {
+		file_line(o, si);
+	} else if (si->module && !named) {
+		/* No symbol: where in which object, for addr2line. */
+		out_str(o, "\t");
+		out_str(o, si->module);
+		out_str(o, "+");
+		out_hex(o, si->module_offset);
+		out_str(o, "\n");
+	} else if (!named) {
+		out_str(o, "\tpc=");
+		out_hex(o, pc);
+		out_str(o, "\n");
+	}
+}
+
+void gofmt_created_by(struct dump_out *o, const char *function, uint64_t pc,
+		      int64_t parent_id, const struct symbol_info *si)
+{
+	out_str(o, "created by ");
+	if (function)
+		out_str(o, function);
+	else
+		out_hex(o, pc);
+	if (parent_id > 0) {
+		out_str(o, " in goroutine ");
+		out_dec(o, parent_id);
+	}
+	out_str(o, "\n");
+	if (si && si->file)
+		file_line(o, si);
 }

@@ -22,4 +22,21 @@ void out_dec(struct dump_out *o, int64_t v);
 void out_hex(struct dump_out *o, uint64_t v);
 void out_flush(struct dump_out *o);
 
+struct symbol_info;
+
+/* `goroutine ID "NAME" [STATE, N minutes]:` and a newline; an empty or
+ * NULL name and 0 minutes leave their parts out. */
+void gofmt_header(struct dump_out *o, int64_t id, const char *name,
+		  const char *state, int64_t minutes);
+/* One frame: "function+0xOFF" ("?" when unnamed), then "\tFILE:LINE"
+ * where known, else, for an unnamed one, where in which object
+ * ("\tMODULE+0xOFF") or its pc ("\tpc=0x..."). */
+void gofmt_frame(struct dump_out *o, uint64_t pc,
+		 const struct symbol_info *si);
+/* "created by FUNCTION in goroutine PARENT" (an unknown function: its pc;
+ * no parent: that part left out), then "\tFILE:LINE" where si knows it
+ * (si may be NULL). */
+void gofmt_created_by(struct dump_out *o, const char *function, uint64_t pc,
+		      int64_t parent_id, const struct symbol_info *si);
+
 #endif

@@ -4,98 +4,84 @@
  * (gdump.h).
  */
 #include <stdio.h>
+#include <unistd.h>
 
 #include "gdump.h"
+#include "goformat.h"
 
 /* Version of --json's layout: bumped whenever a key changes meaning or
  * goes away (new keys may appear without it). */
 #define JSON_SCHEMA 1
 
-/* ---- text ---------------------------------------------------------------- */
+/* ---- text: Go's format, through the writer libgoro's dumps use ---------- */
 
-static void print_location_text(struct gdump *d, uint64_t pc, bool exact)
-{
-	struct symbol_info si;
-	symbolize(d->sym, pc, !exact, &si);
-	if (si.function)
-		printf("%s+0x%lx\n", si.function, (unsigned long)si.offset);
-	else
-		printf("?\n");
-	if (si.file)
-		printf("\t%s:%d\n", si.file, si.line);
-	else if (!si.function && si.module)
-		printf("\t%s+0x%lx\n", si.module,
-		       (unsigned long)si.module_offset);
-	else if (!si.function)
-		printf("\tpc=0x%lx\n", (unsigned long)pc);
-}
-
-static void print_body_text(struct gdump *d, const struct goroutine *g)
+static void print_body_text(struct gdump *d, struct dump_out *o,
+			    const struct goroutine *g)
 {
 	if (g->unavailable) {
-		printf("\t%s\n", g->unavailable);
+		out_str(o, "\t");
+		out_str(o, g->unavailable);
+		out_str(o, "\n");
 	} else {
-		for (int i = 0; i < g->frames->n; i++)
-			print_location_text(d, g->frames->pc[i],
-					    g->frames->exact[i]);
+		for (int i = 0; i < g->frames->n; i++) {
+			struct symbol_info si;
+			symbolize(d->sym, g->frames->pc[i],
+				  !g->frames->exact[i], &si);
+			gofmt_frame(o, g->frames->pc[i], &si);
+		}
 		if (g->frames->truncated)
-			printf("...additional frames elided...\n");
+			out_str(o, "...additional frames elided...\n");
 		else if (g->cut_short)
-			printf("...stack unwound no further...\n");
+			out_str(o, "...stack unwound no further...\n");
 	}
 	if (g->create_pc) {
 		struct symbol_info si;
 		symbolize(d->sym, g->create_pc, true, &si);
-		if (si.function)
-			printf("created by %s", si.function);
-		else
-			printf("created by 0x%lx", (unsigned long)g->create_pc);
-		if (g->parent_id > 0)
-			printf(" in goroutine %lld", (long long)g->parent_id);
-		printf("\n");
-		if (si.file)
-			printf("\t%s:%d\n", si.file, si.line);
+		gofmt_created_by(o, si.function, g->create_pc, g->parent_id,
+				 &si);
 	}
-	printf("\n");
-}
-
-static void print_state_text(const struct goroutine *g, bool minutes)
-{
-	printf("[%s", g->state);
-	if (minutes && g->wait_minutes)
-		printf(", %lld minutes", (long long)g->wait_minutes);
-	printf("]:\n");
+	out_str(o, "\n");
 }
 
 void print_text(struct gdump *d, struct goroutine **sel, size_t n)
 {
+	struct dump_out o = { .fd = STDOUT_FILENO };
+	fflush(stdout);
 	for (size_t i = 0; i < n; i++) {
 		const struct goroutine *g = sel[i];
-		printf("goroutine %lld ", (long long)g->id);
-		if (g->name[0])
-			printf("\"%s\" ", g->name);
-		print_state_text(g, true);
-		print_body_text(d, g);
+		gofmt_header(&o, g->id, g->name, g->state, g->wait_minutes);
+		print_body_text(d, &o, g);
 	}
+	out_flush(&o);
 }
 
-void print_summary_text(struct gdump *d, struct goroutine **leaders, size_t ng)
+void print_summary_text(struct gdump *d, struct goroutine **leaders,
+			size_t ng)
 {
+	struct dump_out o = { .fd = STDOUT_FILENO };
+	fflush(stdout);
 	for (size_t i = 0; i < ng; i++) {
 		const struct goroutine *g = leaders[i];
-		printf("%zu goroutine%s ", g->group_count,
-		       g->group_count == 1 ? "" : "s");
-		print_state_text(g, false);
-		printf("ids:");
+		out_dec(&o, (int64_t)g->group_count);
+		out_str(&o, g->group_count == 1 ? " goroutine [" :
+			" goroutines [");
+		out_str(&o, g->state);
+		out_str(&o, "]:\nids:");
 		int shown = 0;
 		for (const struct goroutine *m = g; m && shown < 10;
-		     m = m->group_next, shown++)
-			printf(" %lld", (long long)m->id);
-		if (g->group_count > 10)
-			printf(" ... (%zu more)", g->group_count - 10);
-		printf("\n");
-		print_body_text(d, g);
+		     m = m->group_next, shown++) {
+			out_str(&o, " ");
+			out_dec(&o, m->id);
+		}
+		if (g->group_count > 10) {
+			out_str(&o, " ... (");
+			out_dec(&o, (int64_t)(g->group_count - 10));
+			out_str(&o, " more)");
+		}
+		out_str(&o, "\n");
+		print_body_text(d, &o, g);
 	}
+	out_flush(&o);
 }
 
 /* ---- JSON ---------------------------------------------------------------- */
