@@ -45,6 +45,7 @@
 #include <sys/types.h>
 
 #include "arch.h"
+#include "goroutine.h"
 #include "lock.h"
 #include "signal_stack.h"
 #include "stack.h"
@@ -170,8 +171,7 @@ struct p {
 	struct g *_Atomic runq[RUNQ_SIZE];
 	struct g *_Atomic runnext;
 
-	struct g *gfree;             /* dead Gs with their stacks, for reuse */
-	int32_t gfree_count;
+	struct g_free_list gfree;    /* src/sched/goroutine.h */
 	struct stack_cache stack_cache;
 
 	/* Goroutines spawned minus goroutines exited on this P; their sum

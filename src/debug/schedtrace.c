@@ -104,7 +104,7 @@ static void detail_procs_and_ms(void)
 		struct m *m = p->m;
 		id_or_nil("m", m != NULL, m ? m->id : 0);
 		out(" runqsize=%u gfreecnt=%d\n", stats_runq_length(p),
-		    (int)p->gfree_count);
+		    (int)p->gfree.count);
 	}
 	for (struct m *m = sched.allm; m; m = m->alllink) {
 		struct p *p = m->p;

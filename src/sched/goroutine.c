@@ -59,22 +59,22 @@ static int allgs_add(struct g *g)
 
 static struct g *gfree_get(struct p *p)
 {
-	if (!p->gfree && gfree_global.count > 0) {
+	if (!p->gfree.head && gfree_global.count > 0) {
 		rlock_lock(&gfree_global.lock);
-		while (gfree_global.list && p->gfree_count < GFREE_LOCAL_MAX / 2) {
+		while (gfree_global.list && p->gfree.count < GFREE_LOCAL_MAX / 2) {
 			struct g *g = gfree_global.list;
 			gfree_global.list = g->schedlink;
 			gfree_global.count--;
-			g->schedlink = p->gfree;
-			p->gfree = g;
-			p->gfree_count++;
+			g->schedlink = p->gfree.head;
+			p->gfree.head = g;
+			p->gfree.count++;
 		}
 		rlock_unlock(&gfree_global.lock);
 	}
-	struct g *g = p->gfree;
+	struct g *g = p->gfree.head;
 	if (g) {
-		p->gfree = g->schedlink;
-		p->gfree_count--;
+		p->gfree.head = g->schedlink;
+		p->gfree.count--;
 	}
 	return g;
 }
@@ -190,16 +190,16 @@ void g_recycle(struct p *p, struct g *g)
 {
 	arg_copy_release(g);
 	stack_release(&p->stack_cache, &g->stack);
-	g->schedlink = p->gfree;
-	p->gfree = g;
-	if (++p->gfree_count < GFREE_LOCAL_MAX)
+	g->schedlink = p->gfree.head;
+	p->gfree.head = g;
+	if (++p->gfree.count < GFREE_LOCAL_MAX)
 		return;
 	/* Keep half; the rest goes where other Ps can reuse it. */
 	rlock_lock(&gfree_global.lock);
-	while (p->gfree_count > GFREE_LOCAL_MAX / 2) {
-		struct g *x = p->gfree;
-		p->gfree = x->schedlink;
-		p->gfree_count--;
+	while (p->gfree.count > GFREE_LOCAL_MAX / 2) {
+		struct g *x = p->gfree.head;
+		p->gfree.head = x->schedlink;
+		p->gfree.count--;
 		x->schedlink = gfree_global.list;
 		gfree_global.list = x;
 		gfree_global.count++;
@@ -326,14 +326,14 @@ const char *wait_reason_name(enum wait_reason r)
 void g_free_list_flush(struct p *p)
 {
 	rlock_lock(&gfree_global.lock);
-	while (p->gfree) {
-		struct g *x = p->gfree;
-		p->gfree = x->schedlink;
+	while (p->gfree.head) {
+		struct g *x = p->gfree.head;
+		p->gfree.head = x->schedlink;
 		x->schedlink = gfree_global.list;
 		gfree_global.list = x;
 		gfree_global.count++;
 	}
-	p->gfree_count = 0;
+	p->gfree.count = 0;
 	rlock_unlock(&gfree_global.lock);
 }
 

@@ -6,7 +6,21 @@
 #ifndef GORO_GOROUTINE_H
 #define GORO_GOROUTINE_H
 
-#include "runtime.h"
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lock.h"
+
+struct g;
+struct p;
+
+/* A P's free list of dead Gs with their stacks, for reuse (struct p's
+ * `gfree`).  Only the M that owns the P touches it; a P being retired
+ * hands it to the global list (g_free_list_flush). */
+struct g_free_list {
+	struct g *head;
+	int32_t count;
+};
 
 /*
  * Every G ever allocated in this goro_main run, dead ones included (they
