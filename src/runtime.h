@@ -15,11 +15,13 @@
  * folders, from the bottom: arch/x86_64, base, stack; sched, time and the
  * poller in io (the scheduler's core: it runs timers and polls, they ready
  * goroutines, as Go's proc.go, time.go and netpoll.go do); sync and the
- * rest of io; sysmon, preempt, signals, debug; main.c on top.  A file
+ * rest of io; signals, preempt, sysmon, debug; main.c on top.  A file
  * includes its own folder's headers and those of the folders below it,
  * and calls upward only through these sanctioned upcalls:
  *   - die with a traceback: rt_fatal, deadlock_check and the crash and
- *     stack-fault handlers end in the dump writer (src/debug/dump.h);
+ *     stack-fault handlers end in the dump writer (src/debug/dump.h),
+ *     whose capture signal every M keeps open and goro_signal_notify
+ *     refuses;
  *   - goro_start (src/arch/x86_64/switch.S) enters the scheduler;
  *   - the scheduler asks a running goroutine to stop (preempt_request),
  *     and sched_deadline_armed wakes sysmon for a far deadline;

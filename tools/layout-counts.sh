@@ -48,7 +48,42 @@ echo "files defining RELAXED:                   $r"
 n=$(grep -P 'DESIGN\.md|https?://' $files | wc -l)
 echo "references to outside documents:          $n"
 
-# 6. The largest group of source files that reach each other in a cycle of
+# 6. Includes that climb: a file under src/ that includes a header of a
+#    folder above its own in the order src/runtime.h gives (the root
+#    header, runtime.h, is every folder's; main.c is on top).  Each one
+#    should be a sanctioned upcall that runtime.h names.
+if [ -d src/sched ]; then
+python3 - $files <<'PY'
+import os, re, sys
+order = ['arch', 'base', 'stack', 'sched', 'time', 'io', 'sync',
+         'signals', 'preempt', 'sysmon', 'debug', 'main']
+tier = {f: i for i, f in enumerate(order)}
+tier.update(time=tier['sched'], io=tier['sched'])  # the scheduler's core
+def folder(p):
+    parts = p.split('/')
+    if parts[0] != 'src':
+        return None
+    return 'main' if len(parts) == 2 else parts[1]
+hdr = {}
+for f in sys.argv[1:]:
+    if f.endswith('.h') and f.startswith('src/'):
+        hdr[os.path.basename(f)] = f
+up = []
+for f in sys.argv[1:]:
+    a = folder(f)
+    if a is None:
+        continue
+    for h in re.findall(r'#\s*include\s+"([^"]+)"', open(f).read()):
+        b = folder(hdr.get(h, ''))
+        if b and h != 'runtime.h' and tier[b] > tier[a]:
+            up.append('%s -> %s' % (f, hdr[h]))
+print("includes that climb:                      %d" % len(up))
+for u in up:
+    print("  " + u)
+PY
+fi
+
+# 7. The largest group of source files that reach each other in a cycle of
 #    #include and call edges (a strongly connected component).  A call edge
 #    A -> B: A's object file uses a function B's defines (nm: T or W; data
 #    such as struct sched is not a call).  An include edge A -> B: A
