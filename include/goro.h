@@ -587,7 +587,7 @@ int goro_thread_agnostic_register(const void *start, const void *end);
 						      __stop_goro_agnostic);  \
 	}
 
-/* ---- Runtime statistics (core/stats.c) ---------------------------------- */
+/* ---- Runtime statistics (src/sched/stats.c) ---------------------------- */
 
 /* A snapshot of the scheduler, like Go's runtime/metrics.  ABI-safe by
  * size: pass sizeof(struct goro_stats) as size; the library fills

@@ -66,10 +66,12 @@ struct sender {
 
 static void send_later(void *arg)
 {
-	struct sender *s = arg;
+	/* Copied: once the last value is taken, the receiver returns and
+	 * *arg (in its frame) is gone while this loop still tests i <= n. */
+	const struct sender s = *(const struct sender *)arg;
 	goro_sleep(1 * MS);
-	for (int i = 1; i <= s->n; i++)
-		goro_chan_send(s->c, &i);
+	for (int i = 1; i <= s.n; i++)
+		goro_chan_send(s.c, &i);
 }
 
 static int recv_main(int argc, char **argv)

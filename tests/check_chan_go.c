@@ -2,7 +2,7 @@
 /*
  * check_chan_go.c — the behaviour that Go's own channel test programs
  * nonblock.go and select3.go pin, restated with goro's calls and with the
- * timers and tickers of core/timerapi.c standing in for time.After and
+ * timers and tickers of src/time/timerapi.c standing in for time.After and
  * time.Tick:
  *  - non-blocking operations never block, and succeed once a partner is
  *    there, for unbuffered and buffered channels (nonblock);

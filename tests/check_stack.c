@@ -9,9 +9,11 @@
  * that loop over _i run once with the default guards and once with
  * GORO_STACK_GUARD=mprotect.
  */
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/mman.h>
@@ -183,6 +185,49 @@ START_TEST(test_overflow_past_256k_limit_is_fatal)
 	snprintf(expect, sizeof(expect), "fatal error: goroutine %lld \"deep\" "
 		 "stack exceeds 262144-byte limit", id);
 	ck_assert_msg(strstr(out, expect), "got: %s", out);
+	ck_assert_msg(strstr(out, "recurse_forever"), "no frames: %s", out);
+}
+END_TEST
+
+/*
+ * The overflow report is written in the SIGSEGV handler, where stdio's
+ * formatting is not async-signal-safe.  This program's vsnprintf stands in
+ * for libc's (libgoro calls it through its PLT): once a child forbids it,
+ * a call leaves a mark in the output and formats nothing.
+ */
+static atomic_bool vsnprintf_forbidden;
+
+int vsnprintf(char *restrict s, size_t n, const char *restrict fmt,
+	      va_list ap)
+{
+	if (atomic_load(&vsnprintf_forbidden)) {
+		static const char mark[] = "[vsnprintf in a signal handler]\n";
+		(void)!write(STDERR_FILENO, mark, sizeof(mark) - 1);
+		if (n)
+			s[0] = '\0';
+		return 0;
+	}
+	int (*libc)(char *, size_t, const char *, va_list) =
+		(int (*)(char *, size_t, const char *, va_list))
+		dlsym(RTLD_NEXT, "vsnprintf");
+	return libc(s, n, fmt, ap);
+}
+
+static void overflow_without_stdio_child(void)
+{
+	atomic_store(&vsnprintf_forbidden, true);
+	_exit(run_goro(overflow_main, 1));
+}
+
+START_TEST(test_overflow_report_formats_without_stdio)
+{
+	char out[16384];
+	int status = run_child(overflow_without_stdio_child, out, sizeof(out));
+	ck_assert_int_eq(status, 2);
+	ck_assert_msg(!strstr(out, "[vsnprintf in a signal handler]"),
+		      "got: %s", out);
+	ck_assert_msg(strstr(out, "\"deep\" stack exceeds 262144-byte limit\n"
+			      "addr=0x"), "got: %s", out);
 	ck_assert_msg(strstr(out, "recurse_forever"), "no frames: %s", out);
 }
 END_TEST
@@ -508,6 +553,7 @@ static Suite *stack_suite(void)
 	tcase_add_loop_test(tc, test_growth_under_preemption, 0, 2);
 	tcase_add_loop_test(tc, test_overflow_past_256k_limit_is_fatal, 0, 2);
 	tcase_add_test(tc, test_goro_stack_max_sets_the_default_limit);
+	tcase_add_test(tc, test_overflow_report_formats_without_stdio);
 	tcase_add_loop_test(tc, test_fresh_goroutine_reads_200k_into_stack_buffer, 0, 2);
 	tcase_add_loop_test(tc, test_200k_parked_then_woken, 0, 2);
 	tcase_add_loop_test(tc, test_reused_stacks_do_not_leak, 0, 2);

@@ -162,5 +162,5 @@ SNIP
 fi
 
 # Async preemption keeps working in a static binary: libgoro's code is
-# found through __start_goro_text (core/text_ranges.c).
+# found through __start_goro_text (src/base/text_ranges.c).
 GORO_MAXPROCS=1 timeout 120 "$tmp/prog" preempt

@@ -81,7 +81,7 @@ struct goro_debug_descriptor {
 	uint32_t m_curg;              /* struct g *, NULL on the scheduler */
 	uint32_t m_alllink;           /* struct m * */
 
-	/* The switch frame at g_ctx_sp (arch/x86_64/arch.h). */
+	/* The switch frame at g_ctx_sp (src/arch/x86_64/arch.h). */
 	uint32_t frame_size;
 	uint32_t frame_rip, frame_rbp, frame_rbx;
 	uint32_t frame_r12, frame_r13, frame_r14, frame_r15;

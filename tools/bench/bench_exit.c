@@ -8,7 +8,7 @@
  *   blocked-read  the same with one goroutine blocked in a plain read() of
  *                 a pipe that never gets data: its thread is pulled out of
  *                 the call after the runtime's grace period
- *                 (signals/exit_kill.c)
+ *                 (src/signals/exit_kill.c)
  *
  * Both on 2 Ps.  Go's counterpart (tools/bench/go/exit) times, from a
  * parent process, the same program's end: from the child's main returning

@@ -40,8 +40,9 @@
  *   signal-cost           the floor under all of this: CPU time a spinning
  *                         thread loses per SIGURG sent by another thread
  *                         every 100 µs, without goro (µs)
- *   timer-cost            the floor of the other design (core/sysmon.c says
- *                         why it was not chosen): CPU time a spinning
+ *   timer-cost            the floor of the other design
+ *                         (src/sysmon/sysmon.c says why it was not
+ *                         chosen): CPU time a spinning
  *                         thread loses per tick of its own 100 µs
  *                         timer_create(SIGEV_THREAD_ID) timer (µs)
  *   cost-klt@100us        CPU time one preemption costs when the goroutine

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * io.h — the loop every goroutine-aware I/O call shares (src/io/io.c), for
+ * the wrappers in io.c, io_msg.c and net.c.
+ *
+ * A call is one attempt function run on a descriptor until it does not
+ * fail with EAGAIN.  io_call holds a reference on the descriptor's poller
+ * record for the whole call (so goro_close waits for it), honours the
+ * direction's deadline (goro_fd_set_deadline), parks on the poller between
+ * attempts, and gives up with EBADF as soon as goro_close begins.
+ */
+#ifndef GORO_IO_H
+#define GORO_IO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <goro.h>
+
+#include "runtime.h"
+
+/* The library is built without goro.h's errno override; after a park the
+ * goroutine may be on another thread, so errno is always fetched anew. */
+#define IO_ERRNO (*goro_errno_location())
+
+/* One attempt: the system call, returning >= 0 or -1 with errno set. */
+typedef ssize_t (*io_try_fn)(int fd, void *ctx);
+
+/*
+ * Run try(fd, ctx) in direction dir (EPOLLIN or EPOLLOUT) until it
+ * succeeds or fails with something other than EAGAIN/EINTR.  nowait: fail
+ * with EAGAIN rather than park (MSG_DONTWAIT).  Descriptors epoll refuses
+ * (regular files) are called once inside goro_blocking_enter/exit.
+ * Returns try's result, or -1 with errno: EBADF (bad fd, or closed with
+ * goro_close meanwhile), ETIMEDOUT (the direction's deadline passed).
+ */
+ssize_t io_call(int fd, uint32_t dir, io_try_fn try, void *ctx, bool nowait);
+
+/* goro_connect with an extra deadline (goro_now() clock, 0 = none) on top
+ * of fd's write deadline: 0 or -1 with errno. */
+int io_connect(int fd, const struct sockaddr *addr, socklen_t len,
+	       int64_t deadline);
+
+/* Public I/O calls outside a goroutine fail as libc calls do. */
+#define IO_REQUIRE_G() RT_REQUIRE_G((IO_ERRNO = EPERM, -1))
+
+#endif
