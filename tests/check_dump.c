@@ -11,6 +11,46 @@
  */
 #include "dumptest.h"
 
+/* The number of the first line of tests/dump_child.c holding `text`. */
+static int child_line(const char *text)
+{
+	FILE *f = fopen(DUMP_CHILD_SRC, "r");
+	ck_assert_msg(f, "%s: %s", DUMP_CHILD_SRC, strerror(errno));
+	char line[512];
+	int n = 0, found = 0;
+	while (!found && fgets(line, sizeof(line), f)) {
+		n++;
+		if (strstr(line, text))
+			found = n;
+	}
+	fclose(f);
+	ck_assert_msg(found, "no \"%s\" in %s", text, DUMP_CHILD_SRC);
+	return found;
+}
+
+/* In goroutine `name`'s block, the frame of `func` is followed by its
+ * source line, as Go prints it: "\t/path/dump_child.c:LINE". */
+static void expect_frame_line(const char *text, const char *name,
+			      const char *func, const char *source)
+{
+	char blk[8192], frame[128], want[64];
+	ck_assert_msg(block_of(text, name, blk, sizeof(blk)),
+		      "no goroutine \"%s\" in:\n%s", name, text);
+	snprintf(frame, sizeof(frame), "\n%s+0x", func);
+	const char *f = strstr(blk, frame);
+	ck_assert_msg(f, "no frame %s in:\n%s", func, blk);
+	const char *next = strchr(f + 1, '\n');
+	ck_assert_msg(next && next[1] == '\t', "%s: no file:line in:\n%s",
+		      func, blk);
+	const char *eol = strchr(next + 1, '\n');
+	size_t len = eol ? (size_t)(eol - next - 1) : strlen(next + 1);
+	snprintf(want, sizeof(want), "dump_child.c:%d", child_line(source));
+	ck_assert_msg(len >= strlen(want) &&
+		      strncmp(next + 1 + len - strlen(want), want,
+			      strlen(want)) == 0,
+		      "%s: want %s in:\n%s", func, want, blk);
+}
+
 /* with_lines: symbolized with libdw (not a fatal signal's dump);
  * syscall_frames: the goroutine in a blocking call was unwound (not by
  * goro_dump, which leaves threads in system calls alone). */
@@ -331,8 +371,14 @@ START_TEST(sigquit_dumps_and_exits_2)
 	/* stdin stays open: the program must not end by itself meanwhile. */
 	ck_assert_int_eq(child_wait(&c, false), 2);
 	ck_assert_msg(strstr(c.out, "SIGQUIT: quit\nPC=0x"), "%s", c.out);
-	/* Fatal dumps name functions with libunwind: same frames. */
-	expect_park_set(c.out, false, true);
+	/* Same frames, with file:line (symbolized in a forked copy). */
+	expect_park_set(c.out, true, true);
+	expect_frame_line(c.out, "sleeper-1", "sleep_forever",
+			  "goro_sleep(3600LL");
+	expect_frame_line(c.out, "sleeper-1", "child_sleeper",
+			  "sleep_forever();");
+	expect_frame_line(c.out, "receiver", "child_receiver",
+			  "goro_chan_recv(");
 	ck_assert(!strstr(c.out, "child done"));
 }
 END_TEST
@@ -371,6 +417,9 @@ static void expect_crash_report(const char *out)
 				  "code=0x1 addr=0x0 pc=0x"), "%s", out);
 	expect_goroutine(out, "crasher", "running",
 			 FUNCS("crash_here", "child_crasher", "goro_start"));
+	/* file:line: the faulting store, then the call to it. */
+	expect_frame_line(out, "crasher", "crash_here", "*p = 42;");
+	expect_frame_line(out, "crasher", "child_crasher", "crash_here(arg);");
 	/* The faulting goroutine comes first. */
 	ck_assert_msg(strstr(out, "]\n\ngoroutine ") ==
 		      strstr(out, "]\n\n") &&
@@ -392,6 +441,8 @@ START_TEST(null_dereference_report)
 	expect_crash_report(c.out);
 	expect_goroutine(c.out, "sleeper-1", "sleep",
 			 FUNCS("goro_sleep", "sleep_forever"));
+	expect_frame_line(c.out, "sleeper-1", "sleep_forever",
+			  "goro_sleep(3600LL");
 
 	child_start(&c, "GORO_TRACEBACK=none", "segv", NULL, false);
 	ck_assert_int_eq(child_finish(&c), 2);
@@ -415,6 +466,7 @@ START_TEST(illegal_instruction_report)
 		      "%s", c.out);
 	expect_goroutine(c.out, "trapper", "running",
 			 FUNCS("trap_here", "child_trapper"));
+	expect_frame_line(c.out, "trapper", "trap_here", "__builtin_trap();");
 }
 END_TEST
 
