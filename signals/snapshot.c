@@ -148,15 +148,15 @@ static void copy_out(int fd, int out_fd)
 	}
 }
 
+#if defined(__SANITIZE_THREAD__)
+#define FORK_IS_SAFE false
+#else
+#define FORK_IS_SAFE true
+#endif
+
 bool snapshot_run(bool (*work)(void *arg, int fd), void *arg, int out_fd)
 {
-#if defined(__SANITIZE_THREAD__)
-	(void)work;
-	(void)arg;
-	(void)out_fd;
-	return false;
-#else
-	if (!work || out_fd < 0)
+	if (!FORK_IS_SAFE || !work || out_fd < 0)
 		return false;
 	int fd = memfd_create("goro-report", MFD_CLOEXEC);
 	if (fd < 0)
@@ -185,5 +185,4 @@ bool snapshot_run(bool (*work)(void *arg, int fd), void *arg, int out_fd)
 		copy_out(fd, out_fd);
 	close(fd);
 	return ok;
-#endif
 }
