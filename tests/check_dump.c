@@ -29,7 +29,8 @@ static int child_line(const char *text)
 }
 
 /* In goroutine `name`'s block, the frame of `func` is followed by its
- * source line, as Go prints it: "\t/path/dump_child.c:LINE". */
+ * source line, as Go prints it: "\t/path/dump_child.c:LINE" (absolute:
+ * the build's directory joined to the name the compiler was given). */
 static void expect_frame_line(const char *text, const char *name,
 			      const char *func, const char *source)
 {
@@ -41,6 +42,8 @@ static void expect_frame_line(const char *text, const char *name,
 	ck_assert_msg(f, "no frame %s in:\n%s", func, blk);
 	const char *next = strchr(f + 1, '\n');
 	ck_assert_msg(next && next[1] == '\t', "%s: no file:line in:\n%s",
+		      func, blk);
+	ck_assert_msg(next[2] == '/', "%s: not an absolute path in:\n%s",
 		      func, blk);
 	const char *eol = strchr(next + 1, '\n');
 	size_t len = eol ? (size_t)(eol - next - 1) : strlen(next + 1);
@@ -456,6 +459,24 @@ START_TEST(null_dereference_report)
 }
 END_TEST
 
+/* Where the report cannot fork its symbolizing copy (a sandbox), the
+ * handler prints the report itself: the same frames, no file:line, once. */
+START_TEST(crash_report_when_fork_is_refused)
+{
+	static struct child c;
+	child_start(&c, NULL, "segv", "nofork", false);
+	ck_assert_int_eq(child_finish(&c), 2);
+	expect_goroutine(c.out, "crasher", "running",
+			 FUNCS("crash_here", "child_crasher", "goro_start"));
+	ck_assert_msg(!strstr(c.out, "dump_child.c:"), "%s", c.out);
+	const char *first = strstr(c.out, "\"crasher\" [");
+	ck_assert_msg(!strstr(first + 1, "\"crasher\" ["), "two reports:\n%s",
+		      c.out);
+	const char *fatal = strstr(c.out, "fatal error: unexpected signal");
+	ck_assert_msg(fatal && !strstr(fatal + 1, "fatal error"), "%s", c.out);
+}
+END_TEST
+
 START_TEST(illegal_instruction_report)
 {
 	static struct child c;
@@ -508,6 +529,7 @@ static Suite *dump_suite(void)
 	tcase_add_test(tc, sigquit_dumps_when_inherited_ignored);
 	tcase_add_test(tc, null_dereference_report);
 	tcase_add_test(tc, illegal_instruction_report);
+	tcase_add_test(tc, crash_report_when_fork_is_refused);
 	tcase_add_test(tc, application_handlers_chain);
 	suite_add_tcase(s, tc);
 	return s;
