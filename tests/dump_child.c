@@ -12,10 +12,13 @@
  *   dump_child wedge   every M stuck: goroutines spinning with preemption
  *                      disabled, main blocked on a pthread mutex; "ready"
  *   dump_child dump    the park set, then goro_dump(1) from main
- *   dump_child segv [nofork]  goroutine "crasher" dereferences NULL;
- *                      with "nofork", under a seccomp filter that refuses
- *                      to create processes (threads are still allowed),
- *                      so that the crash report cannot fork
+ *   dump_child segv [nofork|stall]  goroutine "crasher" dereferences
+ *                      NULL; with "nofork", under a seccomp filter that
+ *                      refuses to create processes (threads are still
+ *                      allowed), so that the crash report cannot fork;
+ *                      with "stall", under one that blocks close_range
+ *                      for good (the forked copy of the crash report
+ *                      calls it first, and stalls there)
  *   dump_child trap [own]  goroutine "trapper" executes ud2 (SIGILL); with
  *                      "own", after installing its own SIGILL handler
  *                      (which says so and exits 9) before goro_main
@@ -435,10 +438,35 @@ static void refuse_fork(void)
 	}
 }
 
+/* close_range waits for a supervisor's answer that never comes: the
+ * listener is kept open, and never read. */
+static void block_close_range(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_close_range, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {
+		.len = (unsigned short)(sizeof(f) / sizeof(f[0])),
+		.filter = f,
+	};
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+		    SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog) < 0) {
+		perror("seccomp");
+		exit(3);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 2 && !strcmp(argv[1], "segv") && !strcmp(argv[2], "nofork"))
 		refuse_fork();
+	if (argc > 2 && !strcmp(argv[1], "segv") && !strcmp(argv[2], "stall"))
+		block_close_range();
 	if (argc > 1 && !strcmp(argv[1], "ownquit"))
 		signal(SIGQUIT, own_handler);
 	if (argc > 2 && !strcmp(argv[1], "trap") && !strcmp(argv[2], "own"))
