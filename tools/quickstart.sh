@@ -147,8 +147,11 @@ test)
 	# runs a smoke subset, to keep the whole test command well inside 20
 	# minutes on 2 CPUs.
 	echo "quickstart: make distcheck (tarball builds, installs, passes a smoke subset of make check)"
+	# The tarball's build also makes and installs the sanitizer variants
+	# (libgoro-asan, libgoro-tsan), which check_sanitizer_variants.sh uses.
 	(cd build && make -j"$jobs" distcheck \
-		TESTS="tests/check_sched tests/check_chan tests/check_abi.sh tests/check_man.sh" \
+		DISTCHECK_CONFIGURE_FLAGS=--enable-sanitizer-variants \
+		TESTS="tests/check_sched tests/check_chan tests/check_abi.sh tests/check_man.sh tests/check_sanitizer_variants.sh" \
 		>distcheck.log 2>&1) ||
 		{ tail -50 build/distcheck.log >&2; exit 1; }
 	summary build/tests/*.log build-sanitize/tests/*.log
