@@ -94,6 +94,17 @@ static _Noreturn void child(bool (*work)(void *, int), void *arg, int fd,
 	_exit(0);
 }
 
+/* fd, moved above the standard descriptors if it is one of them (a
+ * program that closed its stdin): the child puts /dev/null there. */
+static int above_stdio(int fd)
+{
+	if (fd < 0 || fd > STDERR_FILENO)
+		return fd;
+	int moved = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+	close(fd);
+	return moved;
+}
+
 /* Wait for the child's byte while it makes progress (its output grows). */
 static bool wait_done(int done_fd, int fd)
 {
@@ -158,11 +169,21 @@ bool snapshot_run(bool (*work)(void *arg, int fd), void *arg, int out_fd)
 {
 	if (!FORK_IS_SAFE || !work || out_fd < 0)
 		return false;
-	int fd = memfd_create("goro-report", MFD_CLOEXEC);
+	int fd = above_stdio(memfd_create("goro-report", MFD_CLOEXEC));
 	if (fd < 0)
 		return false;
 	int done[2];
 	if (pipe2(done, O_CLOEXEC) != 0) {
+		close(fd);
+		return false;
+	}
+	done[0] = above_stdio(done[0]);
+	done[1] = above_stdio(done[1]);
+	if (done[0] < 0 || done[1] < 0) {
+		if (done[0] >= 0)
+			close(done[0]);
+		if (done[1] >= 0)
+			close(done[1]);
 		close(fd);
 		return false;
 	}

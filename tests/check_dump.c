@@ -500,6 +500,17 @@ static void crash_report_without_copy(const char *how)
 	ck_assert_msg(fatal && !strstr(fatal + 1, "fatal error"), "%s", c.out);
 }
 
+/* A program that closed its standard input (a daemon) gets the same
+ * report: the descriptors the report opens are not taken for stdin. */
+START_TEST(crash_report_with_stdin_closed)
+{
+	static struct child c;
+	child_start(&c, NULL, "segv", "nostdin", false);
+	ck_assert_int_eq(child_finish(&c), 2);
+	expect_crash_report(c.out);
+}
+END_TEST
+
 START_TEST(crash_report_when_fork_is_refused)
 {
 	crash_report_without_copy("nofork");
@@ -564,6 +575,7 @@ static Suite *dump_suite(void)
 	tcase_add_test(tc, sigquit_dumps_when_inherited_ignored);
 	tcase_add_test(tc, null_dereference_report);
 	tcase_add_test(tc, illegal_instruction_report);
+	tcase_add_test(tc, crash_report_with_stdin_closed);
 	tcase_add_test(tc, crash_report_when_fork_is_refused);
 	tcase_add_test(tc, crash_report_when_the_copy_stalls);
 	tcase_add_test(tc, application_handlers_chain);

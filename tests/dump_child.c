@@ -12,8 +12,9 @@
  *   dump_child wedge   every M stuck: goroutines spinning with preemption
  *                      disabled, main blocked on a pthread mutex; "ready"
  *   dump_child dump    the park set, then goro_dump(1) from main
- *   dump_child segv [nofork|stall]  goroutine "crasher" dereferences
- *                      NULL; with "nofork", under a seccomp filter that
+ *   dump_child segv [nofork|stall|nostdin]  goroutine "crasher"
+ *                      dereferences NULL; with "nostdin", after closing
+ *                      its standard input; with "nofork", under a seccomp filter that
  *                      refuses to create processes (threads are still
  *                      allowed), so that the crash report cannot fork;
  *                      with "stall", under one that blocks close_range
@@ -335,6 +336,8 @@ static int child_main(int argc, char **argv)
 		return 1;
 	}
 	if (!strcmp(mode, "segv")) {
+		if (argc > 2 && !strcmp(argv[2], "nostdin"))
+			close(STDIN_FILENO);
 		spawn("sleeper-1", child_sleeper);
 		wait_started(1);
 		spawn("crasher", child_crasher);
