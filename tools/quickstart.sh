@@ -110,8 +110,9 @@ package() {
 	[ "$(id -u)" -ne 0 ] && sudo=sudo
 	command -v flock >/dev/null && lock="flock /tmp/apt.lock"
 	local debs=("$d"/libgoro0_*.deb "$d"/libgoro-dev_*.deb "$d"/goro-tools_*.deb)
+	debs+=("$d"/libgoro-asan0_*.deb "$d"/libgoro-asan-dev_*.deb)
 	$sudo $lock dpkg -i "${debs[@]}" >"$d/install.log"
-	local remove="$sudo $lock dpkg -r goro-tools libgoro-dev libgoro0"
+	local remove="$sudo $lock dpkg -r goro-tools libgoro-asan-dev libgoro-asan0 libgoro-dev libgoro0"
 	trap "$remove >/dev/null" EXIT
 	echo "quickstart: a program built with only pkg-config goro"
 	local ex=/usr/share/doc/goro/examples
@@ -122,6 +123,9 @@ package() {
 	cc -static "$ex/hello.c" -o "$d/hello_static" \
 		$(pkg-config --static --cflags --libs goro) 2>/dev/null
 	GORO_MAXPROCS=1 GORO_ASYNCPREEMPT=0 "$d/hello_static" >/dev/null
+	echo "quickstart: a program built with -fsanitize=address and pkg-config goro-asan"
+	cc "$ex/hello.c" -o "$d/hello_asan" $(pkg-config --cflags --libs goro-asan)
+	GORO_MAXPROCS=1 "$d/hello_asan" >/dev/null
 	man -w goro_chan_send
 	command -v gdump goro-bench
 	$remove >/dev/null
