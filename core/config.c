@@ -110,6 +110,10 @@ static int parse_debug(const char *v)
 			if (!number || (n != 0 && n != 1))
 				return bad("GORO_DEBUG", v, "scheddetail=0 or 1");
 			config.scheddetail = n == 1;
+		} else if (!strcmp(kv, "tracebacklines")) {
+			if (!number || (n != 0 && n != 1))
+				return bad("GORO_DEBUG", v, "tracebacklines=0 or 1");
+			config.traceback_lines = n == 1;
 		}
 	}
 	return 0;
@@ -122,6 +126,7 @@ int config_load(void)
 	config.quantum_ns = DEFAULT_QUANTUM_NS;
 	config.async_preempt = true;
 	config.traceback = TRACEBACK_SINGLE;
+	config.traceback_lines = true;
 
 	if ((v = getenv("GORO_MAXPROCS")) && *v) {
 		char *end;

@@ -34,6 +34,9 @@ struct rt_config {
 	/* GORO_DEBUG=schedtrace=MS,scheddetail=1 (Go's GODEBUG keys). */
 	int64_t schedtrace_ms;     /* 0: off */
 	bool scheddetail;
+	/* GORO_DEBUG=tracebacklines=0: fatal reports without file:line, and
+	 * without the forked copy that finds it (core/dump.c). */
+	bool traceback_lines;
 };
 
 extern struct rt_config config;

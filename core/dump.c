@@ -19,6 +19,8 @@
  * (signals/snapshot.c) prints the dump with libdw, and only a dump it
  * finishes is printed; if it cannot, the handler prints its own, which
  * allocates nothing — names come from libunwind, buffers are static.
+ * GORO_DEBUG=tracebacklines=0 skips the copy (a sandbox that kills a
+ * process which forks).
  *
  * Parked goroutines are read while the Ms that are not stopped (idle ones,
  * ones in system calls) keep going: one of them could resume a goroutine
@@ -36,6 +38,7 @@
 
 #include "clock.h"
 #include "alloc.h"
+#include "config.h"
 #include "descriptor.h"
 #include "dump.h"
 #include "goroutine.h"
@@ -521,7 +524,8 @@ void dump_fatal(struct dump_out *o, ucontext_t *uc, bool others)
 	if (others)
 		stop_others(m_current(), true, CAPTURE_SLOTS);
 	out_flush(o);
-	if (snapshot_run(print_fatal_with_lines, &job, o->fd))
+	if (config.traceback_lines &&
+	    snapshot_run(print_fatal_with_lines, &job, o->fd))
 		return;
 	struct dump_ctx d = { .o = o, .tb = &fatal_tb, .now = job.now };
 	fatal_tb.names = true;

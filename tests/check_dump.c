@@ -523,6 +523,22 @@ START_TEST(crash_report_when_the_copy_stalls)
 }
 END_TEST
 
+/* GORO_DEBUG=tracebacklines=0: the handler's report, without forking. */
+START_TEST(crash_report_with_tracebacklines_off)
+{
+	static struct child c;
+	child_start(&c, "GORO_DEBUG=tracebacklines=0", "segv", NULL, false);
+	ck_assert_int_eq(child_finish(&c), 2);
+	expect_goroutine(c.out, "crasher", "running",
+			 FUNCS("crash_here", "child_crasher", "goro_start"));
+	ck_assert_msg(!strstr(c.out, "dump_child.c:"), "%s", c.out);
+
+	child_start(&c, "GORO_DEBUG=tracebacklines=2", "segv", NULL, false);
+	ck_assert_int_ne(child_finish(&c), 0);
+	ck_assert_msg(strstr(c.out, "tracebacklines=0 or 1"), "%s", c.out);
+}
+END_TEST
+
 START_TEST(illegal_instruction_report)
 {
 	static struct child c;
@@ -578,6 +594,7 @@ static Suite *dump_suite(void)
 	tcase_add_test(tc, crash_report_with_stdin_closed);
 	tcase_add_test(tc, crash_report_when_fork_is_refused);
 	tcase_add_test(tc, crash_report_when_the_copy_stalls);
+	tcase_add_test(tc, crash_report_with_tracebacklines_off);
 	tcase_add_test(tc, application_handlers_chain);
 	suite_add_tcase(s, tc);
 	return s;
