@@ -11,6 +11,49 @@
  */
 #include "dumptest.h"
 
+/* The number of the first line of tests/dump_child.c holding `text`. */
+static int child_line(const char *text)
+{
+	FILE *f = fopen(DUMP_CHILD_SRC, "r");
+	ck_assert_msg(f, "%s: %s", DUMP_CHILD_SRC, strerror(errno));
+	char line[512];
+	int n = 0, found = 0;
+	while (!found && fgets(line, sizeof(line), f)) {
+		n++;
+		if (strstr(line, text))
+			found = n;
+	}
+	fclose(f);
+	ck_assert_msg(found, "no \"%s\" in %s", text, DUMP_CHILD_SRC);
+	return found;
+}
+
+/* In goroutine `name`'s block, the frame of `func` is followed by its
+ * source line, as Go prints it: "\t/path/dump_child.c:LINE" (absolute:
+ * the build's directory joined to the name the compiler was given). */
+static void expect_frame_line(const char *text, const char *name,
+			      const char *func, const char *source)
+{
+	char blk[8192], frame[128], want[64];
+	ck_assert_msg(block_of(text, name, blk, sizeof(blk)),
+		      "no goroutine \"%s\" in:\n%s", name, text);
+	snprintf(frame, sizeof(frame), "\n%s+0x", func);
+	const char *f = strstr(blk, frame);
+	ck_assert_msg(f, "no frame %s in:\n%s", func, blk);
+	const char *next = strchr(f + 1, '\n');
+	ck_assert_msg(next && next[1] == '\t', "%s: no file:line in:\n%s",
+		      func, blk);
+	ck_assert_msg(next[2] == '/', "%s: not an absolute path in:\n%s",
+		      func, blk);
+	const char *eol = strchr(next + 1, '\n');
+	size_t len = eol ? (size_t)(eol - next - 1) : strlen(next + 1);
+	snprintf(want, sizeof(want), "dump_child.c:%d", child_line(source));
+	ck_assert_msg(len >= strlen(want) &&
+		      strncmp(next + 1 + len - strlen(want), want,
+			      strlen(want)) == 0,
+		      "%s: want %s in:\n%s", func, want, blk);
+}
+
 /* with_lines: symbolized with libdw (not a fatal signal's dump);
  * syscall_frames: the goroutine in a blocking call was unwound (not by
  * goro_dump, which leaves threads in system calls alone). */
@@ -331,8 +374,14 @@ START_TEST(sigquit_dumps_and_exits_2)
 	/* stdin stays open: the program must not end by itself meanwhile. */
 	ck_assert_int_eq(child_wait(&c, false), 2);
 	ck_assert_msg(strstr(c.out, "SIGQUIT: quit\nPC=0x"), "%s", c.out);
-	/* Fatal dumps name functions with libunwind: same frames. */
-	expect_park_set(c.out, false, true);
+	/* Same frames, with file:line (symbolized in a forked copy). */
+	expect_park_set(c.out, true, true);
+	expect_frame_line(c.out, "sleeper-1", "sleep_forever",
+			  "goro_sleep(3600LL");
+	expect_frame_line(c.out, "sleeper-1", "child_sleeper",
+			  "sleep_forever();");
+	expect_frame_line(c.out, "receiver", "child_receiver",
+			  "goro_chan_recv(");
 	ck_assert(!strstr(c.out, "child done"));
 }
 END_TEST
@@ -371,6 +420,9 @@ static void expect_crash_report(const char *out)
 				  "code=0x1 addr=0x0 pc=0x"), "%s", out);
 	expect_goroutine(out, "crasher", "running",
 			 FUNCS("crash_here", "child_crasher", "goro_start"));
+	/* file:line: the faulting store, then the call to it. */
+	expect_frame_line(out, "crasher", "crash_here", "*p = 42;");
+	expect_frame_line(out, "crasher", "child_crasher", "crash_here(arg);");
 	/* The faulting goroutine comes first. */
 	ck_assert_msg(strstr(out, "]\n\ngoroutine ") ==
 		      strstr(out, "]\n\n") &&
@@ -392,6 +444,8 @@ START_TEST(null_dereference_report)
 	expect_crash_report(c.out);
 	expect_goroutine(c.out, "sleeper-1", "sleep",
 			 FUNCS("goro_sleep", "sleep_forever"));
+	expect_frame_line(c.out, "sleeper-1", "sleep_forever",
+			  "goro_sleep(3600LL");
 
 	child_start(&c, "GORO_TRACEBACK=none", "segv", NULL, false);
 	ck_assert_int_eq(child_finish(&c), 2);
@@ -405,6 +459,86 @@ START_TEST(null_dereference_report)
 }
 END_TEST
 
+/* Everything the child prints until it closes its output (a minute at
+ * most), then its exit status, as child_finish. */
+static int child_finish_eof(struct child *c)
+{
+	close(c->to_child);
+	for (int i = 0; i < 600; i++) {
+		struct pollfd p = { .fd = c->from_child, .events = POLLIN };
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		ssize_t r = read(c->from_child, c->out + c->len,
+				 OUT_CAP - 1 - c->len);
+		if (r <= 0)
+			break;
+		c->len += (size_t)r;
+		c->out[c->len] = '\0';
+	}
+	int st;
+	waitpid(c->pid, &st, 0);
+	close(c->from_child);
+	return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+}
+
+/* Where the report cannot fork its symbolizing copy (a sandbox), or the
+ * copy stalls (here: blocked for good in a system call, as it would be on
+ * a lock no thread of the copy will release), the handler prints the
+ * report itself: the same frames, no file:line, once. */
+static void crash_report_without_copy(const char *how)
+{
+	static struct child c;
+	child_start(&c, NULL, "segv", how, false);
+	ck_assert_int_eq(child_finish_eof(&c), 2);
+	expect_goroutine(c.out, "crasher", "running",
+			 FUNCS("crash_here", "child_crasher", "goro_start"));
+	ck_assert_msg(!strstr(c.out, "dump_child.c:"), "%s", c.out);
+	const char *first = strstr(c.out, "\"crasher\" [");
+	ck_assert_msg(!strstr(first + 1, "\"crasher\" ["), "two reports:\n%s",
+		      c.out);
+	const char *fatal = strstr(c.out, "fatal error: unexpected signal");
+	ck_assert_msg(fatal && !strstr(fatal + 1, "fatal error"), "%s", c.out);
+}
+
+/* A program that closed its standard input (a daemon) gets the same
+ * report: the descriptors the report opens are not taken for stdin. */
+START_TEST(crash_report_with_stdin_closed)
+{
+	static struct child c;
+	child_start(&c, NULL, "segv", "nostdin", false);
+	ck_assert_int_eq(child_finish(&c), 2);
+	expect_crash_report(c.out);
+}
+END_TEST
+
+START_TEST(crash_report_when_fork_is_refused)
+{
+	crash_report_without_copy("nofork");
+}
+END_TEST
+
+START_TEST(crash_report_when_the_copy_stalls)
+{
+	crash_report_without_copy("stall");
+}
+END_TEST
+
+/* GORO_DEBUG=tracebacklines=0: the handler's report, without forking. */
+START_TEST(crash_report_with_tracebacklines_off)
+{
+	static struct child c;
+	child_start(&c, "GORO_DEBUG=tracebacklines=0", "segv", NULL, false);
+	ck_assert_int_eq(child_finish(&c), 2);
+	expect_goroutine(c.out, "crasher", "running",
+			 FUNCS("crash_here", "child_crasher", "goro_start"));
+	ck_assert_msg(!strstr(c.out, "dump_child.c:"), "%s", c.out);
+
+	child_start(&c, "GORO_DEBUG=tracebacklines=2", "segv", NULL, false);
+	ck_assert_int_ne(child_finish(&c), 0);
+	ck_assert_msg(strstr(c.out, "tracebacklines=0 or 1"), "%s", c.out);
+}
+END_TEST
+
 START_TEST(illegal_instruction_report)
 {
 	static struct child c;
@@ -415,6 +549,7 @@ START_TEST(illegal_instruction_report)
 		      "%s", c.out);
 	expect_goroutine(c.out, "trapper", "running",
 			 FUNCS("trap_here", "child_trapper"));
+	expect_frame_line(c.out, "trapper", "trap_here", "__builtin_trap();");
 }
 END_TEST
 
@@ -456,6 +591,10 @@ static Suite *dump_suite(void)
 	tcase_add_test(tc, sigquit_dumps_when_inherited_ignored);
 	tcase_add_test(tc, null_dereference_report);
 	tcase_add_test(tc, illegal_instruction_report);
+	tcase_add_test(tc, crash_report_with_stdin_closed);
+	tcase_add_test(tc, crash_report_when_fork_is_refused);
+	tcase_add_test(tc, crash_report_when_the_copy_stalls);
+	tcase_add_test(tc, crash_report_with_tracebacklines_off);
 	tcase_add_test(tc, application_handlers_chain);
 	suite_add_tcase(s, tc);
 	return s;

@@ -432,6 +432,12 @@ START_TEST(test_frame_1mib_past_the_limit_is_fatal_not_a_neighbour_write)
 		 "\"too-deep\" stack exceeds %lu-byte limit", id, LIMIT);
 	ck_assert_msg(strstr(out, expect), "got: %s", out);
 	ck_assert_msg(strstr(out, "huge_frame"), "no frames: %s", out);
+	/* With file:line (symbolized in a forked copy of the process). */
+	const char *frame = strstr(out, "\nhuge_frame");
+	ck_assert_msg(frame && strstr(frame, "\n\t/") ==
+		      strchr(frame + 1, '\n') &&
+		      strstr(frame, "check_stack_growth.c:"),
+		      "no file:line: %s", out);
 	/* The write that faulted is the frame's first, below the limit but
 	 * not in another stack: within 1 MiB of the limit. */
 	unsigned long long addr = 0, lo = 0, hi = 0;

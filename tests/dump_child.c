@@ -12,7 +12,14 @@
  *   dump_child wedge   every M stuck: goroutines spinning with preemption
  *                      disabled, main blocked on a pthread mutex; "ready"
  *   dump_child dump    the park set, then goro_dump(1) from main
- *   dump_child segv    goroutine "crasher" dereferences NULL
+ *   dump_child segv [nofork|stall|nostdin]  goroutine "crasher"
+ *                      dereferences NULL; with "nostdin", after closing
+ *                      its standard input; with "nofork", under a seccomp filter that
+ *                      refuses to create processes (threads are still
+ *                      allowed), so that the crash report cannot fork;
+ *                      with "stall", under one that blocks close_range
+ *                      for good (the forked copy of the crash report
+ *                      calls it first, and stalls there)
  *   dump_child trap [own]  goroutine "trapper" executes ud2 (SIGILL); with
  *                      "own", after installing its own SIGILL handler
  *                      (which says so and exits 9) before goro_main
@@ -34,8 +41,16 @@
  * The function names below are what the tests look for in the frames;
  * noinline keeps each one a frame of its own.
  */
+#include <errno.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/sched.h>
+#include <linux/seccomp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -308,7 +323,10 @@ static int child_main(int argc, char **argv)
 	}
 	if (!strcmp(mode, "wedge")) {
 		/* No sleeping here: the spinners could take every P and
-		 * the timer would never fire. */
+		 * the timer would never fire.  Not preemptible either: a
+		 * spinner given main's P would keep it, and main would never
+		 * reach the mutex it is to be found blocked in. */
+		goro_preempt_disable();
 		spawn("spinner-1", child_spinner);
 		spawn("spinner-2", child_spinner);
 		static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -318,6 +336,8 @@ static int child_main(int argc, char **argv)
 		return 1;
 	}
 	if (!strcmp(mode, "segv")) {
+		if (argc > 2 && !strcmp(argv[2], "nostdin"))
+			close(STDIN_FILENO);
 		spawn("sleeper-1", child_sleeper);
 		wait_started(1);
 		spawn("crasher", child_crasher);
@@ -384,8 +404,72 @@ static int child_main(int argc, char **argv)
 	return 2;
 }
 
+/* fork, vfork and clone without CLONE_THREAD fail with EPERM; clone3,
+ * whose flags a filter cannot read, with ENOSYS (glibc then creates its
+ * threads with clone). */
+static void refuse_fork(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone3, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_fork, 1, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_vfork, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		/* clone's flags: the low half of its first argument. */
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, args[0])),
+		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_THREAD, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+	};
+	struct sock_fprog prog = {
+		.len = (unsigned short)(sizeof(f) / sizeof(f[0])),
+		.filter = f,
+	};
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) {
+		perror("seccomp");
+		exit(3);
+	}
+}
+
+/* close_range waits for a supervisor's answer that never comes: the
+ * listener is kept open, and never read. */
+static void block_close_range(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_close_range, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {
+		.len = (unsigned short)(sizeof(f) / sizeof(f[0])),
+		.filter = f,
+	};
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+		    SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog) < 0) {
+		perror("seccomp");
+		exit(3);
+	}
+}
+
 int main(int argc, char **argv)
 {
+	if (argc > 2 && !strcmp(argv[1], "segv") && !strcmp(argv[2], "nofork"))
+		refuse_fork();
+	if (argc > 2 && !strcmp(argv[1], "segv") && !strcmp(argv[2], "stall"))
+		block_close_range();
 	if (argc > 1 && !strcmp(argv[1], "ownquit"))
 		signal(SIGQUIT, own_handler);
 	if (argc > 2 && !strcmp(argv[1], "trap") && !strcmp(argv[2], "own"))

@@ -110,8 +110,9 @@ package() {
 	[ "$(id -u)" -ne 0 ] && sudo=sudo
 	command -v flock >/dev/null && lock="flock /tmp/apt.lock"
 	local debs=("$d"/libgoro0_*.deb "$d"/libgoro-dev_*.deb "$d"/goro-tools_*.deb)
+	debs+=("$d"/libgoro-asan0_*.deb "$d"/libgoro-asan-dev_*.deb)
 	$sudo $lock dpkg -i "${debs[@]}" >"$d/install.log"
-	local remove="$sudo $lock dpkg -r goro-tools libgoro-dev libgoro0"
+	local remove="$sudo $lock dpkg -r goro-tools libgoro-asan-dev libgoro-asan0 libgoro-dev libgoro0"
 	trap "$remove >/dev/null" EXIT
 	echo "quickstart: a program built with only pkg-config goro"
 	local ex=/usr/share/doc/goro/examples
@@ -122,6 +123,9 @@ package() {
 	cc -static "$ex/hello.c" -o "$d/hello_static" \
 		$(pkg-config --static --cflags --libs goro) 2>/dev/null
 	GORO_MAXPROCS=1 GORO_ASYNCPREEMPT=0 "$d/hello_static" >/dev/null
+	echo "quickstart: a program built with -fsanitize=address and pkg-config goro-asan"
+	cc "$ex/hello.c" -o "$d/hello_asan" $(pkg-config --cflags --libs goro-asan)
+	GORO_MAXPROCS=1 "$d/hello_asan" >/dev/null
 	man -w goro_chan_send
 	command -v gdump goro-bench
 	$remove >/dev/null
@@ -147,8 +151,11 @@ test)
 	# runs a smoke subset, to keep the whole test command well inside 20
 	# minutes on 2 CPUs.
 	echo "quickstart: make distcheck (tarball builds, installs, passes a smoke subset of make check)"
+	# The tarball's build also makes and installs the sanitizer variants
+	# (libgoro-asan, libgoro-tsan), which check_sanitizer_variants.sh uses.
 	(cd build && make -j"$jobs" distcheck \
-		TESTS="tests/check_sched tests/check_chan tests/check_abi.sh tests/check_man.sh" \
+		DISTCHECK_CONFIGURE_FLAGS=--enable-sanitizer-variants \
+		TESTS="tests/check_sched tests/check_chan tests/check_abi.sh tests/check_man.sh tests/check_sanitizer_variants.sh" \
 		>distcheck.log 2>&1) ||
 		{ tail -50 build/distcheck.log >&2; exit 1; }
 	summary build/tests/*.log build-sanitize/tests/*.log

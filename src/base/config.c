@@ -125,6 +125,10 @@ static int parse_debug(const char *v)
 				return bad("GORO_DEBUG", v, "hogturn=N with N "
 					   "from 1 to 1000");
 			config.hog_turn_quanta = (int)n;
+		} else if (!strcmp(kv, "tracebacklines")) {
+			if (!number || (n != 0 && n != 1))
+				return bad("GORO_DEBUG", v, "tracebacklines=0 or 1");
+			config.traceback_lines = n == 1;
 		}
 	}
 	return 0;
@@ -138,6 +142,7 @@ int config_load(void)
 	config.hog_turn_quanta = DEFAULT_HOG_TURN_QUANTA;
 	config.async_preempt = true;
 	config.traceback = TRACEBACK_SINGLE;
+	config.traceback_lines = true;
 
 	if ((v = getenv("GORO_MAXPROCS")) && *v) {
 		char *end;

@@ -35,9 +35,12 @@ struct rt_config {
 	int64_t schedtrace_ms;     /* 0: off */
 	bool scheddetail;
 	/* GORO_DEBUG=hogturn=N: quanta a goroutine keeps its P while only
-	 * goroutines that used up their own slice wait (core/sysmon.c);
+	 * goroutines that used up their own slice wait (src/sysmon/sysmon.c);
 	 * 1 preempts them every quantum, as Go does. */
 	int hog_turn_quanta;
+	/* GORO_DEBUG=tracebacklines=0: fatal reports without file:line, and
+	 * without the forked copy that finds it (src/signals/snapshot.c). */
+	bool traceback_lines;
 };
 
 extern struct rt_config config;

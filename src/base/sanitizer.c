@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * sanitizer.c — the thread's own stack bounds, which ASan needs when a
- * goroutine switches back to the M's g0.
+ * goroutine switches back to the M's g0 (in an ASan build, or in a plain
+ * one loaded by a program built with ASan: see sanitizer.h).
  *
  * Why: AddressSanitizer keeps one notion of "the current stack" per
  * thread and must be told at each switch which stack comes next
@@ -16,9 +17,11 @@
 
 #include "sanitizer.h"
 
-#if defined(__SANITIZE_ADDRESS__)
+#if !defined(__SANITIZE_THREAD__)
 void sanitizer_thread_init(struct m *m)
 {
+	if (!asan_in_process())
+		return;
 	pthread_attr_t attr;
 	void *addr;
 	size_t size;

@@ -24,50 +24,17 @@
  * reported.  The fiber handles live in the fields ASan uses for its fake
  * stacks (the two sanitizers never share a build).
  *
- * Without --enable-sanitizers or --enable-tsan all of this compiles to
- * nothing.
+ * Without --enable-sanitizers or --enable-tsan the ASan hooks stay, each
+ * behind one test of whether ASan's runtime is in the process (a program
+ * built with -fsanitize=address linked against the plain library); the
+ * TSan ones need an instrumented library and compile to nothing.
  */
 #ifndef GORO_SANITIZER_H
 #define GORO_SANITIZER_H
 
 #include "runtime.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/asan_interface.h>
-#include <sanitizer/common_interface_defs.h>
-
-static inline void sanitizer_switch_begin(struct m *m, struct g *from,
-					  struct g *to, bool from_dying)
-{
-	const void *bottom;
-	size_t size;
-	if (to) {
-		bottom = to->stack.lo;
-		size = (size_t)((char *)to->stack.hi - (char *)to->stack.lo);
-	} else {
-		bottom = m->g0_stack_lo;
-		size = m->g0_stack_size;
-	}
-	void **save = from_dying ? NULL
-		    : from ? &from->asan_fake_stack : &m->asan_fake_stack;
-	__sanitizer_start_switch_fiber(save, bottom, size);
-}
-
-static inline void sanitizer_switch_end(struct m *m)
-{
-	void *fake = m->curg ? m->curg->asan_fake_stack : m->asan_fake_stack;
-	__sanitizer_finish_switch_fiber(fake, NULL, NULL);
-}
-
-/* A recycled stack may still carry poison from its previous goroutine. */
-static inline void sanitizer_stack_fresh(void *lo, size_t size)
-{
-	ASAN_UNPOISON_MEMORY_REGION(lo, size);
-}
-
-void sanitizer_thread_init(struct m *m);
-
-#elif defined(__SANITIZE_THREAD__)
+#if defined(__SANITIZE_THREAD__)
 #include <sanitizer/tsan_interface.h>
 
 static inline void sanitizer_switch_begin(struct m *m, struct g *from,
@@ -95,17 +62,67 @@ static inline void sanitizer_thread_init(struct m *m)
 
 #else
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#define asan_in_process() true
+#else
+/*
+ * A plain libgoro in a program built with -fsanitize=address: ASan's
+ * runtime is in the process all the same, and its fast unwinder (the
+ * stacks of malloc and free in its reports) stops at the first frame
+ * outside the stack it believes current, so it is told of each switch
+ * as in an ASan build.  Weak references: null, and every hook a
+ * predicted branch, in a process without ASan.
+ */
+#include <stddef.h>
+extern void __sanitizer_start_switch_fiber(void **fake_stack_save,
+					   const void *bottom, size_t size)
+	__attribute__((weak));
+extern void __sanitizer_finish_switch_fiber(void *fake_stack_save,
+					    const void **bottom_old,
+					    size_t *size_old)
+	__attribute__((weak));
+extern void __asan_unpoison_memory_region(void const volatile *addr,
+					  size_t size) __attribute__((weak));
+#define asan_in_process() (__sanitizer_start_switch_fiber != NULL)
+#endif
+
 static inline void sanitizer_switch_begin(struct m *m, struct g *from,
 					  struct g *to, bool from_dying)
 {
-	(void)m; (void)from; (void)to; (void)from_dying;
+	if (!asan_in_process())
+		return;
+	const void *bottom;
+	size_t size;
+	if (to) {
+		bottom = to->stack.lo;
+		size = (size_t)((char *)to->stack.hi - (char *)to->stack.lo);
+	} else {
+		bottom = m->g0_stack_lo;
+		size = m->g0_stack_size;
+	}
+	void **save = from_dying ? NULL
+		    : from ? &from->asan_fake_stack : &m->asan_fake_stack;
+	__sanitizer_start_switch_fiber(save, bottom, size);
 }
-static inline void sanitizer_switch_end(struct m *m) { (void)m; }
+
+static inline void sanitizer_switch_end(struct m *m)
+{
+	if (!asan_in_process())
+		return;
+	void *fake = m->curg ? m->curg->asan_fake_stack : m->asan_fake_stack;
+	__sanitizer_finish_switch_fiber(fake, NULL, NULL);
+}
+
+/* A recycled stack may still carry poison from its previous goroutine. */
 static inline void sanitizer_stack_fresh(void *lo, size_t size)
 {
-	(void)lo; (void)size;
+	if (asan_in_process())
+		__asan_unpoison_memory_region(lo, size);
 }
-static inline void sanitizer_thread_init(struct m *m) { (void)m; }
+
+void sanitizer_thread_init(struct m *m);
 
 #endif
 #endif

@@ -13,9 +13,14 @@
  * own: Ms running goroutines are stopped while their stacks are read (see
  * dump.h) and let go, then PCs are symbolized with libdw (function,
  * file:line).
- * A fatal signal (src/signals/crash.c): the same, but inside a signal handler,
- * so nothing allocates — names come from libunwind, buffers are static —
- * and the stopped Ms are never released.
+ * A fatal signal (src/signals/crash.c): the same, but inside a signal
+ * handler, and the stopped Ms are never released.  There file:line is had
+ * safely or not at all: once the Ms are stopped, a forked copy of the
+ * process (src/signals/snapshot.c) prints the dump with libdw, and only a dump it
+ * finishes is printed; if it cannot, the handler prints its own, which
+ * allocates nothing — names come from libunwind, buffers are static.
+ * GORO_DEBUG=tracebacklines=0 skips the copy (a sandbox that kills a
+ * process which forks).
  *
  * Parked goroutines are read while the Ms that are not stopped (idle ones,
  * ones in system calls) keep going: one of them could resume a goroutine
@@ -33,12 +38,14 @@
 
 #include "clock.h"
 #include "alloc.h"
+#include "config.h"
 #include "descriptor.h"
 #include "dump.h"
 #include "goformat.h"
 #include "goroutine.h"
 #include "scheduler.h"
 #include "signal_install.h"
+#include "snapshot.h"
 #include "symbolize.h"
 #include "traceback.h"
 #include <goro.h>
@@ -189,6 +196,7 @@ struct dump_ctx {
 	int nheld;
 	struct g *running[CAPTURE_SLOTS];
 	struct traceback *held;
+	bool flush_each;             /* write out each goroutine at once */
 };
 
 static const char *state_label(const struct g *g)
@@ -339,6 +347,8 @@ static void print_other(struct dump_ctx *d, struct g *g)
 	}
 	print_created_by(d, g);
 	out_str(d->o, "\n");
+	if (d->flush_each)
+		out_flush(d->o);
 }
 
 static void print_all_but(struct dump_ctx *d, const struct g *first)
@@ -359,23 +369,58 @@ static void print_all_but(struct dump_ctx *d, const struct g *first)
 
 static struct traceback fatal_tb;
 
-void dump_fatal(struct dump_out *o, ucontext_t *uc, bool others)
+/* A fatal dump, its Ms stopped: the interrupted goroutine, the others. */
+static void print_fatal(struct dump_ctx *d, ucontext_t *uc, bool others)
 {
-	struct dump_ctx d = { .o = o, .tb = &fatal_tb, .now = rt_now() };
 	struct g *self = g_current();
-	fatal_tb.names = true;
-	if (others)
-		stop_others(m_current(), true, CAPTURE_SLOTS);
 	if (self) {
-		print_header(&d, self, NULL);
-		if (traceback_signal(uc, &fatal_tb) == 0)
-			print_frames(&d, &fatal_tb);
-		print_created_by(&d, self);
-		out_str(o, "\n");
+		print_header(d, self, NULL);
+		if (traceback_signal(uc, d->tb) == 0)
+			print_frames(d, d->tb);
+		print_created_by(d, self);
+		out_str(d->o, "\n");
 	}
 	if (others)
-		print_all_but(&d, self);
+		print_all_but(d, self);
+	out_flush(d->o);
+}
+
+struct fatal_job {
+	ucontext_t *uc;
+	bool others;
+	int64_t now;
+};
+
+/* In the forked copy (snapshot_run): the same dump, symbolized with
+ * libdw.  Written out goroutine by goroutine, which shows it is alive. */
+static bool print_fatal_with_lines(void *arg, int fd)
+{
+	struct fatal_job *job = arg;
+	static struct dump_out o;
+	o.fd = fd;
+	o.len = 0;
+	struct dump_ctx d = { .o = &o, .tb = &fatal_tb, .now = job->now,
+			      .flush_each = true };
+	fatal_tb.names = false;
+	d.sym = symbolizer_open(getpid());
+	if (!d.sym)
+		return false;
+	print_fatal(&d, job->uc, job->others);
+	return true;  /* the process ends: no need to close d.sym */
+}
+
+void dump_fatal(struct dump_out *o, ucontext_t *uc, bool others)
+{
+	struct fatal_job job = { .uc = uc, .others = others, .now = rt_now() };
+	if (others)
+		stop_others(m_current(), true, CAPTURE_SLOTS);
 	out_flush(o);
+	if (config.traceback_lines &&
+	    snapshot_run(print_fatal_with_lines, &job, o->fd))
+		return;
+	struct dump_ctx d = { .o = o, .tb = &fatal_tb, .now = job.now };
+	fatal_tb.names = true;
+	print_fatal(&d, uc, others);
 }
 
 /* One goroutine at a time: the capture slots are shared. */

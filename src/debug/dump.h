@@ -31,7 +31,9 @@
  * The dump a fatal signal prints, on the signalled thread: the goroutine
  * it interrupted (registers in uc) first, then, with `others`, every other
  * goroutine.  Other Ms stay stopped afterwards: the caller is about to end
- * the process.  Names come from libunwind, no file:line (libdw allocates).
+ * the process.  With file:line where a forked copy of the process can
+ * symbolize it (src/signals/snapshot.h); otherwise names from libunwind only,
+ * printed by the handler itself (libdw allocates).
  */
 void dump_fatal(struct dump_out *o, ucontext_t *uc, bool others);
 

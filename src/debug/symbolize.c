@@ -6,6 +6,7 @@
  * runs in neither a signal handler nor a hot path.
  */
 #include <dirent.h>
+#include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <fcntl.h>
@@ -228,7 +229,7 @@ static char *demangle(const char *name)
  * Linear in the module's CUs, once per PC (results are cached).
  */
 static const char *line_from_cus(Dwfl_Module *mod, Dwarf_Addr at,
-				 int *lineno)
+				 int *lineno, const char **comp_dir)
 {
 	Dwarf_Addr bias;
 	Dwarf_Die *cu = NULL;
@@ -237,11 +238,31 @@ static const char *line_from_cus(Dwfl_Module *mod, Dwarf_Addr at,
 			continue;
 		Dwarf_Line *l = dwarf_getsrc_die(cu, at - bias);
 		const char *file = l ? dwarf_linesrc(l, NULL, NULL) : NULL;
-		if (file && dwarf_lineno(l, lineno) == 0)
-			return file;
-		return NULL;
+		if (!file || dwarf_lineno(l, lineno) != 0)
+			return NULL;
+		Dwarf_Attribute attr;
+		*comp_dir = dwarf_formstring(dwarf_attr(cu, DW_AT_comp_dir,
+							&attr));
+		return file;
 	}
 	return NULL;
+}
+
+/* A relative source name (an out-of-tree build's "../src/x.c") joined to
+ * its compilation directory, as addr2line prints it: a dump read
+ * anywhere names the file.  malloc'd. */
+static char *source_path(const char *file, const char *comp_dir)
+{
+	if (file[0] == '/' || !comp_dir || comp_dir[0] != '/')
+		return strdup(file);
+	size_t dir_len = strlen(comp_dir), file_len = strlen(file);
+	char *path = malloc(dir_len + 1 + file_len + 1);
+	if (!path)
+		return NULL;
+	memcpy(path, comp_dir, dir_len);
+	path[dir_len] = '/';
+	memcpy(path + dir_len + 1, file, file_len + 1);
+	return path;
 }
 
 static void lookup(struct symbolizer *s, uint64_t pc, bool ret,
@@ -282,10 +303,13 @@ static void lookup(struct symbolizer *s, uint64_t pc, bool ret,
 	int lineno = 0;
 	const char *file = line ? dwfl_lineinfo(line, NULL, &lineno, NULL,
 						NULL, NULL) : NULL;
-	if (!file)
-		file = line_from_cus(mod, at, &lineno);
+	const char *comp_dir = NULL;
+	if (file)
+		comp_dir = dwfl_line_comp_dir(line);
+	else
+		file = line_from_cus(mod, at, &lineno, &comp_dir);
 	if (file) {
-		out->file = strdup(file);
+		out->file = source_path(file, comp_dir);
 		out->line = lineno;
 	}
 }

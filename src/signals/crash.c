@@ -36,6 +36,8 @@
  *    crash_report() (on any thread), and ends its stack-overflow report
  *    with crash_goroutines().
  * Everything below runs in signal handlers: no allocation, no stdio.
+ * (The file:line in a report comes from a forked copy of the process,
+ * which may allocate: see dump_fatal in src/debug/dump.c.)
  */
 #include <errno.h>
 #include <stdatomic.h>

@@ -1,15 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * bench_gdump.c — suite "gdump": dumping a big process from outside.
+ * bench_gdump.c — suite "gdump": dumping a big process, from outside and
+ * from inside.
  *
  *   summary-100k   wall time of `gdump --summary PID` on a process whose
  *                  100k goroutines are parked in goro_sleep (target: 2 s)
  *   stopped-100k   how long that process was stopped meanwhile, as
  *                  `gdump -v` measures it (first attach to last detach)
+ *   sigquit-10k    SIGQUIT to a process whose 10k goroutines are parked:
+ *                  from the signal until its whole dump (every goroutine,
+ *                  with file:line) has been read from its stderr and it
+ *                  has exited; Go's counterpart (tools/bench/go/sigquit)
+ *                  is the same for 10k goroutines in time.Sleep
  *
- * With --quick the process has 10k goroutines (figures *-10k).  The
- * target runs in a child process made once per suite run; every sample
- * dumps it again.  Go has no counterpart (its dump is in-process, SIGQUIT).
+ * With --quick the processes have 10k and 1k goroutines (figures *-10k,
+ * sigquit-1k).  gdump's target runs in a child process made once per suite
+ * run, and every sample dumps it again; SIGQUIT ends its target, so each
+ * of its samples has a process of its own.
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -109,6 +116,47 @@ static void dump_once(const char *gdump, pid_t pid, double *wall,
 	*stopped = atof(s + strlen("stopped for "));
 }
 
+/* One SIGQUIT sample: a target with n parked goroutines, its dump read
+ * to the end; ms from the signal to its exit. */
+static double sigquit_once(long n)
+{
+	int ready[2], err[2];
+	if (pipe(ready) != 0 || pipe(err) != 0)
+		bench_fail(SUITE, "pipe failed");
+	pid_t target = fork();
+	if (target == 0) {
+		close(ready[0]);
+		close(err[0]);
+		dup2(err[1], STDERR_FILENO);
+		ready_fd = ready[1];
+		target_goroutines = n;
+		_exit(bench_goro(0, target_main));
+	}
+	close(ready[1]);
+	close(err[1]);
+	char c;
+	if (read(ready[0], &c, 1) != 1)
+		bench_fail(SUITE, "the SIGQUIT target died before it was ready");
+	close(ready[0]);
+	int64_t t0 = bench_now();
+	kill(target, SIGQUIT);
+	char buf[65536];
+	long lines = 0;
+	ssize_t r;
+	while ((r = read(err[0], buf, sizeof(buf))) > 0)
+		for (ssize_t i = 0; i < r; i++)
+			lines += buf[i] == '\n';
+	close(err[0]);
+	int st;
+	waitpid(target, &st, 0);
+	double ms = (double)(bench_now() - t0) / 1e6;
+	/* Each goroutine has a header and at least one frame. */
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 2 || lines < 2 * n)
+		bench_fail(SUITE, "SIGQUIT: exit status %d, %ld lines of dump",
+			   st, lines);
+	return ms;
+}
+
 void bench_gdump(const struct bench_opts *opts)
 {
 	target_goroutines = opts->quick ? 10000 : 100000;
@@ -139,4 +187,14 @@ void bench_gdump(const struct bench_opts *opts)
 		     wall, runs);
 	bench_report(SUITE, opts->quick ? "stopped-10k" : "stopped-100k", "ms",
 		     stopped, runs);
+
+	struct bench_opts once = *opts;
+	once.runs = 1;
+	for (int i = 0; i < opts->runs; i++) {
+		double ms = sigquit_once(opts->quick ? 1000 : 10000);
+		bench_report(SUITE, opts->quick ? "sigquit-1k" : "sigquit-10k",
+			     "ms", &ms, 1);
+		bench_go(&once, SUITE, "sigquit", opts->quick ? "-quick" : "",
+			 "ms");
+	}
 }

@@ -25,7 +25,7 @@
  *   loss-waiting@Q        (b) throughput lost by two hogs sharing 1 P
  *                         (always something waiting: one preemption per
  *                         turn of 8 quanta, as only hogs wait — see
- *                         core/sysmon.c) against the cooperative runtime, where
+ *                         src/sysmon/sysmon.c) against the cooperative runtime, where
  *                         one of them simply runs (%).  Throughput is hog
  *                         iterations per CPU-second of the whole process
  *                         (sysmon included), so that time the machine gave

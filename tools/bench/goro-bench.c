@@ -34,7 +34,7 @@
 	X(chan, "channels: ping-pong on 1 and 2 Ps, buffered, select of 4") \
 	X(stack, "stacks: 1M parked goroutines (time, memory), growth to 1 MiB") \
 	X(preempt, "async preemption: sleeper lateness, hog throughput, bimodal tail latency") \
-	X(gdump, "gdump --summary of 100k parked goroutines: wall time, time stopped") \
+	X(gdump, "gdump --summary of 100k parked goroutines: wall time, time stopped; SIGQUIT dump of 10k") \
 	X(net, "networking: UDP round trip on 1 P, TCP dial+accept on 2 Ps") \
 	X(timer, "timers: create+stop, 100k firing (CPU, p99 lateness), ticker drift, ctx cancel fan-out") \
 	X(exit, "program end after main returns: idle, and a goroutine blocked in read()")

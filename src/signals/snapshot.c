@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * snapshot.c — work a signal handler must not do, done in a forked copy
+ * of the process (see snapshot.h).
+ *
+ * Why a fork: a fatal report wants file:line, which means libdw, which
+ * allocates, opens files and takes its own locks.  In the handler any of
+ * those may deadlock or corrupt the heap the program died of.  A child
+ * made with _Fork (no atfork handlers: async-signal-safe) has the
+ * parent's memory as it was, with one thread; whatever it breaks is its
+ * own.  What can still go wrong there is a lock that another thread held
+ * at the fork (a malloc arena, the loader's lock): nobody in the child
+ * will release it.  Hence the rules:
+ *  - the child writes into a memfd, never to the parent's output, so a
+ *    child that fails leaves no half report behind;
+ *  - it says it finished by writing one byte to a pipe; a child that
+ *    dies, or writes nothing for SNAPSHOT_STALL_NS, is killed, and the
+ *    caller prints its report the signal-safe way instead;
+ *  - only then is the memfd copied to the real output.
+ * The child's fatal signals are set back to their defaults, so that its
+ * own crash ends it at once, and it dies with the reporting thread.
+ * Under ThreadSanitizer, whose runtime a forked copy of a multithreaded
+ * process does not survive, snapshot_run() always declines.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "snapshot.h"
+
+#define POLL_MS 50
+
+static pid_t fork_now(void)
+{
+#if defined(__GLIBC__)
+#if __GLIBC_PREREQ(2, 34)
+	return _Fork();
+#endif
+#endif
+	return (pid_t)syscall(SYS_fork);
+}
+
+/* Close every descriptor above 2 but a and b (the child must not keep the
+ * program's sockets open while it works). */
+static void close_all_but(int a, int b)
+{
+	if (a > b) {
+		int t = a;
+		a = b;
+		b = t;
+	}
+	if (a > 3)
+		syscall(SYS_close_range, 3u, (unsigned)a - 1, 0u);
+	if (b > a + 1)
+		syscall(SYS_close_range, (unsigned)a + 1, (unsigned)b - 1, 0u);
+	syscall(SYS_close_range, (unsigned)b + 1, ~0u, 0u);
+}
+
+static _Noreturn void child(bool (*work)(void *, int), void *arg, int fd,
+			    int done_fd, pid_t parent)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(1);
+	static const int fatal[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
+	sigset_t unblock;
+	sigemptyset(&unblock);
+	for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++) {
+		signal(fatal[i], SIG_DFL);
+		sigaddset(&unblock, fatal[i]);
+	}
+	sigprocmask(SIG_UNBLOCK, &unblock, NULL);
+	/* Nothing the child's libraries might print reaches the parent's
+	 * output. */
+	int null = open("/dev/null", O_RDWR);
+	if (null >= 0) {
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
+	}
+	close_all_but(fd, done_fd);
+	if (!work(arg, fd))
+		_exit(1);
+	(void)!write(done_fd, "D", 1);
+	_exit(0);
+}
+
+/* fd, moved above the standard descriptors if it is one of them (a
+ * program that closed its stdin): the child puts /dev/null there. */
+static int above_stdio(int fd)
+{
+	if (fd < 0 || fd > STDERR_FILENO)
+		return fd;
+	int moved = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+	close(fd);
+	return moved;
+}
+
+/* Wait for the child's byte while it makes progress (its output grows). */
+static bool wait_done(int done_fd, int fd)
+{
+	int64_t last_progress = rt_now();
+	off_t last_size = 0;
+	for (;;) {
+		struct pollfd p = { .fd = done_fd, .events = POLLIN };
+		int r = poll(&p, 1, POLL_MS);
+		if (r < 0 && errno != EINTR)
+			return false;
+		if (r > 0) {
+			char c;
+			ssize_t n = read(done_fd, &c, 1);
+			if (n == 1)
+				return c == 'D';
+			if (n == 0 || errno != EINTR)
+				return false;  /* died without finishing */
+		}
+		struct stat st;
+		int64_t now = rt_now();
+		if (fstat(fd, &st) == 0 && st.st_size != last_size) {
+			last_size = st.st_size;
+			last_progress = now;
+		}
+		if (now - last_progress > SNAPSHOT_STALL_NS)
+			return false;
+	}
+}
+
+/* Only the thread that reports a crash gets here (signals/crash.c). */
+static char copy_buf[4096];
+
+static void copy_out(int fd, int out_fd)
+{
+	off_t at = 0;
+	for (;;) {
+		ssize_t n = pread(fd, copy_buf, sizeof(copy_buf), at);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		at += n;
+		for (ssize_t done = 0; done < n;) {
+			ssize_t w = write(out_fd, copy_buf + done,
+					  (size_t)(n - done));
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				return;
+			done += w;
+		}
+	}
+}
+
+#if defined(__SANITIZE_THREAD__)
+#define FORK_IS_SAFE false
+#else
+#define FORK_IS_SAFE true
+#endif
+
+bool snapshot_run(bool (*work)(void *arg, int fd), void *arg, int out_fd)
+{
+	if (!FORK_IS_SAFE || !work || out_fd < 0)
+		return false;
+	int fd = above_stdio(memfd_create("goro-report", MFD_CLOEXEC));
+	if (fd < 0)
+		return false;
+	int done[2];
+	if (pipe2(done, O_CLOEXEC) != 0) {
+		close(fd);
+		return false;
+	}
+	done[0] = above_stdio(done[0]);
+	done[1] = above_stdio(done[1]);
+	if (done[0] < 0 || done[1] < 0) {
+		if (done[0] >= 0)
+			close(done[0]);
+		if (done[1] >= 0)
+			close(done[1]);
+		close(fd);
+		return false;
+	}
+	pid_t parent = getpid();
+	pid_t pid = fork_now();
+	if (pid == 0) {
+		close(done[0]);
+		child(work, arg, fd, done[1], parent);
+	}
+	close(done[1]);
+	bool ok = pid > 0 && wait_done(done[0], fd);
+	if (pid > 0) {
+		if (!ok)
+			kill(pid, SIGKILL);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	close(done[0]);
+	if (ok)
+		copy_out(fd, out_fd);
+	close(fd);
+	return ok;
+}
