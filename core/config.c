@@ -184,6 +184,16 @@ int config_load(void)
 		else
 			return bad("GORO_SIGQUIT", v, "dump or ignore");
 	}
+	if ((v = getenv("GORO_FILEIO")) && *v) {
+		if (!strcmp(v, "auto"))
+			config.fileio = FILEIO_MODE_AUTO;
+		else if (!strcmp(v, "uring"))
+			config.fileio = FILEIO_MODE_URING;
+		else if (!strcmp(v, "threads"))
+			config.fileio = FILEIO_MODE_THREADS;
+		else
+			return bad("GORO_FILEIO", v, "auto, uring or threads");
+	}
 #if defined(__SANITIZE_THREAD__)
 	/* ThreadSanitizer delivers asynchronous signals late, from its own
 	 * frames, where the preemption handler's context change is lost:

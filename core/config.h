@@ -22,6 +22,13 @@ enum stack_guard_mode {
 	STACK_GUARD_MPROTECT, /* force the mprotect fallback */
 };
 
+/* GORO_FILEIO: the file I/O engine's back end (core/fileio.h). */
+enum fileio_mode {
+	FILEIO_MODE_AUTO,     /* io_uring where the kernel allows it */
+	FILEIO_MODE_URING,    /* io_uring, or goro_main fails at start */
+	FILEIO_MODE_THREADS,  /* the thread pool only */
+};
+
 struct rt_config {
 	int maxprocs;              /* GORO_MAXPROCS; 0 = CPUs available */
 	int64_t quantum_ns;        /* GORO_QUANTUM */
@@ -34,6 +41,7 @@ struct rt_config {
 	/* GORO_DEBUG=schedtrace=MS,scheddetail=1 (Go's GODEBUG keys). */
 	int64_t schedtrace_ms;     /* 0: off */
 	bool scheddetail;
+	enum fileio_mode fileio;   /* GORO_FILEIO */
 };
 
 extern struct rt_config config;

@@ -24,6 +24,7 @@
 #include "config.h"
 #include "crash.h"
 #include "exit_kill.h"
+#include "fileio.h"
 #include "goroutine.h"
 #include "m.h"
 #include "netpoll.h"
@@ -202,8 +203,9 @@ int goro_main(int (*fn)(int, char **), int argc, char **argv)
 	m0 = m_alloc();
 	if (!m0)
 		err = -ENOMEM;
-	else if ((err = procs_init(nprocs)) == 0)
-		err = netpoll_init();
+	else if ((err = procs_init(nprocs)) == 0 &&
+		 (err = netpoll_init()) == 0 && (err = fileio_init()) != 0)
+		netpoll_teardown();
 	if (err)
 		goto fail_procs;
 	m0->is_m0 = true;
@@ -242,6 +244,8 @@ int goro_main(int (*fn)(int, char **), int argc, char **argv)
 	m_creator_stop();
 	end_other_ms(m0);
 	m_join_all(m0);
+	/* Before the stacks go: the kernel may still be writing into one. */
+	fileio_teardown();
 	netpoll_teardown();
 	retake_free_spares();
 	m_detach_thread(m0);

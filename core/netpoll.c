@@ -254,7 +254,7 @@ static void restore_mode(int fd, struct poll_desc *pd)
 		fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
 }
 
-struct poll_desc *netpoll_ref(int fd, int *err)
+struct poll_desc *netpoll_hold(int fd, int *err)
 {
 	struct poll_desc *pd = netpoll_desc(fd);
 	if (!pd) {
@@ -280,8 +280,15 @@ struct poll_desc *netpoll_ref(int fd, int *err)
 		if (atomic_compare_exchange_weak_explicit(&pd->refs, &refs,
 							  refs + 1, ACQUIRE,
 							  RELAXED))
-			break;
+			return pd;
 	}
+}
+
+struct poll_desc *netpoll_ref(int fd, int *err)
+{
+	struct poll_desc *pd = netpoll_hold(fd, err);
+	if (!pd)
+		return NULL;
 	uint8_t k = atomic_load_explicit(&pd->kind, RELAXED);
 	if (__builtin_expect(k == PD_UNKNOWN, 0)) {
 		rlock_lock(&pd->lock);
@@ -381,6 +388,17 @@ int netpoll_open_fresh(int fd, bool already_nonblocking, bool keep)
 	rlock_unlock(&pd->lock);
 	ready_all(stale);
 	return err;
+}
+
+void netpoll_forget(int fd)
+{
+	struct poll_desc *pd = netpoll_desc(fd);
+	if (!pd)
+		return;
+	rlock_lock(&pd->lock);
+	struct g *stale = forget_file(pd, PD_UNKNOWN, false);
+	rlock_unlock(&pd->lock);
+	ready_all(stale);
 }
 
 static void wait_timeout(struct timer *t)
