@@ -36,7 +36,11 @@
  * completion queue's size (`ring.inflight`), beyond which they go to the
  * pool rather than overflow it.  A read or write the kernel answers with
  * EAGAIN (a file the user opened O_NONBLOCK) is made again on the pool,
- * where it blocks as read(2) does.
+ * where it blocks as read(2) does.  Reads and writes at the file position
+ * (goro_read, goro_write) always go to the pool: the ring's "current
+ * position" offset (-1) does not take the file's position lock as read(2)
+ * does, so two goroutines reading one descriptor could get the same bytes.
+ * Explicit offsets, fsync, open and stat go to the ring.
  *
  * The end of a run.  fileio_teardown waits until `pending` (requests
  * handed to either back end, not yet completed) is zero, after asking the
@@ -92,7 +96,6 @@ static struct {
 	struct io_uring ring;
 	unsigned cq_entries;
 	_Atomic unsigned inflight;   /* entries submitted, not reaped */
-	bool cur_pos;                /* off -1 means the file position */
 	bool op_ok[FILEIO_FSTAT + 1];
 	pthread_t reaper;
 } ring = { .setup_lock = PTHREAD_MUTEX_INITIALIZER, .state = RING_UNTRIED,
@@ -272,7 +275,6 @@ static int ring_setup(void)
 	if (err < 0)
 		return -err;
 	ring.cq_entries = p.cq_entries;
-	ring.cur_pos = p.features & IORING_FEAT_RW_CUR_POS;
 	struct io_uring_probe *probe = io_uring_get_probe_ring(&ring.ring);
 	if (!probe) {
 		io_uring_queue_exit(&ring.ring);
@@ -337,9 +339,12 @@ static void ring_enter_locked(void)
 static bool ring_submit(struct waiter *w)
 {
 	const struct fileio_req *q = w->req;
-	if (!ring.op_ok[q->op] || (q->off < 0 && !ring.cur_pos &&
-				   (q->op == FILEIO_READ ||
-				    q->op == FILEIO_WRITE)))
+	/* At the file position: read(2) and write(2) on the pool, which
+	 * take the file's position lock; the ring's "current position"
+	 * offset does not, and two reads in flight would get the same
+	 * bytes. */
+	if (!ring.op_ok[q->op] || ((q->op == FILEIO_READ ||
+				    q->op == FILEIO_WRITE) && q->off < 0))
 		return false;
 	unsigned in = atomic_fetch_add_explicit(&ring.inflight, 1, RELAXED);
 	if (in >= ring.cq_entries) {
@@ -347,8 +352,7 @@ static bool ring_submit(struct waiter *w)
 		return false;
 	}
 	unsigned n = (unsigned)(q->n > FILEIO_CHUNK_MAX ? FILEIO_CHUNK_MAX : q->n);
-	/* off -1: the ring's own "file position" value. */
-	uint64_t off = q->off < 0 ? (uint64_t)-1 : (uint64_t)q->off;
+	uint64_t off = (uint64_t)q->off;
 	pthread_mutex_lock(&ring.sq_lock);
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&ring.ring);
 	if (!sqe) {
@@ -424,8 +428,13 @@ ssize_t fileio_run(const struct fileio_req *req)
 	stack_commit_range(&w, sizeof(w));
 	atomic_fetch_add_explicit(&sched.nblocked, 1, RELAXED);
 	atomic_fetch_add_explicit(&pending, 1, RELAXED);
+	/* Not preempted while holding the ring's or the pool's lock: code
+	 * outside libgoro (liburing, libc) may be preempted with its thread,
+	 * which then waits for a P that the lock's other takers hold. */
+	goro_preempt_disable();
 	bool taken = (config.fileio != FILEIO_MODE_THREADS && ring_ready() &&
 		      ring_submit(&w)) || pool_submit(&w);
+	goro_preempt_enable();
 	if (!taken) {
 		/* No ring and no pool thread at all: the call blocks this
 		 * thread, with the P lent out as for any blocking call. */

@@ -46,8 +46,8 @@ struct fileio_req {
 	int fd;
 	void *buf;
 	size_t n;
-	off_t off;          /* -1: the file position, used and advanced as
-			       read(2) and write(2) do */
+	off_t off;          /* -1: the file position, used and advanced by
+			       read(2) and write(2) on a pool thread */
 	const char *path;
 	int flags;
 	mode_t mode;
@@ -73,8 +73,7 @@ struct poll_desc;
  * caller) at off, or at the file position if off is -1: a read returns
  * what one read(2) would; a write goes on until all n bytes are written.
  * The count, or a negative errno (-EBADF once goro_close has begun on fd,
- * if nothing was transferred).  Calls at the file position on one
- * descriptor take turns, as read(2)'s do.  core/fileio_api.c.
+ * if nothing was transferred).  core/fileio_api.c.
  */
 ssize_t fileio_transfer(struct poll_desc *pd, enum fileio_op op, int fd,
 			void *buf, size_t n, off_t off);

@@ -14,10 +14,7 @@
  * Calls on a descriptor hold a reference on its netpoll record for their
  * whole duration, so goro_close waits for them (core/netpoll.h): a read
  * in flight is never cut short by a close, and never reaches a file that
- * reused the number.  Reads and writes at the file position (goro_read,
- * goro_write) are serialized per descriptor, as the kernel serializes
- * read(2) on a shared file: io_uring's "current position" offset takes no
- * such lock, and two reads in flight would read the same bytes.
+ * reused the number.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,12 +27,6 @@
 #include "stack.h"
 
 #define ERRNO IO_ERRNO
-
-/* Position locks, by descriptor number modulo their count: two files
- * sharing one only take turns, which costs nothing when they are not
- * read at the same moment. */
-#define POS_LOCKS 64
-static goro_mutex_t pos_locks[POS_LOCKS];
 
 /* The engine can be used: a goroutine holding its P. */
 static bool engine_usable(void)
@@ -53,9 +44,6 @@ static ssize_t fail(ssize_t err)
 ssize_t fileio_transfer(struct poll_desc *pd, enum fileio_op op, int fd,
 			void *buf, size_t n, off_t off)
 {
-	goro_mutex_t *mu = off < 0 ? &pos_locks[(unsigned)fd % POS_LOCKS] : NULL;
-	if (mu)
-		goro_mutex_lock(mu);
 	if (op == FILEIO_READ)
 		stack_commit_range(buf, n);
 	size_t done = 0;
@@ -80,8 +68,6 @@ ssize_t fileio_transfer(struct poll_desc *pd, enum fileio_op op, int fd,
 		if (op == FILEIO_READ || done >= n)
 			break;
 	}
-	if (mu)
-		goro_mutex_unlock(mu);
 	return done ? (ssize_t)done : r;
 }
 

@@ -291,9 +291,13 @@ struct poll_desc *netpoll_ref(int fd, int *err)
 		return NULL;
 	uint8_t k = atomic_load_explicit(&pd->kind, RELAXED);
 	if (__builtin_expect(k == PD_UNKNOWN, 0)) {
+		/* epoll's EPERM for a regular file is an answer, not an
+		 * error: the call that succeeds leaves errno as it was. */
+		int saved_errno = errno;
 		rlock_lock(&pd->lock);
 		int e = pd->kind == PD_UNKNOWN ? register_fd(fd, pd, false) : 0;
 		rlock_unlock(&pd->lock);
+		errno = saved_errno;
 		if (e) {
 			netpoll_unref(pd);
 			*err = e;

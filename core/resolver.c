@@ -119,7 +119,12 @@ int resolver_getaddrinfo(const char *node, const char *service,
 	}
 	atomic_init(&r->state, REQ_WAITING);
 	r->job.run = resolve;
-	if (!workpool_submit(&pool, &r->job)) {
+	/* Not preempted inside libc holding the pool's lock (see
+	 * core/fileio.c). */
+	goro_preempt_disable();
+	bool queued = workpool_submit(&pool, &r->job);
+	goro_preempt_enable();
+	if (!queued) {
 		/* No thread at all: resolve here, handing the P on. */
 		close(r->efd);
 		req_free(r);
