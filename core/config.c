@@ -110,6 +110,10 @@ static int parse_debug(const char *v)
 			if (!number || (n != 0 && n != 1))
 				return bad("GORO_DEBUG", v, "scheddetail=0 or 1");
 			config.scheddetail = n == 1;
+		} else if (!strcmp(kv, "fileiocache")) {
+			if (!number || (n != 0 && n != 1))
+				return bad("GORO_DEBUG", v, "fileiocache=0 or 1");
+			config.fileio_cache = n == 1;
 		}
 	}
 	return 0;

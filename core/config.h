@@ -42,6 +42,8 @@ struct rt_config {
 	int64_t schedtrace_ms;     /* 0: off */
 	bool scheddetail;
 	enum fileio_mode fileio;   /* GORO_FILEIO */
+	bool fileio_cache;         /* GORO_DEBUG=fileiocache=1: the page-cache
+				    * fast path (core/fileio_api.c) */
 };
 
 extern struct rt_config config;

@@ -391,6 +391,11 @@ static bool ring_submit(struct waiter *w)
 				    STATX_BASIC_STATS, &w->stx);
 		break;
 	}
+	/* Straight to the kernel's workers: a read the page cache can answer
+	 * would otherwise be copied inside io_uring_enter, by this M, while
+	 * it holds its P. */
+	if (q->op == FILEIO_READ || q->op == FILEIO_WRITE)
+		io_uring_sqe_set_flags(sqe, IOSQE_ASYNC);
 	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)w);
 	ring_enter_locked();
 	pthread_mutex_unlock(&ring.sq_lock);

@@ -11,6 +11,10 @@
  * from a goroutine inside goro_blocking_enter/exit, whose P is lent out
  * already — it is libc's call, made at once.
  *
+ * With GORO_DEBUG=fileiocache=1, a read of data already in the page cache
+ * is not handed anywhere: it is a copy, made at once (read_cached below),
+ * as Go's pread would make it.
+ *
  * Calls on a descriptor hold a reference on its netpoll record for their
  * whole duration, so goro_close waits for them (core/netpoll.h): a read
  * in flight is never cut short by a close, and never reaches a file that
@@ -19,8 +23,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "fileio.h"
 #include "io.h"
 #include "netpoll.h"
@@ -41,13 +47,53 @@ static ssize_t fail(ssize_t err)
 	return -1;
 }
 
+/*
+ * The page-cache fast path, off unless GORO_DEBUG=fileiocache=1: a read
+ * the kernel can answer from the page cache (preadv2 with RWF_NOWAIT) is
+ * a copy, made here on the goroutine with no switch at all; only what
+ * would wait for the disk goes to the engine.  Bounded in size, so that
+ * the P is never held for long.  Why off: readers that never park are
+ * CPU-bound goroutines, and a goroutine woken beside 64 of them waits for
+ * their time slices (goro-bench io: file-late-*-cache) where the engine
+ * costs a little throughput and keeps the Ps free.  The
+ * bytes read (possibly fewer than n, the rest to come from the engine),
+ * or a negative errno the engine would give too, or 0 with *eof, or
+ * -EAGAIN: not in the cache (or RWF_NOWAIT unsupported), use the engine.
+ */
+#define CACHED_READ_MAX (256 * 1024)
+
+static ssize_t read_cached(int fd, void *buf, size_t n, off_t off, bool *eof)
+{
+	if (!config.fileio_cache || n == 0 || n > CACHED_READ_MAX)
+		return -EAGAIN;
+	int saved = ERRNO;
+	struct iovec iov = { buf, n };
+	ssize_t r = preadv2(fd, &iov, 1, off < 0 ? -1 : off, RWF_NOWAIT);
+	int err = ERRNO;
+	ERRNO = saved;
+	if (r >= 0) {
+		*eof = r == 0;
+		return r;
+	}
+	/* EOPNOTSUPP, EINVAL: no RWF_NOWAIT here; the engine will tell. */
+	return err == EBADF || err == EISDIR || err == ESPIPE ||
+	       err == EFAULT ? -err : -EAGAIN;
+}
+
 ssize_t fileio_transfer(struct poll_desc *pd, enum fileio_op op, int fd,
 			void *buf, size_t n, off_t off)
 {
-	if (op == FILEIO_READ)
-		stack_commit_range(buf, n);
 	size_t done = 0;
 	ssize_t r;
+	if (op == FILEIO_READ) {
+		stack_commit_range(buf, n);
+		bool eof = false;
+		r = read_cached(fd, buf, n, off, &eof);
+		if (r == (ssize_t)n || eof || (r < 0 && r != -EAGAIN))
+			return r;
+		if (r > 0)
+			done = (size_t)r;  /* the rest is not cached */
+	}
 	for (;;) {
 		if (netpoll_closing(pd)) {
 			r = -EBADF;
@@ -63,8 +109,9 @@ ssize_t fileio_transfer(struct poll_desc *pd, enum fileio_op op, int fd,
 		if (r <= 0)
 			break;
 		done += (size_t)r;
-		/* A read returns what one read(2) returns; a write goes on
-		 * until all is written, as goro_write promises. */
+		/* A read returns what one read(2) returns (with the cached
+		 * part before it); a write goes on until all is written, as
+		 * goro_write promises. */
 		if (op == FILEIO_READ || done >= n)
 			break;
 	}
