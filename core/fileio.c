@@ -40,7 +40,9 @@
  * (goro_read, goro_write) always go to the pool: the ring's "current
  * position" offset (-1) does not take the file's position lock as read(2)
  * does, so two goroutines reading one descriptor could get the same bytes.
- * Explicit offsets, fsync, open and stat go to the ring.
+ * So does open: the ring tries it with O_NONBLOCK first, and a FIFO
+ * opened so does not wait for a writer as open(2) does.  Explicit
+ * offsets, fsync and stat go to the ring.
  *
  * The end of a run.  fileio_teardown waits until `pending` (requests
  * handed to either back end, not yet completed) is zero, after asking the
@@ -345,6 +347,11 @@ static bool ring_submit(struct waiter *w)
 	 * bytes. */
 	if (!ring.op_ok[q->op] || ((q->op == FILEIO_READ ||
 				    q->op == FILEIO_WRITE) && q->off < 0))
+		return false;
+	/* open(2) on the pool too: the ring first tries an open with
+	 * O_NONBLOCK, and a FIFO opened that way does not wait for its
+	 * other end as open(2) does. */
+	if (q->op == FILEIO_OPEN)
 		return false;
 	unsigned in = atomic_fetch_add_explicit(&ring.inflight, 1, RELAXED);
 	if (in >= ring.cq_entries) {

@@ -806,6 +806,56 @@ START_TEST(main_returns_with_reads_in_flight)
 }
 END_TEST
 
+/* ---- a goroutine waiting in the engine is not deadlocked ------------------------------------ */
+
+static char fifo_path[256];
+
+/* Opens the FIFO for writing once the goroutine is waiting on its other
+ * end: the only thing that can end that wait. */
+static void *fifo_writer(void *arg)
+{
+	(void)arg;
+	struct timespec ts = { 0, 200 * MS };
+	nanosleep(&ts, NULL);
+	int fd = open(fifo_path, O_WRONLY);
+	if (fd >= 0) {
+		ssize_t r = write(fd, "hi", 2);
+		(void)r;
+		close(fd);
+	}
+	return NULL;
+}
+
+static int fifo_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	pthread_t t;
+	ck_assert_int_eq(pthread_create(&t, NULL, fifo_writer, NULL), 0);
+	/* Every goroutine is blocked here, none on a channel or timer: the
+	 * deadlock detector must leave it alone. */
+	int fd = goro_open(fifo_path, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	char buf[2];
+	ck_assert_int_eq(goro_read(fd, buf, 2), 2);
+	ck_assert_mem_eq(buf, "hi", 2);
+	ck_assert_int_eq(goro_close(fd), 0);
+	pthread_join(t, NULL);
+	return 0;
+}
+
+START_TEST(waiting_in_the_engine_is_not_a_deadlock)
+{
+	use_mode(_i);
+	make_dir();
+	path_in_dir(fifo_path, sizeof(fifo_path), "fifo");
+	ck_assert_int_eq(mkfifo(fifo_path, 0600), 0);
+	int r = run_goro(fifo_main, 1);
+	remove_dir();
+	ck_assert_int_eq(r, 0);
+}
+END_TEST
+
 /* ---- more requests than the ring holds ---------------------------------------------------- */
 
 #define MANY 1500
@@ -972,6 +1022,7 @@ static Suite *fileio_suite(void)
 	tcase_add_loop_test(tc, close_waits_for_a_read_in_flight, 0, 3);
 	tcase_add_loop_test(tc, main_returns_with_reads_in_flight, 0, 3);
 	tcase_add_loop_test(tc, more_requests_than_the_ring_holds, 0, 3);
+	tcase_add_loop_test(tc, waiting_in_the_engine_is_not_a_deadlock, 0, 3);
 	suite_add_tcase(s, tc);
 	TCase *ev = tcase_create("evidence");
 	tcase_set_timeout(ev, 300);
