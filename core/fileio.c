@@ -53,6 +53,7 @@
 #include <fcntl.h>
 #include <liburing.h>
 #include <sched.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -62,7 +63,6 @@
 
 #include "config.h"
 #include "fileio.h"
-#include "m.h"
 #include "sched.h"
 #include "stack.h"
 #include "workpool.h"
@@ -232,6 +232,11 @@ static void ring_done(struct waiter *w, int res)
 static void *reaper_main(void *arg)
 {
 	(void)arg;
+	/* Blocked here, not around pthread_create: the ring is set up by a
+	 * goroutine, whose stack grows through SIGSEGV. */
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, NULL);
 	pthread_setname_np(pthread_self(), "goro-uring");
 	bool stop = false;
 	while (!stop) {
@@ -295,10 +300,10 @@ static int ring_setup(void)
 		ring.op_ok[op] = io_uring_opcode_supported(probe, opcode[op]);
 	io_uring_free_probe(probe);
 	atomic_store_explicit(&ring.inflight, 0, RELAXED);
-	err = m_start_runtime_thread(&ring.reaper, reaper_main);
+	err = pthread_create(&ring.reaper, NULL, reaper_main, NULL);
 	if (err) {
 		io_uring_queue_exit(&ring.ring);
-		return -err;
+		return err;
 	}
 	return 0;
 }
