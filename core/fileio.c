@@ -445,13 +445,15 @@ ssize_t fileio_run(const struct fileio_req *req)
 	stack_commit_range(&w, sizeof(w));
 	atomic_fetch_add_explicit(&sched.nblocked, 1, RELAXED);
 	atomic_fetch_add_explicit(&pending, 1, RELAXED);
-	/* Not preempted while holding the ring's or the pool's lock: code
+	/* Not stopped while holding the ring's or the pool's lock: code
 	 * outside libgoro (liburing, libc) may be preempted with its thread,
-	 * which then waits for a P that the lock's other takers hold. */
-	goro_preempt_disable();
+	 * which then waits for a P that the lock's other takers hold; and a
+	 * goroutine pulled out of the lock's futex at exit would leave
+	 * `pending` counting a request never made. */
+	rlock_section_begin();
 	bool taken = (config.fileio != FILEIO_MODE_THREADS && ring_ready() &&
 		      ring_submit(&w)) || pool_submit(&w);
-	goro_preempt_enable();
+	rlock_section_end();
 	if (!taken) {
 		/* No ring and no pool thread at all: the call blocks this
 		 * thread, with the P lent out as for any blocking call. */

@@ -119,11 +119,11 @@ int resolver_getaddrinfo(const char *node, const char *service,
 	}
 	atomic_init(&r->state, REQ_WAITING);
 	r->job.run = resolve;
-	/* Not preempted inside libc holding the pool's lock (see
-	 * core/fileio.c). */
-	goro_preempt_disable();
+	/* Not preempted, nor pulled out at exit, inside libc holding the
+	 * pool's lock (see core/fileio.c). */
+	rlock_section_begin();
 	bool queued = workpool_submit(&pool, &r->job);
-	goro_preempt_enable();
+	rlock_section_end();
 	if (!queued) {
 		/* No thread at all: resolve here, handing the P on. */
 		close(r->efd);
