@@ -412,7 +412,7 @@ int goro_once(goro_once_t *once, void (*fn)(void *), void *arg);
  * Drop-in for the libc calls (-1 and errno).  A descriptor is made
  * non-blocking on its first use (see goro_accept4 below for how a shared
  * one is left alone); regular files stay blocking and are read or written
- * inside goro_blocking_enter/exit.  As in Go, goro_write/goro_send return
+ * by the file engine (goro_pread below).  As in Go, goro_write/goro_send return
  * once all n bytes are written (a count below n only with an error after a
  * partial write), and writing to a socket whose peer is gone fails with
  * EPIPE instead of raising SIGPIPE.  Close descriptors used here with
@@ -469,6 +469,29 @@ ssize_t goro_sendmsg(int fd, const struct msghdr *msg, int flags);
  * negative deadline), -EBADF, -ENOTSUP (a regular file), -EPERM outside a
  * goroutine.  goro_close and a new file behind the number clear it. */
 int goro_fd_set_deadline(int fd, int how, int64_t deadline_ns);
+
+/* ---- File I/O without holding a P (src/io/fileio.h) ---------------------------
+ *
+ * libc's file calls, same arguments, -1 and errno.  From a goroutine the
+ * call is handed to io_uring (where the kernel allows it) or to a bounded
+ * pool of threads, and the goroutine parks: its P runs other goroutines
+ * and no thread is held while the disk works.  goro_read and goro_write
+ * use the same engine on regular files.  From any other thread they are
+ * libc's calls.  GORO_FILEIO=auto|uring|threads picks the back end (see
+ * goro(7)).  As goro_write does, goro_pwrite returns once all n bytes are
+ * written (a count below n only with an error after a partial write).
+ * goro_pread and goro_pwrite on a pipe, socket or terminal fail with
+ * ESPIPE.  Descriptors used here should be closed with goro_close: it
+ * waits for the calls in flight on them. */
+struct stat;
+ssize_t goro_pread(int fd, void *buf, size_t n, off_t off);
+ssize_t goro_pwrite(int fd, const void *buf, size_t n, off_t off);
+int goro_fsync(int fd);
+int goro_fdatasync(int fd);
+/* mode_t mode follows when flags has O_CREAT or O_TMPFILE. */
+int goro_open(const char *path, int flags, ...);
+int goro_stat(const char *path, struct stat *st);
+int goro_fstat(int fd, struct stat *st);
 
 /* ---- Networking (Go's net.Dial and net.Listen) -------------------------------
  *

@@ -24,6 +24,7 @@
 #include "config.h"
 #include "crash.h"
 #include "exit_kill.h"
+#include "fileio.h"
 #include "goroutine.h"
 #include "m.h"
 #include "netpoll.h"
@@ -208,6 +209,9 @@ static const struct stage {
 	{ "scheduler state", run_begin, NULL },
 	{ "Ps", procs_start, procs_end },
 	{ "network poller", netpoll_init, netpoll_teardown },
+	/* Its teardown runs before the stacks go: the kernel may still be
+	 * writing into one. */
+	{ "file I/O", fileio_init, fileio_teardown },
 };
 #define NSTAGES (sizeof(stages) / sizeof(stages[0]))
 

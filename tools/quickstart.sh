@@ -35,6 +35,8 @@ packages+=(gdb systemtap-sdt-dev clang)
 packages+=(libsqlite3-dev libtcmalloc-minimal4 libmimalloc2.0)
 # goro-bench preempt's library hogs: zlib's compress2 (and sqlite, above).
 packages+=(zlib1g-dev)
+# File I/O off the P (src/io/fileio.c): liburing, required by configure.
+packages+=(liburing-dev)
 
 install_deps() {
 	local missing=()

@@ -129,6 +129,10 @@ static int parse_debug(const char *v)
 			if (!number || (n != 0 && n != 1))
 				return bad("GORO_DEBUG", v, "tracebacklines=0 or 1");
 			config.traceback_lines = n == 1;
+		} else if (!strcmp(kv, "fileiocache")) {
+			if (!number || (n != 0 && n != 1))
+				return bad("GORO_DEBUG", v, "fileiocache=0 or 1");
+			config.fileio_cache = n == 1;
 		}
 	}
 	return 0;
@@ -204,6 +208,16 @@ int config_load(void)
 			config.sigquit_ignore = false;
 		else
 			return bad("GORO_SIGQUIT", v, "dump or ignore");
+	}
+	if ((v = getenv("GORO_FILEIO")) && *v) {
+		if (!strcmp(v, "auto"))
+			config.fileio = FILEIO_MODE_AUTO;
+		else if (!strcmp(v, "uring"))
+			config.fileio = FILEIO_MODE_URING;
+		else if (!strcmp(v, "threads"))
+			config.fileio = FILEIO_MODE_THREADS;
+		else
+			return bad("GORO_FILEIO", v, "auto, uring or threads");
 	}
 #if defined(__SANITIZE_THREAD__)
 	/* ThreadSanitizer delivers asynchronous signals late, from its own

@@ -22,6 +22,13 @@ enum stack_guard_mode {
 	STACK_GUARD_MPROTECT, /* force the mprotect fallback */
 };
 
+/* GORO_FILEIO: the file I/O engine's back end (src/io/fileio.h). */
+enum fileio_mode {
+	FILEIO_MODE_AUTO,     /* io_uring where the kernel allows it */
+	FILEIO_MODE_URING,    /* io_uring, or goro_main fails at start */
+	FILEIO_MODE_THREADS,  /* the thread pool only */
+};
+
 struct rt_config {
 	int maxprocs;              /* GORO_MAXPROCS; 0 = CPUs available */
 	int64_t quantum_ns;        /* GORO_QUANTUM */
@@ -41,6 +48,9 @@ struct rt_config {
 	/* GORO_DEBUG=tracebacklines=0: fatal reports without file:line, and
 	 * without the forked copy that finds it (src/signals/snapshot.c). */
 	bool traceback_lines;
+	enum fileio_mode fileio;   /* GORO_FILEIO */
+	bool fileio_cache;         /* GORO_DEBUG=fileiocache=1: the page-cache
+				    * fast path (src/io/fileio_api.c) */
 };
 
 extern struct rt_config config;

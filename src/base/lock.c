@@ -52,6 +52,16 @@ static void lock_held_by_m(int delta)
 		m->locks += delta;
 }
 
+void rlock_section_begin(void)
+{
+	lock_held_by_m(1);
+}
+
+void rlock_section_end(void)
+{
+	lock_held_by_m(-1);
+}
+
 bool rlock_trylock(struct rlock *l)
 {
 	uint32_t expected = 0;

@@ -26,6 +26,14 @@ void rlock_lock(struct rlock *l);
 void rlock_unlock(struct rlock *l);
 bool rlock_trylock(struct rlock *l);
 
+/* A runtime critical section under a lock that is not an rlock (a libc or
+ * liburing mutex taken by runtime code on a goroutine): the M is marked
+ * as holding a runtime lock, so neither preemption nor the exit's pull-out
+ * of threads in system calls (signals/exit_kill.c) stops the goroutine
+ * inside it.  No switch may happen in between. */
+void rlock_section_begin(void);
+void rlock_section_end(void);
+
 struct note {
 	_Atomic uint32_t key;    /* 0 clear, 1 woken */
 };

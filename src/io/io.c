@@ -11,8 +11,10 @@
  * and put in the poller's epoll set; the call is tried at once and, on
  * EAGAIN, the goroutine parks on the poller (src/io/netpoll.c) while its
  * thread runs other goroutines.  Descriptors epoll refuses — regular
- * files — stay blocking and are called inside goro_blocking_enter/exit,
- * so the P is handed on if the disk is slow.
+ * files — stay blocking: goro_read and goro_write hand them to the file
+ * engine (src/io/fileio.h), where the goroutine parks without its P while
+ * the disk works; the other calls make them inside
+ * goro_blocking_enter/exit, so the P is handed on if the disk is slow.
  *
  * As in Go, goro_write and goro_send return only once everything is
  * written (or an error occurs after a partial write, which returns the
@@ -31,6 +33,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "fileio.h"
 #include "io.h"
 #include "netpoll.h"
 #include "scheduler.h"
@@ -92,7 +95,17 @@ static int attempt_blocked(struct poll_desc *pd, uint32_t dir, uint32_t seq,
 	return 0;
 }
 
-ssize_t io_call(int fd, uint32_t dir, io_try_fn try, void *ctx, bool nowait)
+struct rw_ctx {
+	void *buf;
+	size_t n;
+	int flags;
+	struct poll_desc *pd;  /* write_once: learns whether fd is a socket */
+};
+
+/* io_call; `file`, if given, is the read or write to hand the file engine
+ * when fd is one epoll refuses (a regular file). */
+static ssize_t call(int fd, uint32_t dir, io_try_fn try, void *ctx,
+		    bool nowait, struct rw_ctx *file)
 {
 	int err;
 	struct poll_desc *pd = netpoll_ref(fd, &err);
@@ -102,10 +115,19 @@ ssize_t io_call(int fd, uint32_t dir, io_try_fn try, void *ctx, bool nowait)
 	}
 	ssize_t r;
 	if (atomic_load_explicit(&pd->kind, RELAXED) == PD_BLOCKING) {
-		r = GORO_BLOCKING(try(fd, ctx));
-		err = ERRNO;
+		if (file) {
+			r = fileio_transfer(pd, dir == EPOLLIN ? FILEIO_READ
+							       : FILEIO_WRITE,
+					    fd, file->buf, file->n, -1);
+			err = r < 0 ? (int)-r : 0;
+			r = r < 0 ? -1 : r;
+		} else {
+			r = GORO_BLOCKING(try(fd, ctx));
+			err = ERRNO;
+		}
 		netpoll_unref(pd);
-		ERRNO = err;
+		if (r < 0)
+			ERRNO = err;
 		return r;
 	}
 	uint32_t seq = atomic_load_explicit(&pd->seq, RELAXED);
@@ -134,14 +156,12 @@ ssize_t io_call(int fd, uint32_t dir, io_try_fn try, void *ctx, bool nowait)
 	return r;
 }
 
-/* ---- reading ------------------------------------------------------------------ */
+ssize_t io_call(int fd, uint32_t dir, io_try_fn try, void *ctx, bool nowait)
+{
+	return call(fd, dir, try, ctx, nowait, NULL);
+}
 
-struct rw_ctx {
-	void *buf;
-	size_t n;
-	int flags;
-	struct poll_desc *pd;  /* write_once: learns whether fd is a socket */
-};
+/* ---- reading ------------------------------------------------------------------ */
 
 static ssize_t try_read(int fd, void *arg)
 {
@@ -162,7 +182,7 @@ ssize_t goro_read(int fd, void *buf, size_t n)
 	 * goroutine's stack would make it fail with EFAULT. */
 	stack_commit_range(buf, n);
 	struct rw_ctx c = { .buf = buf, .n = n };
-	return io_call(fd, EPOLLIN, try_read, &c, false);
+	return call(fd, EPOLLIN, try_read, &c, false, &c);
 }
 
 ssize_t goro_recv(int fd, void *buf, size_t n, int flags)
@@ -210,8 +230,8 @@ static ssize_t write_all(int fd, const void *buf, size_t n, int flags,
 	do {
 		struct rw_ctx c = { .buf = (char *)buf + done,
 				    .n = n - done, .flags = flags };
-		ssize_t r = io_call(fd, EPOLLOUT, try, &c,
-				    flags & MSG_DONTWAIT);
+		ssize_t r = call(fd, EPOLLOUT, try, &c, flags & MSG_DONTWAIT,
+				 try == try_write ? &c : NULL);
 		if (r < 0)
 			return done ? (ssize_t)done : -1;
 		done += (size_t)r;

@@ -252,7 +252,7 @@ static void restore_mode(int fd, struct poll_desc *pd)
 		fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
 }
 
-struct poll_desc *netpoll_ref(int fd, int *err)
+struct poll_desc *netpoll_hold(int fd, int *err)
 {
 	struct poll_desc *pd = netpoll_desc(fd);
 	if (!pd) {
@@ -278,13 +278,24 @@ struct poll_desc *netpoll_ref(int fd, int *err)
 		if (atomic_compare_exchange_weak_explicit(&pd->refs, &refs,
 							  refs + 1, ACQUIRE,
 							  RELAXED))
-			break;
+			return pd;
 	}
+}
+
+struct poll_desc *netpoll_ref(int fd, int *err)
+{
+	struct poll_desc *pd = netpoll_hold(fd, err);
+	if (!pd)
+		return NULL;
 	uint8_t k = atomic_load_explicit(&pd->kind, RELAXED);
 	if (__builtin_expect(k == PD_UNKNOWN, 0)) {
+		/* epoll's EPERM for a regular file is an answer, not an
+		 * error: the call that succeeds leaves errno as it was. */
+		int saved_errno = errno;
 		rlock_lock(&pd->lock);
 		int e = pd->kind == PD_UNKNOWN ? register_fd(fd, pd, false) : 0;
 		rlock_unlock(&pd->lock);
+		errno = saved_errno;
 		if (e) {
 			netpoll_unref(pd);
 			*err = e;
@@ -379,6 +390,17 @@ int netpoll_open_fresh(int fd, bool already_nonblocking, bool keep)
 	rlock_unlock(&pd->lock);
 	ready_all(stale);
 	return err;
+}
+
+void netpoll_forget(int fd)
+{
+	struct poll_desc *pd = netpoll_desc(fd);
+	if (!pd)
+		return;
+	rlock_lock(&pd->lock);
+	struct g *stale = forget_file(pd, PD_UNKNOWN, false);
+	rlock_unlock(&pd->lock);
+	ready_all(stale);
 }
 
 static void wait_timeout(struct timer *t)

@@ -102,6 +102,9 @@ struct poll_desc *netpoll_desc(int fd);
  */
 struct poll_desc *netpoll_ref(int fd, int *err);
 void netpoll_unref(struct poll_desc *pd);
+/* netpoll_ref for calls that never wait on the poller (goro_fstat,
+ * goro_fsync): the reference only, the kind left as it is. */
+struct poll_desc *netpoll_hold(int fd, int *err);
 
 /* True once goro_close has begun on pd: calls still in flight give up with
  * EBADF instead of trying again. */
@@ -116,6 +119,9 @@ static inline bool netpoll_closing(struct poll_desc *pd)
  * the same file as before (connect on a socket the user made): keep its
  * deadlines. */
 int netpoll_open_fresh(int fd, bool already_nonblocking, bool keep);
+/* fd was just opened by goro_open: forget what the record knew of an
+ * earlier file behind the number; the kind is decided at first use. */
+void netpoll_forget(int fd);
 
 /* goro_fd_set_deadline: set the deadline of `dirs` (EPOLLIN, EPOLLOUT) and
  * wake the goroutines waiting in those directions, which look at the new

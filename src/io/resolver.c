@@ -8,10 +8,8 @@
  * an eventfd of its own: waiting costs no P and no M, and the thread needs
  * nothing of the scheduler (it only writes to a descriptor).
  *
- * Threads are started on demand up to RESOLVER_THREADS_MAX, block every
- * signal as they start (so the application's handlers never run there,
- * but for the instant before), and stay for the life of the process, idle
- * on a condition variable; requests beyond that wait in a FIFO queue.
+ * The threads are a workpool (src/io/workpool.h) of RESOLVER_THREADS_MAX,
+ * of its own: slow name servers never hold up the file I/O pool.
  *
  * Who frees a request: it is shared by the goroutine and the thread.  The
  * thread moves `state` from WAITING to DONE and then writes the eventfd;
@@ -23,10 +21,9 @@
  * the write, which is imminent, and takes the result after all.
  */
 #include <errno.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -34,11 +31,12 @@
 
 #include "io.h"
 #include "resolver.h"
+#include "workpool.h"
 
 enum req_state { REQ_WAITING, REQ_DONE, REQ_ABANDONED };
 
 struct resolver_req {
-	struct resolver_req *next;     /* queue link, under pool.lock */
+	struct workpool_job job;       /* on the resolver pool */
 	char *node, *service;          /* copies, NULL allowed */
 	struct addrinfo hints;
 	bool has_hints;
@@ -49,13 +47,8 @@ struct resolver_req {
 	struct addrinfo *res;
 };
 
-static struct {
-	pthread_mutex_t lock;
-	pthread_cond_t work;
-	struct resolver_req *head, *tail;
-	int threads, idle;
-} pool = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-	   NULL, NULL, 0, 0 };
+static struct workpool pool = WORKPOOL_INIT(RESOLVER_THREADS_MAX,
+					     "goro-resolver");
 
 static void req_free(struct resolver_req *r)
 {
@@ -64,74 +57,25 @@ static void req_free(struct resolver_req *r)
 	free(r);
 }
 
-static void *resolver_thread(void *arg)
+static void resolve(struct workpool_job *job)
 {
-	(void)arg;
-	/* Blocked here, not around pthread_create: the creator runs on a
-	 * goroutine stack, which grows through SIGSEGV. */
-	sigset_t all;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, NULL);
-	for (;;) {
-		pthread_mutex_lock(&pool.lock);
-		while (!pool.head) {
-			pool.idle++;
-			pthread_cond_wait(&pool.work, &pool.lock);
-			pool.idle--;
-		}
-		struct resolver_req *r = pool.head;
-		pool.head = r->next;
-		if (!pool.head)
-			pool.tail = NULL;
-		pthread_mutex_unlock(&pool.lock);
-
-		int fd = r->efd;
-		r->rc = getaddrinfo(r->node, r->service,
-				    r->has_hints ? &r->hints : NULL, &r->res);
-		r->err = errno;
-		int expect = REQ_WAITING;
-		if (atomic_compare_exchange_strong(&r->state, &expect,
-						   REQ_DONE)) {
-			/* Last touch: the goroutine owns r from here on. */
-			uint64_t one = 1;
-			while (write(fd, &one, sizeof(one)) < 0 && errno == EINTR)
-				;
-		} else {
-			if (r->rc == 0)
-				freeaddrinfo(r->res);
-			req_free(r);
-		}
+	struct resolver_req *r = (struct resolver_req *)
+		((char *)job - offsetof(struct resolver_req, job));
+	int fd = r->efd;
+	r->rc = getaddrinfo(r->node, r->service,
+			    r->has_hints ? &r->hints : NULL, &r->res);
+	r->err = errno;
+	int expect = REQ_WAITING;
+	if (atomic_compare_exchange_strong(&r->state, &expect, REQ_DONE)) {
+		/* Last touch: the goroutine owns r from here on. */
+		uint64_t one = 1;
+		while (write(fd, &one, sizeof(one)) < 0 && errno == EINTR)
+			;
+	} else {
+		if (r->rc == 0)
+			freeaddrinfo(r->res);
+		req_free(r);
 	}
-	return NULL;
-}
-
-/* Queue r; start a thread if none is idle and the pool may grow.  false
- * if no thread exists and none could be started. */
-static bool submit(struct resolver_req *r)
-{
-	pthread_mutex_lock(&pool.lock);
-	if (pool.idle == 0 && pool.threads < RESOLVER_THREADS_MAX) {
-		pthread_t t;
-		pthread_attr_t attr;
-		pthread_attr_init(&attr);
-		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		if (pthread_create(&t, &attr, resolver_thread, NULL) == 0)
-			pool.threads++;
-		pthread_attr_destroy(&attr);
-	}
-	if (pool.threads == 0) {
-		pthread_mutex_unlock(&pool.lock);
-		return false;
-	}
-	r->next = NULL;
-	if (pool.tail)
-		pool.tail->next = r;
-	else
-		pool.head = r;
-	pool.tail = r;
-	pthread_cond_signal(&pool.work);
-	pthread_mutex_unlock(&pool.lock);
-	return true;
 }
 
 static int take_result(struct resolver_req *r, struct addrinfo **res)
@@ -174,7 +118,13 @@ int resolver_getaddrinfo(const char *node, const char *service,
 		return EAI_SYSTEM;
 	}
 	atomic_init(&r->state, REQ_WAITING);
-	if (!submit(r)) {
+	r->job.run = resolve;
+	/* Not preempted, nor pulled out at exit, inside libc holding the
+	 * pool's lock (see src/io/fileio.c). */
+	rlock_section_begin();
+	bool queued = workpool_submit(&pool, &r->job);
+	rlock_section_end();
+	if (!queued) {
 		/* No thread at all: resolve here, handing the P on. */
 		close(r->efd);
 		req_free(r);
