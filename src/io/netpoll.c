@@ -435,7 +435,7 @@ int netpoll_wait_locked(struct poll_desc *pd, uint32_t events,
 	if (w.timed && !timer_stop(&w.timer)) {
 		/* The callback has begun: it still reads w. */
 		while (!atomic_load_explicit(&w.timer_done, ACQUIRE))
-			__builtin_ia32_pause();
+			arch_cpu_relax();
 	}
 	return w.result;
 }
