@@ -49,6 +49,7 @@
 #include "arch.h"
 #include "goroutine.h"
 #include "lock.h"
+#include "sanitizer_state.h"
 #include "signal_stack.h"
 #include "stack.h"
 
@@ -123,7 +124,7 @@ struct g {
 	size_t stack_max;            /* limit requested at spawn, 0 = default */
 
 	int saved_errno;             /* errno carried across switches */
-	void *asan_fake_stack;       /* src/base/sanitizer.h */
+	struct sanitizer_g san;      /* src/base/sanitizer_state.h */
 	_Atomic bool preempt;        /* please yield at the next safe point */
 	int preempt_disable;         /* goro_preempt_disable nesting */
 	struct m *locked_m;          /* goro_lock_thread */
@@ -233,9 +234,7 @@ struct m {
 	void *prev_unlock_arg;
 
 	struct signal_stack sigstack; /* for preemption and faults */
-	void *g0_stack_lo;           /* this thread's own stack (sanitizers) */
-	size_t g0_stack_size;
-	void *asan_fake_stack;       /* ASan's fake stack across a switch */
+	struct sanitizer_m san;      /* src/base/sanitizer_state.h */
 
 	bool exit_joined;            /* thread joined at exit; M0 only
 	                                (src/main.c) */
