@@ -49,6 +49,7 @@
 #include "arch.h"
 #include "goroutine.h"
 #include "lock.h"
+#include "procs_spare.h"
 #include "sanitizer_state.h"
 #include "signal_stack.h"
 #include "stack.h"
@@ -184,12 +185,7 @@ struct p {
 	int64_t goid_cache;          /* goroutine ids reserved by this P */
 	int64_t goid_cache_end;
 	struct timer_heap *timers;   /* src/time/timer.c */
-	/* A spare P lent to an M whose own P sysmon handed on while its
-	 * thread slept in the kernel (src/sysmon/retake.c); not in allp. */
-	bool spare;
-	struct p *spare_next;        /* list of all spares */
-	int64_t spare_cpu_mark;      /* sysmon only: the borrowing thread's CPU
-	                                time at its last look (src/sysmon/retake.c) */
+	struct p_spare spare;        /* src/sched/procs_spare.h */
 };
 
 /* ---- M ------------------------------------------------------------------ */
