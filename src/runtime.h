@@ -278,7 +278,8 @@ struct sched {
 	/* Goroutines waiting on the outside world (I/O wait, a blocking
 	 * call): they may wake without help from any other goroutine, so
 	 * while there are any the program is not deadlocked (src/sched/deadlock.c).
-	 * The I/O and blocking-call paths count themselves in and out. */
+	 * The I/O and blocking-call paths count themselves in and out with
+	 * deadlock_blocked_add, its one writer. */
 	_Atomic int64_t nblocked;
 	_Atomic int64_t mid_next;
 };

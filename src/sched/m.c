@@ -566,6 +566,12 @@ void m_poke_idle_for_deadline(int64_t when)
 		note_wake(&m->park);  /* no P handed: it takes an idle one */
 }
 
+void m_list_start(struct m *m0)
+{
+	sched.allm = m0;
+	sched.mcount = 1;
+}
+
 void m_join_all(struct m *self)
 {
 	/* Ms still being created (sched.exiting stops new ones) join in. */

@@ -191,7 +191,7 @@ static struct p *spare_all;      /* every spare, through spare.next */
  * leaves it alone. */
 static void spares_lent_add(int64_t n)
 {
-	atomic_fetch_add_explicit(&sched.nblocked, n, RELAXED);
+	deadlock_blocked_add(n);
 }
 
 struct p *p_spare_get(void)
