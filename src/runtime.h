@@ -255,8 +255,11 @@ struct sched {
 	struct m *midle;             /* idle Ms */
 	int32_t nmidle;
 	_Atomic int32_t nmspinning;
-	struct m *allm;              /* every M of this run */
-	int32_t mcount;
+	/* Every M of this run, and their number: written under `lock`, read
+	 * without it by the dumper (which walks the list from another
+	 * thread while Ms start). */
+	struct m *_Atomic allm;
+	_Atomic int32_t mcount;
 	int32_t mcreating;           /* threads being created outside the lock */
 
 	struct p *allp[1024];        /* GORO_MAXPROCS_LIMIT */

@@ -362,10 +362,14 @@ static bool reserve_make(void)
 	sched.mcreating--;
 	if (err) {
 		/* Unlink: nothing else knows it yet. */
-		struct m **pp = &sched.allm;
-		while (*pp != m)
-			pp = &(*pp)->alllink;
-		*pp = m->alllink;
+		if (sched.allm == m) {
+			sched.allm = m->alllink;
+		} else {
+			struct m *q = sched.allm;
+			while (q->alllink != m)
+				q = q->alllink;
+			q->alllink = m->alllink;
+		}
 		sched.mcount--;
 		rlock_unlock(&sched.lock);
 		rt_free(m, sizeof(*m));
