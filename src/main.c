@@ -264,8 +264,7 @@ int goro_main(int (*fn)(int, char **), int argc, char **argv)
 	m0->is_m0 = true;
 	run_m0 = m0;
 	atomic_store_explicit(&m0_back, false, RELAXED);
-	sched.allm = m0;
-	sched.mcount = 1;
+	m_list_start(m0);
 	m_attach_thread(m0);
 	int saved_errno = errno;
 

@@ -49,6 +49,8 @@
 #include "arch.h"
 #include "goroutine.h"
 #include "lock.h"
+#include "procs_spare.h"
+#include "sanitizer_state.h"
 #include "signal_stack.h"
 #include "stack.h"
 
@@ -123,7 +125,7 @@ struct g {
 	size_t stack_max;            /* limit requested at spawn, 0 = default */
 
 	int saved_errno;             /* errno carried across switches */
-	void *asan_fake_stack;       /* src/base/sanitizer.h */
+	struct sanitizer_g san;      /* src/base/sanitizer_state.h */
 	_Atomic bool preempt;        /* please yield at the next safe point */
 	int preempt_disable;         /* goro_preempt_disable nesting */
 	struct m *locked_m;          /* goro_lock_thread */
@@ -186,12 +188,7 @@ struct p {
 	int64_t goid_cache;          /* goroutine ids reserved by this P */
 	int64_t goid_cache_end;
 	struct timer_heap *timers;   /* src/time/timer.c */
-	/* A spare P lent to an M whose own P sysmon handed on while its
-	 * thread slept in the kernel (src/sysmon/retake.c); not in allp. */
-	bool spare;
-	struct p *spare_next;        /* list of all spares */
-	int64_t spare_cpu_mark;      /* sysmon only: the borrowing thread's CPU
-	                                time at its last look (src/sysmon/retake.c) */
+	struct p_spare spare;        /* src/sched/procs_spare.h */
 };
 
 /* ---- M ------------------------------------------------------------------ */
@@ -236,9 +233,7 @@ struct m {
 	void *prev_unlock_arg;
 
 	struct signal_stack sigstack; /* for preemption and faults */
-	void *g0_stack_lo;           /* this thread's own stack (sanitizers) */
-	size_t g0_stack_size;
-	void *asan_fake_stack;       /* ASan's fake stack across a switch */
+	struct sanitizer_m san;      /* src/base/sanitizer_state.h */
 
 	bool exit_joined;            /* thread joined at exit; M0 only
 	                                (src/main.c) */
@@ -266,8 +261,11 @@ struct sched {
 	struct m *midle;             /* idle Ms */
 	int32_t nmidle;
 	_Atomic int32_t nmspinning;
-	struct m *allm;              /* every M of this run */
-	int32_t mcount;
+	/* Every M of this run, and their number: written under `lock`, read
+	 * without it by the dumper (which walks the list from another
+	 * thread while Ms start). */
+	struct m *_Atomic allm;
+	_Atomic int32_t mcount;
 	int32_t mcreating;           /* threads being created outside the lock */
 
 	struct p *allp[1024];        /* GORO_MAXPROCS_LIMIT */
@@ -289,7 +287,8 @@ struct sched {
 	/* Goroutines waiting on the outside world (I/O wait, a blocking
 	 * call): they may wake without help from any other goroutine, so
 	 * while there are any the program is not deadlocked (src/sched/deadlock.c).
-	 * The I/O and blocking-call paths count themselves in and out. */
+	 * The I/O and blocking-call paths count themselves in and out with
+	 * deadlock_blocked_add, its one writer. */
 	_Atomic int64_t nblocked;
 	_Atomic int64_t mid_next;
 };

@@ -40,11 +40,6 @@ void futex_wake(_Atomic uint32_t *addr, int count)
 	syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, count, NULL, NULL, 0);
 }
 
-static inline void cpu_relax(void)
-{
-	__builtin_ia32_pause();
-}
-
 static void lock_held_by_m(int delta)
 {
 	struct m *m = m_current();
@@ -83,7 +78,7 @@ void rlock_lock(struct rlock *l)
 						    memory_order_relaxed))
 		return;
 	for (int i = 0; i < SPIN_TRIES; i++) {
-		cpu_relax();
+		arch_cpu_relax();
 		expected = 0;
 		if (atomic_load_explicit(&l->state, memory_order_relaxed) == 0 &&
 		    atomic_compare_exchange_weak_explicit(&l->state, &expected, 1,

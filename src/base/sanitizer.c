@@ -27,8 +27,8 @@ void sanitizer_thread_init(struct m *m)
 	size_t size;
 	if (pthread_getattr_np(pthread_self(), &attr) == 0) {
 		if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
-			m->g0_stack_lo = addr;
-			m->g0_stack_size = size;
+			m->san.g0_stack_lo = addr;
+			m->san.g0_stack_size = size;
 		}
 		pthread_attr_destroy(&attr);
 	}

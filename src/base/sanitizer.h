@@ -42,11 +42,11 @@ static inline void sanitizer_switch_begin(struct m *m, struct g *from,
 {
 	(void)from;
 	(void)from_dying;
-	void *fiber = m->asan_fake_stack;  /* g0: the thread's own */
+	void *fiber = m->san.fiber;  /* g0: the thread's own */
 	if (to) {
-		if (!to->asan_fake_stack)
-			to->asan_fake_stack = __tsan_create_fiber(0);
-		fiber = to->asan_fake_stack;
+		if (!to->san.fiber)
+			to->san.fiber = __tsan_create_fiber(0);
+		fiber = to->san.fiber;
 	}
 	__tsan_switch_to_fiber(fiber, 0);
 }
@@ -57,7 +57,7 @@ static inline void sanitizer_stack_fresh(void *lo, size_t size)
 }
 static inline void sanitizer_thread_init(struct m *m)
 {
-	m->asan_fake_stack = __tsan_get_current_fiber();
+	m->san.fiber = __tsan_get_current_fiber();
 }
 
 #else
@@ -99,11 +99,11 @@ static inline void sanitizer_switch_begin(struct m *m, struct g *from,
 		bottom = to->stack.lo;
 		size = (size_t)((char *)to->stack.hi - (char *)to->stack.lo);
 	} else {
-		bottom = m->g0_stack_lo;
-		size = m->g0_stack_size;
+		bottom = m->san.g0_stack_lo;
+		size = m->san.g0_stack_size;
 	}
 	void **save = from_dying ? NULL
-		    : from ? &from->asan_fake_stack : &m->asan_fake_stack;
+		    : from ? &from->san.fiber : &m->san.fiber;
 	__sanitizer_start_switch_fiber(save, bottom, size);
 }
 
@@ -111,7 +111,7 @@ static inline void sanitizer_switch_end(struct m *m)
 {
 	if (!asan_in_process())
 		return;
-	void *fake = m->curg ? m->curg->asan_fake_stack : m->asan_fake_stack;
+	void *fake = m->curg ? m->curg->san.fiber : m->san.fiber;
 	__sanitizer_finish_switch_fiber(fake, NULL, NULL);
 }
 

@@ -130,7 +130,7 @@ static void stop_others(struct m *self, bool all, int max)
 {
 	pid_t pid = getpid();
 	nslots = 0;
-	for (struct m *m = __atomic_load_n(&sched.allm, __ATOMIC_ACQUIRE);
+	for (struct m *m = atomic_load_explicit(&sched.allm, ACQUIRE);
 	     m && nslots < max; m = m->alllink) {
 		if (m == self || m->tid == 0)
 			continue;
@@ -354,7 +354,7 @@ static void print_other(struct dump_ctx *d, struct g *g)
 static void print_all_but(struct dump_ctx *d, const struct g *first)
 {
 	size_t n = atomic_load_explicit(&allgs.count, ACQUIRE);
-	struct g **items = __atomic_load_n(&allgs.items, __ATOMIC_ACQUIRE);
+	struct g **items = atomic_load_explicit(&allgs.items, ACQUIRE);
 	uint32_t gen = sched.generation;
 	for (size_t i = 0; i < n; i++) {
 		struct g *g = items[i];
@@ -483,7 +483,7 @@ void goro_dump(int fd)
 		return;
 	rlock_lock(&dump_lock);
 	struct dump_ctx d = { .now = rt_now() };
-	int max = __atomic_load_n(&sched.mcount, __ATOMIC_RELAXED);
+	int max = atomic_load_explicit(&sched.mcount, RELAXED);
 	if (max > CAPTURE_SLOTS)
 		max = CAPTURE_SLOTS;
 	size_t held_size = (size_t)max * sizeof(*d.held);

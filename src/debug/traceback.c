@@ -56,16 +56,7 @@ int traceback_saved(const struct g *g, struct traceback *tb)
 	    (uintptr_t)(f + 1) > (uintptr_t)g->stack.hi)
 		return -EINVAL;
 	ucontext_t uc;
-	memset(&uc, 0, sizeof(uc));
-	greg_t *r = uc.uc_mcontext.gregs;
-	r[REG_RIP] = (greg_t)f->rip;
-	r[REG_RSP] = (greg_t)(uintptr_t)(f + 1);
-	r[REG_RBP] = (greg_t)f->rbp;
-	r[REG_RBX] = (greg_t)f->rbx;
-	r[REG_R12] = (greg_t)f->r12;
-	r[REG_R13] = (greg_t)f->r13;
-	r[REG_R14] = (greg_t)f->r14;
-	r[REG_R15] = (greg_t)f->r15;
+	arch_uc_for_unwind(&uc, f, 0);
 	unw_cursor_t cursor;
 	if (unw_init_local(&cursor, (unw_context_t *)&uc) < 0)
 		return -EINVAL;
@@ -115,9 +106,7 @@ int traceback_name_of(uint64_t pc, char *buf, size_t len, uint64_t *offset)
 	/* A cursor needs a context; one made of the PC alone is enough to
 	 * ask for the name (nothing is read from the stack until a step). */
 	ucontext_t uc;
-	memset(&uc, 0, sizeof(uc));
-	uc.uc_mcontext.gregs[REG_RIP] = (greg_t)pc;
-	uc.uc_mcontext.gregs[REG_RSP] = (greg_t)(uintptr_t)&uc;
+	arch_uc_for_unwind(&uc, NULL, pc);
 	unw_cursor_t cursor;
 	unw_word_t off = 0;
 	buf[0] = '\0';

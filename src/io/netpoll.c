@@ -43,6 +43,7 @@
 
 #include "clock.h"
 #include "alloc.h"
+#include "deadlock.h"
 #include "netpoll.h"
 #include "scheduler.h"
 #include <goro.h>
@@ -76,7 +77,7 @@ static void restore_mode(int fd, struct poll_desc *pd);
 static void waiting_add(int64_t n)
 {
 	atomic_fetch_add_explicit(&waiting, n, RELAXED);
-	atomic_fetch_add_explicit(&sched.nblocked, n, RELAXED);
+	deadlock_blocked_add(n);
 }
 
 int netpoll_init(void)
@@ -457,7 +458,7 @@ int netpoll_wait_locked(struct poll_desc *pd, uint32_t events,
 	if (w.timed && !timer_stop(&w.timer)) {
 		/* The callback has begun: it still reads w. */
 		while (!atomic_load_explicit(&w.timer_done, ACQUIRE))
-			__builtin_ia32_pause();
+			arch_cpu_relax();
 	}
 	return w.result;
 }

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <stdio.h>
 
+#include "deadlock.h"
 #include "m.h"
 #include "procs.h"
 #include "runq.h"
@@ -33,7 +34,7 @@ static void region_enter(struct m *m)
 	struct g *g = m->curg;
 	struct p *p = m->p;
 	/* Waiting on the outside world: not a deadlock (src/sched/deadlock.c). */
-	atomic_fetch_add_explicit(&sched.nblocked, 1, RELAXED);
+	deadlock_blocked_add(1);
 	atomic_store_explicit(&g->status, G_SYSCALL, RELAXED);
 	m->syscall_p = p;
 	atomic_store_explicit(&m->p, NULL, RELAXED);
@@ -64,7 +65,7 @@ static void region_exit(struct m *m)
 		atomic_store_explicit(&m->p, p, RELAXED);
 		atomic_store_explicit(&p->m, m, RELAXED);
 		atomic_store_explicit(&g->status, G_RUNNING, RELAXED);
-		atomic_fetch_sub_explicit(&sched.nblocked, 1, RELAXED);
+		deadlock_blocked_add(-1);
 		return;
 	}
 	/* sysmon or a stop-the-world took it: any idle P will do. */
@@ -83,7 +84,7 @@ static void region_exit(struct m *m)
 		sched_requeue_without_p();
 		m = m_current();
 	}
-	atomic_fetch_sub_explicit(&sched.nblocked, 1, RELAXED);
+	deadlock_blocked_add(-1);
 	*m->errno_loc = saved_errno;
 }
 

@@ -34,7 +34,7 @@ void deadlock_foreign_caller(void)
 	uint32_t seen = atomic_load_explicit(&foreign_run, RELAXED);
 	if (seen != gen &&
 	    atomic_compare_exchange_strong(&foreign_run, &seen, gen))
-		atomic_fetch_add_explicit(&sched.nblocked, 1, RELAXED);
+		deadlock_blocked_add(1);
 }
 
 static bool nothing_can_run(void)
@@ -73,4 +73,9 @@ void deadlock_check(void)
 	out_str(&out, "fatal error: all goroutines are asleep - deadlock!\n\n");
 	dump_fatal(&out, NULL, true);
 	_exit(2);
+}
+
+void deadlock_blocked_add(int64_t n)
+{
+	atomic_fetch_add_explicit(&sched.nblocked, n, RELAXED);
 }

@@ -30,7 +30,8 @@ struct g_free_list {
  */
 struct g_table {
 	struct rlock lock;
-	struct g **items;
+	struct g **_Atomic items;   /* written under lock; the dumper reads
+	                               it without */
 	_Atomic size_t count;
 	size_t capacity;
 };

@@ -362,10 +362,14 @@ static bool reserve_make(void)
 	sched.mcreating--;
 	if (err) {
 		/* Unlink: nothing else knows it yet. */
-		struct m **pp = &sched.allm;
-		while (*pp != m)
-			pp = &(*pp)->alllink;
-		*pp = m->alllink;
+		if (sched.allm == m) {
+			sched.allm = m->alllink;
+		} else {
+			struct m *q = sched.allm;
+			while (q->alllink != m)
+				q = q->alllink;
+			q->alllink = m->alllink;
+		}
 		sched.mcount--;
 		rlock_unlock(&sched.lock);
 		rt_free(m, sizeof(*m));
@@ -564,6 +568,12 @@ void m_poke_idle_for_deadline(int64_t when)
 	rlock_unlock(&sched.lock);
 	if (m)
 		note_wake(&m->park);  /* no P handed: it takes an idle one */
+}
+
+void m_list_start(struct m *m0)
+{
+	sched.allm = m0;
+	sched.mcount = 1;
 }
 
 void m_join_all(struct m *self)

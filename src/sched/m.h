@@ -50,6 +50,8 @@ int64_t m_thread_cpu_ns(pid_t tid);
 void m_attach_thread(struct m *m);
 void m_detach_thread(struct m *m);
 struct m *m_alloc(void);
+/* A run's list of Ms (sched.allm) starts with M0 alone. */
+void m_list_start(struct m *m0);
 /* Wait for every M but the caller to leave, then free them all. */
 void m_join_all(struct m *self);
 

@@ -185,14 +185,14 @@ bool p_handoff(struct p *p)
 /* Spare Ps lent to Ms whose P was taken while they slept. */
 static struct rlock spare_lock = RLOCK_INIT;
 static struct p *spare_free;
-static struct p *spare_all;      /* every spare, through spare_next */
+static struct p *spare_all;      /* every spare, through spare.next */
 
 /* A goroutine on a spare P was found asleep in the kernel: it counts in
  * sched.nblocked until it gives the spare back, so that deadlock detection
  * leaves it alone. */
 static void spares_lent_add(int64_t n)
 {
-	atomic_fetch_add_explicit(&sched.nblocked, n, RELAXED);
+	deadlock_blocked_add(n);
 }
 
 struct p *p_spare_get(void)
@@ -209,9 +209,9 @@ struct p *p_spare_get(void)
 	}
 	if (!(p = p_create(-1)))
 		return NULL;
-	p->spare = true;
+	p->spare.is_spare = true;
 	rlock_lock(&spare_lock);
-	p->spare_next = spare_all;
+	p->spare.next = spare_all;
 	spare_all = p;
 	rlock_unlock(&spare_lock);
 	spares_lent_add(1);
@@ -251,7 +251,7 @@ void p_spares_free(void)
 {
 	struct p *next;
 	for (struct p *p = spare_all; p; p = next) {
-		next = p->spare_next;
+		next = p->spare.next;
 		p_destroy(p);
 	}
 	spare_all = spare_free = NULL;
@@ -260,7 +260,7 @@ void p_spares_free(void)
 void p_spares_visit(void (*visit)(struct p *p, void *arg), void *arg)
 {
 	rlock_lock(&spare_lock);
-	for (struct p *p = spare_all; p; p = p->spare_next)
+	for (struct p *p = spare_all; p; p = p->spare.next)
 		visit(p, arg);
 	rlock_unlock(&spare_lock);
 }

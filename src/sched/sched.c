@@ -245,7 +245,7 @@ static struct g *find_local(struct m *m, bool *inherit, bool run_timers)
 static bool must_leave_p(void)
 {
 	struct p *p = m_current()->p;
-	return (p && p->spare) ||
+	return (p && p->spare.is_spare) ||
 	       atomic_load_explicit(&sched.stw_waiting, RELAXED) ||
 	       atomic_load_explicit(&sched.exiting, RELAXED);
 }
@@ -367,7 +367,7 @@ top:
 		}
 		p_acquire(m, p);
 	}
-	if (m->p->spare) {
+	if (m->p->spare.is_spare) {
 		/* sysmon lent this M a spare P while it slept in the kernel. */
 		p_spare_release(m);
 		goto top;
@@ -571,7 +571,7 @@ static struct g *stop_locked_m(struct m *m)
 	 * preempted goroutine may hold any lock of the code it was stopped
 	 * in: it creates no thread itself. */
 	bool parked = m->locked_g->thread_parked;
-	if (m->p && m->p->spare)
+	if (m->p && m->p->spare.is_spare)
 		p_spare_release(m);
 	if (m->p) {
 		if (parked && handoff_p_to_parked(m)) {

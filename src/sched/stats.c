@@ -82,7 +82,7 @@ static void count_threads_and_procs(struct goro_stats *s)
 			s->m_running++;
 		else if (p)
 			s->m_spinning++;
-		if (!m->idle && p && p->spare)
+		if (!m->idle && p && p->spare.is_spare)
 			s->m_spare++;
 	}
 	int32_t procs = atomic_load_explicit(&sched.gomaxprocs, RELAXED);

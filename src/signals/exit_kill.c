@@ -102,8 +102,8 @@ bool exit_kill_from_runtime(const siginfo_t *si)
 /* Was the interrupted context in a system call (see the top)? */
 static bool in_system_call(const mcontext_t *mc)
 {
-	uintptr_t ip = (uintptr_t)mc->gregs[REG_RIP];
-	int64_t ax = (int64_t)mc->gregs[REG_RAX];
+	uintptr_t ip = arch_mc_pc(mc);
+	int64_t ax = arch_mc_ret(mc);
 	if (text_is_runtime(ip))
 		return false;
 	const volatile uint8_t *c = (const volatile uint8_t *)ip;
@@ -137,7 +137,7 @@ void exit_kill_handle(void *ucontext)
 	if (!g || m->locks > 0)
 		return;
 	mcontext_t *mc = &((ucontext_t *)ucontext)->uc_mcontext;
-	uintptr_t sp = (uintptr_t)mc->gregs[REG_RSP];
+	uintptr_t sp = arch_mc_sp(mc);
 	if (sp <= (uintptr_t)g->stack.lo + ESCAPE_DROP ||
 	    sp > (uintptr_t)g->stack.hi)
 		return;
@@ -145,12 +145,11 @@ void exit_kill_handle(void *ucontext)
 		atomic_load_explicit(&g->status, memory_order_relaxed) ==
 			G_SYSCALL &&
 		text_ranges_runtime_separable() &&
-		!text_is_runtime((uintptr_t)mc->gregs[REG_RIP]);
+		!text_is_runtime(arch_mc_pc(mc));
 	if (!app_in_region && !in_system_call(mc))
 		return;
 	/* A call's entry: RSP 8 below a 16-byte boundary.  Nothing is
 	 * written to the goroutine's stack here. */
 	sp = ((sp - ESCAPE_DROP) & ~(uintptr_t)15) - 8;
-	mc->gregs[REG_RSP] = (greg_t)sp;
-	mc->gregs[REG_RIP] = (greg_t)(uintptr_t)exit_escape;
+	arch_mc_redirect(mc, (uintptr_t)exit_escape, sp);
 }

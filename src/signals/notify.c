@@ -40,6 +40,7 @@
 
 #include "alloc.h"
 #include "chan.h"
+#include "deadlock.h"
 #include "dump.h"
 #include "notify.h"
 #include "runtime.h"
@@ -246,10 +247,10 @@ static int sync_locked(void)
 	atomic_store_explicit(&notify.wanted, want, memory_order_release);
 	bool counted = notify.counted_generation == sched.generation;
 	if (want && !counted) {
-		atomic_fetch_add(&sched.nblocked, 1);
+		deadlock_blocked_add(1);
 		notify.counted_generation = sched.generation;
 	} else if (!want && counted) {
-		atomic_fetch_sub(&sched.nblocked, 1);
+		deadlock_blocked_add(-1);
 		notify.counted_generation = 0;
 	}
 	if (notify.helper_started)

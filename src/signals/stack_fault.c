@@ -64,7 +64,7 @@ static _Noreturn void stack_overflow_fatal(struct g *g, uintptr_t addr,
 	out_str(&o, "-byte limit\naddr=");
 	out_hex(&o, addr);
 	out_str(&o, " sp=");
-	out_hex(&o, (uint64_t)uc->uc_mcontext.gregs[REG_RSP]);
+	out_hex(&o, arch_mc_sp(&uc->uc_mcontext));
 	out_str(&o, " stack=[");
 	out_hex(&o, (uint64_t)g->stack.lo);
 	out_str(&o, ", ");
@@ -102,8 +102,8 @@ static void stack_fault_handler(int sig, siginfo_t *si, void *uctx)
 	struct m *m = m_current();
 	if (sig == SIGSEGV && m) {
 		uintptr_t addr = (uintptr_t)si->si_addr, need = 0;
-		uintptr_t sp = (uintptr_t)((const ucontext_t *)uctx)->
-			uc_mcontext.gregs[REG_RSP];
+		const ucontext_t *uc = uctx;
+		uintptr_t sp = arch_mc_sp(&uc->uc_mcontext);
 		struct g *candidates[2] = { m->curg, m->prev_g };
 		for (int i = 0; i < 2; i++) {
 			struct g *g = candidates[i];

@@ -76,7 +76,7 @@ static void lock_slow(struct mutex *m)
 							   old | WOKEN))
 				awoke = true;
 			for (int i = 0; i < SPIN_PAUSES; i++)
-				__builtin_ia32_pause();
+				arch_cpu_relax();
 			iter++;
 			old = atomic_load(&m->state);
 			continue;

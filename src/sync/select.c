@@ -254,7 +254,7 @@ static int select_run(goro_case_t *cases, size_t n, size_t active,
 	if (sp.timed && !timer_stop(&sp.timer))
 		while (!atomic_load_explicit(&sp.timer_done,
 					     memory_order_acquire))
-			__builtin_ia32_pause();
+			arch_cpu_relax();
 	lock_all(locked, nlocked);
 	for (size_t i = 0; i < active; i++)
 		if (&waiters[i] != won)

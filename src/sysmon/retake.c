@@ -216,7 +216,7 @@ static bool retake_silent(struct p *p, struct m *m, struct g *g)
 	if (!spare)
 		return false;
 	atomic_store_explicit(&spare->m, m, RELAXED);
-	spare->spare_cpu_mark = m_thread_cpu_ns(m->tid);
+	spare->spare.cpu_mark = m_thread_cpu_ns(m->tid);
 	atomic_store_explicit(&spare->status, P_RUNNING, RELAXED);
 	atomic_store_explicit(&m->stolen_p, p, RELAXED);
 	atomic_store_explicit(&m->p, spare, SEQ_CST);
@@ -324,12 +324,12 @@ static void preempt_spare(struct p *p, void *arg)
 		return;
 	seen->lent = true;
 	int64_t cpu = m_thread_cpu_ns(m->tid);
-	if (cpu >= 0 && p->spare_cpu_mark >= 0 &&
-	    cpu - p->spare_cpu_mark > SPARE_RUNNING_NS) {
+	if (cpu >= 0 && p->spare.cpu_mark >= 0 &&
+	    cpu - p->spare.cpu_mark > SPARE_RUNNING_NS) {
 		preempt_request(m, g);
 		seen->acted = true;
 	}
-	p->spare_cpu_mark = cpu;
+	p->spare.cpu_mark = cpu;
 }
 
 static bool preempt_spares(int64_t now, int64_t *wake)

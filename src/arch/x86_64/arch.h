@@ -14,6 +14,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
+#include <ucontext.h>
 
 struct arch_ctx {
 	void *sp;  /* saved stack pointer; points at a struct arch_switch_frame */
@@ -43,6 +45,65 @@ void arch_ctx_init(struct arch_ctx *ctx, void *stack_top,
 void goro_start(void);
 
 #define ARCH_RED_ZONE 128
+
+/* ---- a signal context's registers ---------------------------------------- */
+
+/* The interrupted program counter, stack pointer and return-value
+ * register (RAX: a system call's result or, on the call, its number) of a
+ * signal's machine context. */
+static inline uintptr_t arch_mc_pc(const mcontext_t *mc)
+{
+	return (uintptr_t)mc->gregs[REG_RIP];
+}
+
+static inline uintptr_t arch_mc_sp(const mcontext_t *mc)
+{
+	return (uintptr_t)mc->gregs[REG_RSP];
+}
+
+static inline int64_t arch_mc_ret(const mcontext_t *mc)
+{
+	return (int64_t)mc->gregs[REG_RAX];
+}
+
+/* Resume the interrupted thread at pc with stack pointer sp. */
+static inline void arch_mc_redirect(mcontext_t *mc, uintptr_t pc,
+				    uintptr_t sp)
+{
+	mc->gregs[REG_RIP] = (greg_t)pc;
+	mc->gregs[REG_RSP] = (greg_t)sp;
+}
+
+/* A context an unwinder can start from: the switch frame f describes a
+ * goroutine that gave up the CPU (its callee-saved registers, and the
+ * stack pointer just above the frame); or, with f NULL, a PC alone (sp
+ * then points at *uc itself, a harmless readable address). */
+static inline void arch_uc_for_unwind(ucontext_t *uc,
+				      const struct arch_switch_frame *f,
+				      uintptr_t pc)
+{
+	memset(uc, 0, sizeof(*uc));
+	greg_t *r = uc->uc_mcontext.gregs;
+	if (!f) {
+		r[REG_RIP] = (greg_t)pc;
+		r[REG_RSP] = (greg_t)(uintptr_t)uc;
+		return;
+	}
+	r[REG_RIP] = (greg_t)f->rip;
+	r[REG_RSP] = (greg_t)(uintptr_t)(f + 1);
+	r[REG_RBP] = (greg_t)f->rbp;
+	r[REG_RBX] = (greg_t)f->rbx;
+	r[REG_R12] = (greg_t)f->r12;
+	r[REG_R13] = (greg_t)f->r13;
+	r[REG_R14] = (greg_t)f->r14;
+	r[REG_R15] = (greg_t)f->r15;
+}
+
+/* A spin-wait hint to the CPU. */
+static inline void arch_cpu_relax(void)
+{
+	__builtin_ia32_pause();
+}
 
 /* Longest call instruction arch_follows_call recognises, in bytes. */
 #define ARCH_CALL_MAX_LEN 8
