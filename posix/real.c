@@ -53,9 +53,12 @@ static void posix_resolve(void)
 	atomic_store_explicit(&resolved, 1, memory_order_release);
 }
 
+/* Only a child forked by a goroutine has a thread that looks like one;
+ * any other child is a fresh program for the runtime. */
 static void in_child(void)
 {
-	atomic_store_explicit(&posix_forked, 1, memory_order_relaxed);
+	if (goro_posix_active(NULL))
+		atomic_store_explicit(&posix_forked, 1, memory_order_relaxed);
 }
 
 __attribute__((constructor(101))) static void posix_init(void)
