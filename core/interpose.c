@@ -58,6 +58,14 @@ void goro_posix_commit(const void *p, size_t n)
 		stack_commit_range(p, n);
 }
 
+int goro_posix_runtime(const void *caller)
+{
+	if (text_is_runtime((uintptr_t)caller))
+		return 1;
+	struct m *m = m_current();
+	return m && (m->locks || (m->curg && m->curg->rt_libc));
+}
+
 struct call_ctx {
 	goro_posix_try_fn try;
 	void *ctx;

@@ -34,6 +34,12 @@
  */
 int goro_posix_active(const void *caller);
 
+/* Non-zero when the call made from `caller` is libgoro's own (its code,
+ * g.rt_libc, or a runtime lock held): the descriptor bookkeeping of the
+ * replacements (fcntl's view, close's record) must ignore it.  Any
+ * thread; async-signal-safe. */
+int goro_posix_runtime(const void *caller);
+
 /* One attempt of a libc call: its result, or -1 with errno.  sock: 1 if fd
  * is known to be a socket, 0 if known not to be, -1 unknown.  It must not
  * block: on a socket it uses MSG_DONTWAIT (the description may be

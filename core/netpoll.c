@@ -469,6 +469,7 @@ static struct g *forget_file(struct poll_desc *pd, enum pd_kind kind,
 	pd->sock = PD_SOCK_UNKNOWN;
 	pd->restore_blocking = false;
 	atomic_store_explicit(&pd->posix, 0, RELAXED);
+	atomic_store_explicit(&pd->stale, false, RELAXED);
 	if (!keep_deadlines) {
 		atomic_store_explicit(&pd->rdeadline, 0, RELAXED);
 		atomic_store_explicit(&pd->wdeadline, 0, RELAXED);

@@ -32,7 +32,10 @@
 
 int close(int fd)
 {
-	if (POSIX_PASS()) {
+	const void *caller = __builtin_return_address(0);
+	if (goro_posix_runtime(caller))
+		return REAL(close)(fd);
+	if (!posix_active(caller)) {
 		int r = REAL(close)(fd);
 		goro_posix_forget(fd);
 		return r;
@@ -47,7 +50,8 @@ int close(int fd)
 int dup2(int oldfd, int newfd)
 {
 	int r = REAL(dup2)(oldfd, newfd);
-	if (r >= 0 && oldfd != newfd)
+	if (r >= 0 && oldfd != newfd &&
+	    !goro_posix_runtime(__builtin_return_address(0)))
 		goro_posix_forget(newfd);
 	return r;
 }
@@ -55,7 +59,9 @@ int dup2(int oldfd, int newfd)
 int dup3(int oldfd, int newfd, int flags)
 {
 	int r = REAL(dup3)(oldfd, newfd, flags);
-	if (r >= 0)
+	/* The runtime's own dup3 gives a descriptor a private description
+	 * of the same file, and updates the record itself. */
+	if (r >= 0 && !goro_posix_runtime(__builtin_return_address(0)))
 		goro_posix_forget(newfd);
 	return r;
 }
@@ -64,6 +70,8 @@ static int do_fcntl(const void *caller, real_fcntl_fn real, int fd, int cmd,
 		    unsigned long arg)
 {
 	int fl, r;
+	if (goro_posix_runtime(caller))
+		return real(fd, cmd, arg);
 	switch (cmd) {
 	case F_GETFL:
 		r = real(fd, cmd);

@@ -47,11 +47,12 @@ bool posix_pass_wait(int fd, short events, int err)
 	int fl = goro_posix_fd_flags(fd);
 	if (!(fl & GORO_POSIX_FD_ADDED_NB) || (fl & GORO_POSIX_FD_APP_NB))
 		return false;
+	/* A signal handled meanwhile ends the wait with EINTR, as it ends
+	 * libc's blocking call (one installed with SA_RESTART would have
+	 * restarted it: this wait cannot tell). */
 	struct pollfd p = { .fd = fd, .events = events };
-	int saved = errno;
-	while (REAL(poll)(&p, 1, -1) < 0 && errno == EINTR)
-		;
-	errno = saved;
+	if (REAL(poll)(&p, 1, -1) < 0)
+		return false;
 	return true;
 }
 
