@@ -7,6 +7,8 @@
 #define GORO_POSIXUTIL_H
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
@@ -62,6 +64,40 @@ static inline void sample_threads(void *arg)
 		goro_sleep(10 * 1000000);
 	}
 	goro_wg_done(&s->done);
+}
+
+/* Start argv[0] (a server) with its output to /dev/null; its pid. */
+static inline pid_t start_server(char *const argv[])
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+		if (null >= 0) {
+			dup2(null, STDOUT_FILENO);
+			dup2(null, STDERR_FILENO);
+		}
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Wait up to ~20 s until 127.0.0.1:port accepts a connection. */
+static inline bool wait_port(int port)
+{
+	for (int i = 0; i < 2000; i++) {
+		int s = socket(AF_INET, SOCK_STREAM, 0);
+		struct sockaddr_in a = { .sin_family = AF_INET,
+					 .sin_port = htons((uint16_t)port),
+					 .sin_addr.s_addr =
+						 htonl(INADDR_LOOPBACK) };
+		int r = connect(s, (struct sockaddr *)&a, sizeof(a));
+		close(s);
+		if (r == 0)
+			return true;
+		usleep(10000);
+	}
+	return false;
 }
 
 #endif
