@@ -35,6 +35,10 @@ packages+=(gdb systemtap-sdt-dev clang)
 packages+=(libsqlite3-dev libtcmalloc-minimal4 libmimalloc2.0)
 # goro-bench preempt's library hogs: zlib's compress2 (and sqlite, above).
 packages+=(zlib1g-dev)
+# libgoro-posix (issue 14): its tests run unmodified client libraries in
+# goroutines against real servers: redis-server with hiredis, libcurl;
+# goro-bench io compares hiredis's async API on libevent.
+packages+=(redis-server libhiredis-dev libcurl4-openssl-dev libevent-dev)
 
 install_deps() {
 	local missing=()
