@@ -37,7 +37,8 @@
 	X(gdump, "gdump --summary of 100k parked goroutines: wall time, time stopped") \
 	X(net, "networking: UDP round trip on 1 P, TCP dial+accept on 2 Ps") \
 	X(timer, "timers: create+stop, 100k firing (CPU, p99 lateness), ticker drift, ctx cancel fan-out") \
-	X(exit, "program end after main returns: idle, and a goroutine blocked in read()")
+	X(exit, "program end after main returns: idle, and a goroutine blocked in read()") \
+	X(io, "Redis SET/GET from 1,000 goroutines (libgoro-posix) vs hiredis async vs 1,000 pthreads")
 
 #define DECLARE_SUITE(name, about) \
 	void bench_##name(const struct bench_opts *opts);

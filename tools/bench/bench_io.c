@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench_io.c — suite "io": blocking I/O from goroutines.
+ *
+ *   redis-goro      SET/GET pairs per second from 1,000 goroutines on 2
+ *                   Ps, each its own connection, with hiredis's
+ *                   synchronous API under libgoro-posix
+ *   redis-async     the same load through hiredis's asynchronous API on
+ *                   one libevent loop (one thread)
+ *   redis-pthreads  the same synchronous load from 1,000 threads
+ *
+ * One redis-server (started here, 127.0.0.1, no persistence) serves every
+ * sample; the three ways take turns within each run, so they share the
+ * machine's noise.  The load runs in tools/bench/redis_load, a program of
+ * its own linked with libgoro-posix.  Skipped, with a message, where
+ * redis-server or that program is missing.  Higher is better.
+ */
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+#define SUITE "io"
+
+static int free_port(void)
+{
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int port = -1;
+	if (s >= 0 && bind(s, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	    getsockname(s, (struct sockaddr *)&a, &len) == 0)
+		port = ntohs(a.sin_port);
+	if (s >= 0)
+		close(s);
+	return port;
+}
+
+static bool port_up(int port)
+{
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	bool up = connect(s, (struct sockaddr *)&a, sizeof(a)) == 0;
+	close(s);
+	return up;
+}
+
+/* One run of the load program: pairs per second, or < 0. */
+static double load(const char *mode, int port, int clients, int pairs)
+{
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "%s %s %d %d %d", GORO_BENCH_REDIS_LOAD,
+		 mode, port, clients, pairs);
+	FILE *f = popen(cmd, "r");
+	if (!f)
+		return -1;
+	double v = -1;
+	if (fscanf(f, "pairs/s %lf", &v) != 1)
+		v = -1;
+	if (pclose(f) != 0)
+		return -1;
+	return v;
+}
+
+void bench_io(const struct bench_opts *opts)
+{
+	if (access(GORO_BENCH_REDIS_LOAD, X_OK) != 0 ||
+	    access(GORO_BENCH_REDIS_SERVER, X_OK) != 0) {
+		fprintf(stderr, "io: redis-server or redis_load missing: "
+			"Redis figures skipped\n");
+		return;
+	}
+	int port = free_port();
+	char ports[16];
+	snprintf(ports, sizeof(ports), "%d", port);
+	pid_t pid = fork();
+	if (pid == 0) {
+		freopen("/dev/null", "w", stdout);
+		freopen("/dev/null", "w", stderr);
+		execl(GORO_BENCH_REDIS_SERVER, GORO_BENCH_REDIS_SERVER,
+		      "--port", ports, "--bind", "127.0.0.1", "--save", "",
+		      "--appendonly", "no", "--maxclients", "4000",
+		      (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 1000 && !port_up(port); i++)
+		usleep(10000);
+	int clients = opts->quick ? 50 : 1000;
+	int pairs = opts->quick ? 10 : 100;
+	static const char *modes[] = { "goro", "async", "pthreads" };
+	double s[3][64];
+	int runs = opts->runs < 64 ? opts->runs : 64;
+	for (int r = 0; r < runs; r++)
+		for (int m = 0; m < 3; m++) {
+			s[m][r] = load(modes[m], port, clients, pairs);
+			if (s[m][r] < 0) {
+				kill(pid, SIGTERM);
+				waitpid(pid, NULL, 0);
+				bench_fail(SUITE, "redis_load %s failed",
+					   modes[m]);
+			}
+		}
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	bench_report(SUITE, "redis-goro", "pairs/s", s[0], runs);
+	bench_report(SUITE, "redis-async", "pairs/s", s[1], runs);
+	bench_report(SUITE, "redis-pthreads", "pairs/s", s[2], runs);
+}
