@@ -8,12 +8,17 @@
  *   redis-async     the same load through hiredis's asynchronous API on
  *                   one libevent loop (one thread)
  *   redis-pthreads  the same synchronous load from 1,000 threads
+ *   dns-late-p99    ms late, 99th percentile, of a goroutine sleeping
+ *   dns-late-max    1 ms at a time (nanosleep) while 1,000 goroutines on
+ *                   the same 2 Ps resolve "localhost" and the machine's
+ *                   name with getaddrinfo (lower is better)
  *
  * One redis-server (started here, 127.0.0.1, no persistence) serves every
  * sample; the three ways take turns within each run, so they share the
- * machine's noise.  The load runs in tools/bench/redis_load, a program of
- * its own linked with libgoro-posix.  Skipped, with a message, where
- * redis-server or that program is missing.  Higher is better.
+ * machine's noise.  The load runs in a program of its own linked with
+ * libgoro-posix (tools/bench/posix_load).  Skipped, with a message, where
+ * redis-server or that program is missing.  Higher is better for the
+ * Redis figures.
  */
 #include <netinet/in.h>
 #include <signal.h>
@@ -58,7 +63,7 @@ static bool port_up(int port)
 static double load(const char *mode, int port, int clients, int pairs)
 {
 	char cmd[512];
-	snprintf(cmd, sizeof(cmd), "%s %s %d %d %d", GORO_BENCH_REDIS_LOAD,
+	snprintf(cmd, sizeof(cmd), "%s %s %d %d %d", GORO_BENCH_POSIX_LOAD,
 		 mode, port, clients, pairs);
 	FILE *f = popen(cmd, "r");
 	if (!f)
@@ -73,10 +78,10 @@ static double load(const char *mode, int port, int clients, int pairs)
 
 void bench_io(const struct bench_opts *opts)
 {
-	if (access(GORO_BENCH_REDIS_LOAD, X_OK) != 0 ||
+	if (access(GORO_BENCH_POSIX_LOAD, X_OK) != 0 ||
 	    access(GORO_BENCH_REDIS_SERVER, X_OK) != 0) {
-		fprintf(stderr, "io: redis-server or redis_load missing: "
-			"Redis figures skipped\n");
+		fprintf(stderr, "io: redis-server or posix_load missing: "
+			"figures skipped\n");
 		return;
 	}
 	int port = free_port();
@@ -105,7 +110,7 @@ void bench_io(const struct bench_opts *opts)
 			if (s[m][r] < 0) {
 				kill(pid, SIGTERM);
 				waitpid(pid, NULL, 0);
-				bench_fail(SUITE, "redis_load %s failed",
+				bench_fail(SUITE, "posix_load %s failed",
 					   modes[m]);
 			}
 		}
@@ -114,4 +119,19 @@ void bench_io(const struct bench_opts *opts)
 	bench_report(SUITE, "redis-goro", "pairs/s", s[0], runs);
 	bench_report(SUITE, "redis-async", "pairs/s", s[1], runs);
 	bench_report(SUITE, "redis-pthreads", "pairs/s", s[2], runs);
+
+	/* DNS beside a 1 ms sleeper. */
+	double p99[64], max[64];
+	int lookups = opts->quick ? 100 : 1000;
+	for (int r = 0; r < runs; r++) {
+		char cmd[512];
+		snprintf(cmd, sizeof(cmd), "%s dns %d", GORO_BENCH_POSIX_LOAD,
+			 lookups);
+		FILE *f = popen(cmd, "r");
+		if (!f || fscanf(f, "late-p99-ms %lf late-max-ms %lf", &p99[r],
+				 &max[r]) != 2 || pclose(f) != 0)
+			bench_fail(SUITE, "posix_load dns failed");
+	}
+	bench_report(SUITE, "dns-late-p99", "ms", p99, runs);
+	bench_report(SUITE, "dns-late-max", "ms", max, runs);
 }

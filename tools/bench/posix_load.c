@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * redis_load.c — the load generator of goro-bench io's Redis figures: N
- * clients, each on its own connection, each doing P SET/GET pairs against
- * a redis-server on 127.0.0.1, every reply checked, in one of three ways:
+ * posix_load.c — the load generator of goro-bench io: unmodified blocking
+ * C in goroutines under libgoro-posix, and its peers.
+ *
+ * Redis: N clients, each on its own connection, each doing P SET/GET pairs
+ * against a redis-server on 127.0.0.1, every reply checked, in one of
+ * three ways:
  *
  *   goro      N goroutines on 2 Ps with hiredis's synchronous API
  *             (redisConnect, redisCommand): linked with libgoro-posix,
@@ -10,7 +13,14 @@
  *   pthreads  N threads with the same synchronous API
  *   async     hiredis's asynchronous API on one libevent loop
  *
- *	redis_load MODE PORT N P      prints "pairs/s <value>"
+ *	posix_load MODE PORT N P      prints "pairs/s <value>"
+ *
+ * DNS: N goroutines on 2 Ps each resolve "localhost" and the machine's own
+ * name with getaddrinfo (on the resolver threads) while a goroutine sleeps
+ * 1 ms at a time with nanosleep; prints the sleeper's lateness:
+ *
+ *	posix_load dns N              prints "late-p99-ms <v>" and
+ *	                              "late-max-ms <v>"
  *
  * It is its own program because goro-bench itself is not linked with
  * libgoro-posix (that would change every other suite's figures).
@@ -19,11 +29,13 @@
 #include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <goro.h>
 
@@ -182,10 +194,90 @@ static void async_run(void)
 	free(cl);
 }
 
+/* ---- DNS beside a 1 ms sleeper --------------------------------------------- */
+
+#define LATE_MAX 100000
+static double late[LATE_MAX];
+static int nlate;
+static _Atomic int resolved, dns_left;
+static char own_name[256];
+
+static void resolver(void *arg)
+{
+	(void)arg;
+	const char *names[] = { "localhost", own_name };
+	for (int i = 0; i < 2; i++) {
+		struct addrinfo hints = { .ai_family = AF_INET,
+					  .ai_socktype = SOCK_STREAM };
+		struct addrinfo *res = NULL;
+		if (getaddrinfo(names[i], "80", &hints, &res) == 0) {
+			resolved++;
+			freeaddrinfo(res);
+		} else {
+			failures++;
+		}
+	}
+	dns_left--;
+	goro_wg_done(&wg);
+}
+
+static void ms_sleeper(void *arg)
+{
+	(void)arg;
+	while (dns_left > 0 && nlate < LATE_MAX) {
+		double t0 = now();
+		struct timespec ts = { 0, 1000000 };
+		nanosleep(&ts, NULL);
+		late[nlate++] = (now() - t0) * 1e3 - 1.0;
+	}
+	goro_wg_done(&wg);
+}
+
+static int dns_run(int argc, char **argv)
+{
+	(void)argc, (void)argv;
+	dns_left = clients;
+	goro_wg_add(&wg, clients + 1);
+	goro_go(ms_sleeper, NULL);
+	for (int i = 0; i < clients; i++)
+		goro_go(resolver, NULL);
+	goro_wg_wait(&wg);
+	return 0;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int dns_main(void)
+{
+	if (gethostname(own_name, sizeof(own_name) - 1) != 0)
+		strcpy(own_name, "localhost");
+	setenv("GORO_MAXPROCS", "2", 1);
+	char *args[] = { (char *)"posix_load", NULL };
+	if (goro_main(dns_run, 1, args) != 0 || failures ||
+	    resolved != 2 * clients || nlate == 0) {
+		fprintf(stderr, "posix_load dns: %d failures, %d of %d "
+			"lookups\n", (int)failures, (int)resolved, 2 * clients);
+		return 1;
+	}
+	qsort(late, (size_t)nlate, sizeof(*late), cmp);
+	printf("late-p99-ms %.3f\nlate-max-ms %.3f\n",
+	       late[(nlate * 99) / 100], late[nlate - 1]);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 3 && !strcmp(argv[1], "dns")) {
+		clients = atoi(argv[2]);
+		return dns_main();
+	}
 	if (argc != 5) {
-		fprintf(stderr, "usage: redis_load goro|pthreads|async PORT N P\n");
+		fprintf(stderr, "usage: posix_load goro|pthreads|async PORT N P\n"
+			"       posix_load dns N\n");
 		return 2;
 	}
 	port = atoi(argv[2]);
@@ -208,7 +300,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (failures || done_pairs != (long)clients * pairs) {
-		fprintf(stderr, "redis_load %s: %d failures, %ld of %ld pairs\n",
+		fprintf(stderr, "posix_load %s: %d failures, %ld of %ld pairs\n",
 			argv[1], (int)failures, (long)done_pairs,
 			(long)clients * pairs);
 		return 1;
