@@ -42,7 +42,7 @@ ssize_t posix_io(int fd, short dir, goro_posix_try_fn try, void *ctx,
 
 bool posix_pass_wait(int fd, short events, int err)
 {
-	if (err != EAGAIN && err != EWOULDBLOCK)
+	if (!events || (err != EAGAIN && err != EWOULDBLOCK))
 		return false;
 	int fl = goro_posix_fd_flags(fd);
 	if (!(fl & GORO_POSIX_FD_ADDED_NB) || (fl & GORO_POSIX_FD_APP_NB))
@@ -153,6 +153,12 @@ static int nowait(int flags)
 	return flags & MSG_DONTWAIT ? GORO_POSIX_NOWAIT : 0;
 }
 
+/* What a plain call waits for after EAGAIN: nothing with MSG_DONTWAIT. */
+static short plain_events(short events, int flags)
+{
+	return flags & MSG_DONTWAIT ? 0 : events;
+}
+
 static void commit_iov(const struct iovec *iov, int n)
 {
 	for (int i = 0; iov && i < n; i++)
@@ -205,7 +211,9 @@ static ssize_t do_recvfrom(const void *caller, int fd, void *buf, size_t n,
 			   socklen_t *addrlen)
 {
 	if (!posix_active(caller))
-		return REAL(recvfrom)(fd, buf, n, flags, addr, addrlen);
+		return POSIX_PLAIN(fd, plain_events(POLLIN, flags), ssize_t,
+				   REAL(recvfrom)(fd, buf, n, flags, addr,
+						  addrlen));
 	goro_posix_commit(buf, n);
 	if (addr && addrlen)
 		goro_posix_commit(addr, *addrlen);
@@ -220,7 +228,8 @@ static ssize_t do_sendto(const void *caller, int fd, const void *buf,
 			 socklen_t tolen)
 {
 	if (!posix_active(caller))
-		return REAL(sendto)(fd, buf, n, flags, to, tolen);
+		return POSIX_PLAIN(fd, plain_events(POLLOUT, flags), ssize_t,
+				   REAL(sendto)(fd, buf, n, flags, to, tolen));
 	struct io_args a = { .buf = (void *)buf, .n = n, .flags = flags,
 			     .to = to, .tolen = tolen };
 	return posix_io(fd, POLLOUT, try_sendto, &a,
@@ -256,7 +265,8 @@ ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
 	if (POSIX_PASS() || !msg)
-		return REAL(recvmsg)(fd, msg, flags);
+		return POSIX_PLAIN(fd, plain_events(POLLIN, flags), ssize_t,
+				   REAL(recvmsg)(fd, msg, flags));
 	commit_iov(msg->msg_iov, (int)msg->msg_iovlen);
 	goro_posix_commit(msg->msg_name, msg->msg_namelen);
 	goro_posix_commit(msg->msg_control, msg->msg_controllen);
@@ -268,7 +278,8 @@ ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	if (POSIX_PASS() || !msg)
-		return REAL(sendmsg)(fd, msg, flags);
+		return POSIX_PLAIN(fd, plain_events(POLLOUT, flags), ssize_t,
+				   REAL(sendmsg)(fd, msg, flags));
 	struct io_args a = { .cmsg = msg, .flags = flags };
 	return posix_io(fd, POLLOUT, try_sendmsg, &a,
 			nowait(flags) | GORO_POSIX_SNDTIMEO);

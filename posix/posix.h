@@ -26,7 +26,9 @@ ssize_t posix_io(int fd, short dir, goro_posix_try_fn try, void *ctx,
  * is EAGAIN on a descriptor the runtime made non-blocking behind the
  * application's back (a pipe given a private non-blocking description),
  * wait as the blocking call would have, with libc's poll, and return true
- * (try again).  Otherwise false.
+ * (try again).  Otherwise false, and false with errno EINTR when a signal
+ * handler ended that wait.  events 0: the caller asked for EAGAIN
+ * (MSG_DONTWAIT), never wait.
  */
 bool posix_pass_wait(int fd, short events, int err);
 
