@@ -755,6 +755,29 @@ START_TEST(dns_1000_goroutines)
 }
 END_TEST
 
+/* ---- LD_PRELOAD ---------------------------------------------------------------- */
+
+/* A program linked with libgoro alone gets the replacements by preloading
+ * libgoro-posix.  Not under the sanitizers: their runtime must come first
+ * in the initial library list, before anything preloaded. */
+START_TEST(works_preloaded)
+{
+#ifdef GORO_SANITIZED
+	return;
+#else
+	char out[256];
+	int st = run_capture("GORO_MAXPROCS=1 LD_LIBRARY_PATH=" LIBS_DIR
+			     " LD_PRELOAD=" LIBS_DIR "/libgoro-posix.so "
+			     PRELOAD_CHILD " 2>&1", out, sizeof(out));
+	ck_assert_msg(st == 0, "exit %d: %s", st, out);
+	int threads = -1, ok = -1;
+	ck_assert_int_eq(sscanf(out, "threads %d ok %d", &threads, &ok), 2);
+	ck_assert_int_eq(ok, 64);
+	ck_assert_msg(threads <= 1 + 8, "%d threads", threads);
+#endif
+}
+END_TEST
+
 static Suite *posix_suite(void)
 {
 	Suite *s = suite_create("posix");
@@ -772,6 +795,7 @@ static Suite *posix_suite(void)
 	tcase_add_test(tc, explicit_api_beside);
 	tcase_add_test(tc, regular_files);
 	tcase_add_test(tc, dns_1000_goroutines);
+	tcase_add_test(tc, works_preloaded);
 	suite_add_tcase(s, tc);
 	return s;
 }
