@@ -66,6 +66,14 @@ int goro_posix_runtime(const void *caller)
 	return m && (m->locks || (m->curg && m->curg->rt_libc));
 }
 
+void goro_posix_engine_calls(int begin)
+{
+	if (begin)
+		io_libc_begin();
+	else
+		io_libc_end();
+}
+
 struct call_ctx {
 	goro_posix_try_fn try;
 	void *ctx;

@@ -40,6 +40,13 @@ int goro_posix_active(const void *caller);
  * thread; async-signal-safe. */
 int goro_posix_runtime(const void *caller);
 
+/* begin != 0: the libc calls the calling goroutine makes from now on are
+ * libgoro's own (g.rt_libc), until a matching call with begin == 0.
+ * libgoro-posix brackets its calls into libgoro's file engine with it, so
+ * that the engine's own read or open, reaching a replacement through a
+ * sanitizer's interceptor, is libc's and never the engine again. */
+void goro_posix_engine_calls(int begin);
+
 /* One attempt of a libc call: its result, or -1 with errno.  sock: 1 if fd
  * is known to be a socket, 0 if known not to be, -1 unknown.  It must not
  * block: on a socket it uses MSG_DONTWAIT (the description may be

@@ -39,10 +39,13 @@ extern int goro_fstat(int fd, struct stat *st) __attribute__((weak));
 		type r_ = (expr); int err_ = errno; goro_blocking_exit(); \
 		errno = r_ < 0 ? err_ : saved_; r_; }))
 
-/* The engine's call, errno kept on success. */
+/* The engine's call, errno kept on success; the engine's own libc calls
+ * are libc's (goro_posix_engine_calls). */
 #define ENGINE(type, expr) \
-	(__extension__({ int saved_ = errno; type r_ = (expr); \
-		if (r_ >= 0) { errno = saved_; } r_; }))
+	(__extension__({ int saved_ = errno; goro_posix_engine_calls(1); \
+		type r_ = (expr); int err_ = errno; \
+		goro_posix_engine_calls(0); \
+		errno = r_ >= 0 ? saved_ : err_; r_; }))
 
 static int do_open(const void *caller, real_open_fn real, const char *path,
 		   int flags, mode_t mode)

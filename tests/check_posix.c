@@ -532,6 +532,35 @@ START_TEST(other_threads_fork_eintr)
 }
 END_TEST
 
+/* The replacements in a constructor of the program (libgoro-posix's own
+ * constructor has run: it is a dependency), before main. */
+static int ctor_result = -1;
+
+__attribute__((constructor)) static void calls_in_constructor(void)
+{
+	int p[2];
+	char buf[4];
+	struct pollfd pf;
+	struct timespec ts = { 0, MS };
+	struct addrinfo *res = NULL;
+	bool ok = pipe(p) == 0 && write(p[1], "ctor", 4) == 4;
+	pf = (struct pollfd){ .fd = p[0], .events = POLLIN };
+	ok = ok && poll(&pf, 1, 1000) == 1 && read(p[0], buf, 4) == 4 &&
+	     memcmp(buf, "ctor", 4) == 0 && nanosleep(&ts, NULL) == 0 &&
+	     getaddrinfo("127.0.0.1", "80", NULL, &res) == 0 &&
+	     (fcntl(p[0], F_GETFL) & O_NONBLOCK) == 0 &&
+	     close(p[0]) == 0 && close(p[1]) == 0;
+	if (res)
+		freeaddrinfo(res);
+	ctor_result = ok;
+}
+
+START_TEST(calls_in_a_constructor)
+{
+	ck_assert_int_eq(ctor_result, 1);
+}
+END_TEST
+
 START_TEST(before_goro_main)
 {
 	int p[2];
@@ -792,6 +821,7 @@ static Suite *posix_suite(void)
 	tcase_add_test(tc, accept_connect);
 	tcase_add_test(tc, other_threads_fork_eintr);
 	tcase_add_test(tc, before_goro_main);
+	tcase_add_test(tc, calls_in_a_constructor);
 	tcase_add_test(tc, explicit_api_beside);
 	tcase_add_test(tc, regular_files);
 	tcase_add_test(tc, dns_1000_goroutines);
