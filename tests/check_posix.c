@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -454,6 +455,176 @@ START_TEST(accept_connect)
 }
 END_TEST
 
+/* ---- vectored and message calls, dup2 over a number, masks ------------------ */
+
+static void writev_later(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	goro_sleep(30 * MS);
+	struct iovec v[3] = { { (void *)"ab", 2 }, { (void *)"cd", 2 },
+			      { (void *)"ef", 2 } };
+	writev(fd, v, 3);
+}
+
+static void sendmsg_later(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	goro_sleep(30 * MS);
+	struct iovec v[2] = { { (void *)"msg", 3 }, { (void *)"!", 1 } };
+	struct msghdr m = { .msg_iov = v, .msg_iovlen = 2 };
+	sendmsg(fd, &m, 0);
+}
+
+static void udp_echo(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	char buf[64];
+	struct sockaddr_in from;
+	socklen_t len = sizeof(from);
+	ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from,
+			     &len);
+	if (n > 0)
+		sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&from, len);
+}
+
+static void *signal_process(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 5; i++) {
+		struct timespec ts = { 0, 20 * MS };
+		nanosleep(&ts, NULL);
+		kill(getpid(), SIGUSR2);
+	}
+	return NULL;
+}
+
+static void on_usr2(int sig)
+{
+	(void)sig;
+}
+
+static int more_main(int argc, char **argv)
+{
+	(void)argc, (void)argv;
+	int sp[2];
+	char buf[16] = { 0 };
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+	/* readv parks until writev's bytes come. */
+	goro_go(writev_later, (void *)(intptr_t)sp[1]);
+	struct iovec in[2] = { { buf, 3 }, { buf + 3, 3 } };
+	ssize_t n = 0;
+	while (n < 6) {
+		ssize_t r = readv(sp[0], in, 2);
+		ck_assert_int_gt(r, 0);
+		n += r;
+		in[0].iov_base = buf + n;
+		in[0].iov_len = 6 - (size_t)n;
+		in[1].iov_len = 0;
+	}
+	ck_assert_int_eq(memcmp(buf, "abcdef", 6), 0);
+	/* recvmsg parks until sendmsg's. */
+	goro_go(sendmsg_later, (void *)(intptr_t)sp[1]);
+	struct iovec v = { buf, sizeof(buf) };
+	struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1 };
+	ck_assert_int_eq(recvmsg(sp[0], &m, 0), 4);
+	ck_assert_int_eq(memcmp(buf, "msg!", 4), 0);
+	/* UDP: recvfrom parks, the reply comes back through sendto. */
+	int u = socket(AF_INET, SOCK_DGRAM, 0), c = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	ck_assert_int_eq(bind(u, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(getsockname(u, (struct sockaddr *)&a, &len), 0);
+	goro_go(udp_echo, (void *)(intptr_t)u);
+	goro_sleep(10 * MS);
+	ck_assert_int_eq(sendto(c, "dgram", 5, 0, (struct sockaddr *)&a,
+				sizeof(a)), 5);
+	ck_assert_int_eq(recvfrom(c, buf, sizeof(buf), 0, NULL, NULL), 5);
+	ck_assert_int_eq(memcmp(buf, "dgram", 5), 0);
+	close(u);
+	close(c);
+
+	/* dup2 over a number the runtime knows: the next read is on the
+	 * new file, and parks on it. */
+	int a1[2], b1[2];
+	ck_assert_int_eq(pipe(a1), 0);
+	ck_assert_int_eq(pipe(b1), 0);
+	goro_go(write_later, (void *)(intptr_t)a1[1]);
+	ck_assert_int_eq(read(a1[0], buf, sizeof(buf)), 4);
+	ck_assert_int_eq(dup2(b1[0], a1[0]), a1[0]);
+	goro_go(write_later, (void *)(intptr_t)b1[1]);
+	ck_assert_int_eq(read(a1[0], buf, sizeof(buf)), 4);
+	ck_assert_int_eq(memcmp(buf, "late", 4), 0);
+	ck_assert_int_eq(fcntl(a1[0], F_GETFL) & O_NONBLOCK, 0);
+	/* The runtime saw the new file and gave it a private non-blocking
+	 * description of its own: without that, the read above would have
+	 * blocked its thread on the old record. */
+	ck_assert_int_ne(kernel_flags(a1[0]) & O_NONBLOCK, 0);
+	ck_assert_int_eq(kernel_flags(b1[0]) & O_NONBLOCK, 0);
+	/* dup3 the same way, close-on-exec asked. */
+	int c1[2];
+	ck_assert_int_eq(pipe(c1), 0);
+	ck_assert_int_eq(dup3(c1[0], a1[0], O_CLOEXEC), a1[0]);
+	ck_assert_int_ne(fcntl(a1[0], F_GETFD) & FD_CLOEXEC, 0);
+	goro_go(write_later, (void *)(intptr_t)c1[1]);
+	ck_assert_int_eq(read(a1[0], buf, sizeof(buf)), 4);
+	ck_assert_int_ne(kernel_flags(a1[0]) & O_NONBLOCK, 0);
+	ck_assert_int_eq(kernel_flags(c1[0]) & O_NONBLOCK, 0);
+	for (int i = 0; i < 2; i++) {
+		close(a1[i]);
+		close(b1[i]);
+		close(c1[i]);
+	}
+
+	/* A signal mask: libc's pselect and epoll_pwait, without the P. */
+	int p[2];
+	ck_assert_int_eq(pipe(p), 0);
+	sigset_t mask;
+	sigemptyset(&mask);
+	fd_set r;
+	FD_ZERO(&r);
+	FD_SET(p[0], &r);
+	goro_go(write_later, (void *)(intptr_t)p[1]);
+	ck_assert_int_eq(pselect(p[0] + 1, &r, NULL, NULL, NULL, &mask), 1);
+	ck_assert(FD_ISSET(p[0], &r));
+	int ep = epoll_create1(0);
+	struct epoll_event e = { .events = EPOLLIN }, out;
+	ck_assert_int_eq(epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &e), 0);
+	ck_assert_int_eq(epoll_pwait(ep, &out, 1, 1000, &mask), 1);
+	close(ep);
+	close(p[0]);
+	close(p[1]);
+
+	/* gethostbyname's static result; CLOCK_REALTIME sleeps. */
+	struct hostent *h = gethostbyname("localhost");
+	ck_assert_ptr_nonnull(h);
+	ck_assert_int_eq(h->h_addrtype, AF_INET);
+	ck_assert_int_eq(*(uint32_t *)h->h_addr_list[0], htonl(INADDR_LOOPBACK));
+	struct timespec ts = { 0, 5 * MS };
+	ck_assert_int_eq(clock_nanosleep(CLOCK_REALTIME, 0, &ts, NULL), 0);
+
+	/* A parked sleep is not cut short by signals handled meanwhile. */
+	struct sigaction sa = { .sa_handler = on_usr2 };
+	sigaction(SIGUSR2, &sa, NULL);
+	pthread_t t;
+	pthread_create(&t, NULL, signal_process, NULL);
+	struct timespec long_ts = { 0, 200 * MS }, rem = { 9, 9 };
+	int64_t t0 = goro_now();
+	ck_assert_int_eq(nanosleep(&long_ts, &rem), 0);
+	ck_assert_int_ge(goro_now() - t0, 200 * MS);
+	ck_assert(rem.tv_sec == 0 && rem.tv_nsec == 0);
+	GORO_BLOCKING_DO(pthread_join(t, NULL));
+	close(sp[0]);
+	close(sp[1]);
+	return 0;
+}
+
+START_TEST(vectored_message_dup_masks)
+{
+	ck_assert_int_eq(run_goro(more_main, 2), 0);
+}
+END_TEST
+
 /* ---- other threads, before goro_main, fork, EINTR ----------------------------- */
 
 static int tpipe[2];
@@ -819,6 +990,7 @@ static Suite *posix_suite(void)
 	tcase_add_test(tc, poll_and_epoll_wait_park);
 	tcase_add_test(tc, sleeps_park);
 	tcase_add_test(tc, accept_connect);
+	tcase_add_test(tc, vectored_message_dup_masks);
 	tcase_add_test(tc, other_threads_fork_eintr);
 	tcase_add_test(tc, before_goro_main);
 	tcase_add_test(tc, calls_in_a_constructor);
