@@ -110,6 +110,7 @@ static void *resolver_thread(void *arg)
 	sigset_t all;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, NULL);
+	pthread_setname_np(pthread_self(), "goro-resolver");
 	for (;;) {
 		pthread_mutex_lock(&pool.lock);
 		while (!pool.head) {
