@@ -125,8 +125,8 @@ ssize_t goro_posix_call(int fd, short dir, goro_posix_try_fn try, void *ctx,
 	bool timeo = flags & (GORO_POSIX_RCVTIMEO | GORO_POSIX_SNDTIMEO);
 	ssize_t r = io_call_until(fd, dir == POLLIN ? EPOLLIN : EPOLLOUT,
 				  try_posix, &c, flags & GORO_POSIX_NOWAIT,
-				  flags & GORO_POSIX_NONBLOCK ? NP_NONBLOCK
-							      : NP_PERCALL,
+				  IO_APP_NB | (flags & GORO_POSIX_NONBLOCK
+					       ? NP_NONBLOCK : NP_PERCALL),
 				  timeo ? socket_timeout : NULL);
 	if (r < 0 && ERRNO == ETIMEDOUT && c.timeo && rt_now() >= c.timeo)
 		ERRNO = EAGAIN;

@@ -107,7 +107,8 @@ ssize_t io_call_until(int fd, uint32_t dir, io_try_fn try, void *ctx,
 		      bool nowait, int mode, io_deadline_fn late)
 {
 	int err;
-	struct poll_desc *pd = netpoll_ref_mode(fd, &err, (enum np_mode)mode);
+	struct poll_desc *pd = netpoll_ref_mode(fd, &err,
+						(enum np_mode)(mode & 0xff));
 	if (!pd) {
 		ERRNO = -err;
 		return -1;
@@ -122,7 +123,7 @@ ssize_t io_call_until(int fd, uint32_t dir, io_try_fn try, void *ctx,
 		ERRNO = err;
 		return r;
 	}
-	if (mode == NP_PERCALL &&
+	if ((mode & IO_APP_NB) &&
 	    (atomic_load_explicit(&pd->posix, RELAXED) & PDX_APP_NB))
 		nowait = true;
 	uint32_t seq = atomic_load_explicit(&pd->seq, RELAXED);

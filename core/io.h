@@ -44,9 +44,11 @@ ssize_t io_call(int fd, uint32_t dir, io_try_fn try, void *ctx, bool nowait);
 typedef int64_t (*io_deadline_fn)(int fd, void *ctx);
 
 /* io_call for libgoro-posix (core/interpose.c): the record is taken in
- * `mode` (netpoll.h), the descriptor's PDX_APP_NB makes it nowait, and
- * `late` (may be NULL) gives the extra deadline once the call would
- * park.  Past that deadline it fails with ETIMEDOUT too. */
+ * `mode` (enum np_mode, netpoll.h), or'ed with IO_APP_NB to make the call
+ * nowait where the application asked for O_NONBLOCK (PDX_APP_NB); `late`
+ * (may be NULL) gives the extra deadline once the call would park.  Past
+ * that deadline it fails with ETIMEDOUT too. */
+#define IO_APP_NB 0x100
 ssize_t io_call_until(int fd, uint32_t dir, io_try_fn try, void *ctx,
 		      bool nowait, int mode, io_deadline_fn late);
 

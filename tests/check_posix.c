@@ -435,6 +435,15 @@ static int accept_main(int argc, char **argv)
 	ck_assert_int_eq(atomic_load(&good), 16);
 	/* The application still sees its listener as it made it. */
 	ck_assert_int_eq(fcntl(listener, F_GETFL) & O_NONBLOCK, 0);
+	/* Made non-blocking by the application: EAGAIN, no park. */
+	int fl = fcntl(listener, F_GETFL);
+	ck_assert_int_eq(fcntl(listener, F_SETFL, fl | O_NONBLOCK), 0);
+	ck_assert_int_ne(fcntl(listener, F_GETFL) & O_NONBLOCK, 0);
+	errno = 0;
+	ck_assert_int_eq(accept(listener, NULL, NULL), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	ck_assert_int_eq(fcntl(listener, F_SETFL, fl), 0);
+	ck_assert_int_eq(fcntl(listener, F_GETFL) & O_NONBLOCK, 0);
 	/* A refused connection is refused. */
 	int port = free_port();
 	struct sockaddr_in none = laddr;
