@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fd.c — libgoro-posix's close, dup2, dup3, fcntl (and fcntl64), and the
- * creators socket, pipe, pipe2: the calls that end a descriptor, put a
- * new file behind its number, or read and set its blocking mode.
+ * fd.c — libgoro-posix's close, dup, dup2, dup3, fcntl (and fcntl64), and
+ * the creators socket, socketpair, pipe, pipe2: the calls that end a
+ * descriptor, put a new file behind its number, or read and set its
+ * blocking mode.
  *
  * The runtime keeps a record per descriptor number (core/netpoll.h).
  * close from a goroutine is goro_close: calls parked on the descriptor
@@ -44,6 +45,14 @@ int close(int fd)
 	int r = goro_close(fd);
 	if (r == 0)
 		errno = saved;
+	return r;
+}
+
+int dup(int fd)
+{
+	int r = REAL(dup)(fd);
+	if (r >= 0 && !goro_posix_runtime(__builtin_return_address(0)))
+		goro_posix_forget(r);
 	return r;
 }
 
@@ -144,6 +153,16 @@ int socket(int domain, int type, int protocol)
 	int r = REAL(socket)(domain, type, protocol);
 	if (r >= 0)
 		goro_posix_forget(r);
+	return r;
+}
+
+int socketpair(int domain, int type, int protocol, int fds[2])
+{
+	int r = REAL(socketpair)(domain, type, protocol, fds);
+	if (r == 0) {
+		goro_posix_forget(fds[0]);
+		goro_posix_forget(fds[1]);
+	}
 	return r;
 }
 

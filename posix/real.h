@@ -52,11 +52,13 @@
 	X(usleep, int, (useconds_t)) \
 	X(sleep, unsigned, (unsigned)) \
 	X(close, int, (int)) \
+	X(dup, int, (int)) \
 	X(dup2, int, (int, int)) \
 	X(dup3, int, (int, int, int)) \
 	X(fcntl, int, (int, int, ...)) \
 	X(fcntl64, int, (int, int, ...)) \
 	X(socket, int, (int, int, int)) \
+	X(socketpair, int, (int, int, int, int[2])) \
 	X(pipe, int, (int[2])) \
 	X(pipe2, int, (int[2], int)) \
 	X(open, int, (const char *, int, ...)) \
