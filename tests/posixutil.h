@@ -10,6 +10,8 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -66,11 +68,17 @@ static inline void sample_threads(void *arg)
 	goro_wg_done(&s->done);
 }
 
-/* Start argv[0] (a server) with its output to /dev/null; its pid. */
+/* Start argv[0] (a server) with its output to /dev/null; its pid.  It
+ * gets SIGTERM if the test process dies first (a test killed at its
+ * timeout leaves no server behind). */
 static inline pid_t start_server(char *const argv[])
 {
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent)
+			_exit(127);
 		int null = open("/dev/null", O_WRONLY);
 		if (null >= 0) {
 			dup2(null, STDOUT_FILENO);

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -88,8 +89,13 @@ void bench_io(const struct bench_opts *opts)
 	int port = free_port();
 	char ports[16];
 	snprintf(ports, sizeof(ports), "%d", port);
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid == 0) {
+		/* Gone with goro-bench, however it ends. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent)
+			_exit(127);
 		freopen("/dev/null", "w", stdout);
 		freopen("/dev/null", "w", stderr);
 		execl(GORO_BENCH_REDIS_SERVER, GORO_BENCH_REDIS_SERVER,
