@@ -113,6 +113,9 @@ struct g {
 	                                (sched_preempt_klt) */
 	bool used_slice;             /* in the global queue for having used up
 	                                its slice (src/sched/runq.c) */
+	uint8_t rt_libc;             /* libgoro is making a libc call for this
+	                                goroutine (src/io/io.h): libgoro-posix's
+	                                interposers pass it straight to libc */
 	int64_t wait_since;          /* when the wait began (goro_now's
 	                                timeline, tick-granular: sched_park) */
 

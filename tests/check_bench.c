@@ -152,6 +152,32 @@ START_TEST(timer_suite_reports_every_figure)
 }
 END_TEST
 
+/* The io suite (tools/bench/bench_io.c), where redis-server and the load
+ * program exist: every figure, each a number. */
+START_TEST(io_suite_reports_every_figure)
+{
+	static const char *const figures[] = {
+		"redis-goro", "redis-async", "redis-pthreads",
+		"dns-late-p99", "dns-late-max",
+	};
+	int st = run_capture(GORO_BENCH_PROG
+			     " --quick --no-go --runs 1 io 2>&1",
+			     out, sizeof(out));
+	ck_assert_msg(st == 0, "goro-bench exited %d:\n%s", st, out);
+	if (strstr(out, "figures skipped"))
+		return;  /* no redis-server here: nothing to check */
+	for (size_t i = 0; i < sizeof(figures) / sizeof(*figures); i++) {
+		char needle[64];
+		snprintf(needle, sizeof(needle), "io      %s ", figures[i]);
+		const char *line = strstr(out, needle);
+		ck_assert_msg(line, "no line for %s in:\n%s", figures[i], out);
+		double v;
+		ck_assert_msg(sscanf(line + strlen(needle), "%lf", &v) == 1,
+			      "no value for %s in:\n%s", figures[i], out);
+	}
+}
+END_TEST
+
 static Suite *bench_suite(void)
 {
 	Suite *s = suite_create("bench");
@@ -160,6 +186,7 @@ static Suite *bench_suite(void)
 	tcase_add_test(tc, go_figures_are_merged);
 	tcase_add_test(tc, list_and_bad_suite);
 	tcase_add_test(tc, timer_suite_reports_every_figure);
+	tcase_add_test(tc, io_suite_reports_every_figure);
 	suite_add_tcase(s, tc);
 	return s;
 }

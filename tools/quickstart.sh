@@ -37,6 +37,10 @@ packages+=(libsqlite3-dev libtcmalloc-minimal4 libmimalloc2.0)
 packages+=(zlib1g-dev)
 # File I/O off the P (src/io/fileio.c): liburing, required by configure.
 packages+=(liburing-dev)
+# libgoro-posix (issue 14): its tests run unmodified client libraries in
+# goroutines against real servers: redis-server with hiredis, libcurl;
+# goro-bench io compares hiredis's async API on libevent.
+packages+=(redis-server libhiredis-dev libcurl4-openssl-dev libevent-dev)
 
 install_deps() {
 	local missing=()

@@ -95,6 +95,16 @@ static int attempt_blocked(struct poll_desc *pd, uint32_t dir, uint32_t seq,
 	return 0;
 }
 
+/* One attempt, marked as libgoro's own libc call.  No park happens inside
+ * try, and a libgoro frame is live, so the goroutine stays on this M. */
+static ssize_t attempt(io_try_fn try, int fd, void *ctx)
+{
+	io_libc_begin();
+	ssize_t r = try(fd, ctx);
+	io_libc_end();
+	return r;
+}
+
 struct rw_ctx {
 	void *buf;
 	size_t n;
@@ -102,13 +112,15 @@ struct rw_ctx {
 	struct poll_desc *pd;  /* write_once: learns whether fd is a socket */
 };
 
-/* io_call; `file`, if given, is the read or write to hand the file engine
- * when fd is one epoll refuses (a regular file). */
-static ssize_t call(int fd, uint32_t dir, io_try_fn try, void *ctx,
-		    bool nowait, struct rw_ctx *file)
+/* io_call_until; `file`, if given, is the read or write to hand the file
+ * engine when fd is one epoll refuses (a regular file). */
+static ssize_t call_until(int fd, uint32_t dir, io_try_fn try, void *ctx,
+			  bool nowait, int mode, io_deadline_fn late,
+			  struct rw_ctx *file)
 {
 	int err;
-	struct poll_desc *pd = netpoll_ref(fd, &err);
+	struct poll_desc *pd = netpoll_ref_mode(fd, &err,
+						(enum np_mode)(mode & 0xff));
 	if (!pd) {
 		ERRNO = -err;
 		return -1;
@@ -122,22 +134,29 @@ static ssize_t call(int fd, uint32_t dir, io_try_fn try, void *ctx,
 			err = r < 0 ? (int)-r : 0;
 			r = r < 0 ? -1 : r;
 		} else {
-			r = GORO_BLOCKING(try(fd, ctx));
+			goro_blocking_enter();
+			r = attempt(try, fd, ctx);
 			err = ERRNO;
+			goro_blocking_exit();
 		}
 		netpoll_unref(pd);
 		if (r < 0)
 			ERRNO = err;
 		return r;
 	}
+	if ((mode & IO_APP_NB) &&
+	    (atomic_load_explicit(&pd->posix, RELAXED) & PDX_APP_NB))
+		nowait = true;
 	uint32_t seq = atomic_load_explicit(&pd->seq, RELAXED);
+	int64_t extra = 0;
+	bool asked = false;
 	for (;;) {
-		if ((err = attempt_blocked(pd, dir, seq, 0)) != 0) {
+		if ((err = attempt_blocked(pd, dir, seq, extra)) != 0) {
 			r = -1;
 			break;
 		}
 		uint32_t gen = atomic_load_explicit(gen_of(pd, dir), ACQUIRE);
-		r = try(fd, ctx);
+		r = attempt(try, fd, ctx);
 		if (r >= 0)
 			break;
 		err = ERRNO;
@@ -145,7 +164,15 @@ static ssize_t call(int fd, uint32_t dir, io_try_fn try, void *ctx,
 			continue;
 		if (!would_block(err) || nowait)
 			break;
-		if (wait_edge(pd, dir, seq, gen, 0) < 0) {
+		if (late && !asked) {
+			asked = true;
+			extra = late(fd, ctx);
+			if ((err = attempt_blocked(pd, dir, seq, extra)) != 0) {
+				r = -1;
+				break;
+			}
+		}
+		if (wait_edge(pd, dir, seq, gen, extra) < 0) {
 			err = EBADF;
 			break;
 		}
@@ -156,12 +183,19 @@ static ssize_t call(int fd, uint32_t dir, io_try_fn try, void *ctx,
 	return r;
 }
 
+ssize_t io_call_until(int fd, uint32_t dir, io_try_fn try, void *ctx,
+		      bool nowait, int mode, io_deadline_fn late)
+{
+	return call_until(fd, dir, try, ctx, nowait, mode, late, NULL);
+}
+
 ssize_t io_call(int fd, uint32_t dir, io_try_fn try, void *ctx, bool nowait)
 {
-	return call(fd, dir, try, ctx, nowait, NULL);
+	return call_until(fd, dir, try, ctx, nowait, NP_NONBLOCK, NULL, NULL);
 }
 
 /* ---- reading ------------------------------------------------------------------ */
+
 
 static ssize_t try_read(int fd, void *arg)
 {
@@ -182,7 +216,8 @@ ssize_t goro_read(int fd, void *buf, size_t n)
 	 * goroutine's stack would make it fail with EFAULT. */
 	stack_commit_range(buf, n);
 	struct rw_ctx c = { .buf = buf, .n = n };
-	return call(fd, EPOLLIN, try_read, &c, false, &c);
+	return call_until(fd, EPOLLIN, try_read, &c, false, NP_NONBLOCK, NULL,
+			  &c);
 }
 
 ssize_t goro_recv(int fd, void *buf, size_t n, int flags)
@@ -230,8 +265,9 @@ static ssize_t write_all(int fd, const void *buf, size_t n, int flags,
 	do {
 		struct rw_ctx c = { .buf = (char *)buf + done,
 				    .n = n - done, .flags = flags };
-		ssize_t r = call(fd, EPOLLOUT, try, &c, flags & MSG_DONTWAIT,
-				 try == try_write ? &c : NULL);
+		ssize_t r = call_until(fd, EPOLLOUT, try, &c,
+				       flags & MSG_DONTWAIT, NP_NONBLOCK, NULL,
+				       try == try_write ? &c : NULL);
 		if (r < 0)
 			return done ? (ssize_t)done : -1;
 		done += (size_t)r;
@@ -313,7 +349,9 @@ int io_connect(int fd, const struct sockaddr *addr, socklen_t len,
 	}
 	int r = -1;
 	if (atomic_load_explicit(&pd->kind, RELAXED) == PD_BLOCKING) {
+		io_libc_begin();
 		r = GORO_BLOCKING(connect(fd, addr, len));
+		io_libc_end();
 		err = ERRNO;
 		goto out;
 	}
@@ -321,9 +359,12 @@ int io_connect(int fd, const struct sockaddr *addr, socklen_t len,
 	if ((err = attempt_blocked(pd, EPOLLOUT, seq, deadline)) != 0)
 		goto out;
 	uint32_t gen = atomic_load_explicit(&pd->wgen, ACQUIRE);
-	if ((r = connect(fd, addr, len)) == 0)
-		goto out;
+	io_libc_begin();
+	r = connect(fd, addr, len);
 	err = ERRNO;
+	io_libc_end();
+	if (r == 0)
+		goto out;
 	if (err != EINPROGRESS && err != EINTR)
 		goto out;
 	/* Writable means done; an edge may also be one the socket had before
@@ -424,7 +465,9 @@ static int fdwait_ref(int fd, struct poll_desc *pd, short events,
 			return -EBADF;
 		/* Edge-triggered epoll keeps no level: ask the kernel. */
 		struct pollfd p = { .fd = fd, .events = events };
+		io_libc_begin();
 		int r = poll(&p, 1, 0);
+		io_libc_end();
 		if (r < 0) {
 			if (ERRNO == EINTR)
 				continue;
@@ -454,16 +497,21 @@ static int fdwait_ref(int fd, struct poll_desc *pd, short events,
 	}
 }
 
-int goro_fdwait(int fd, short events, int64_t timeout_ns)
+int io_wait(int fd, short events, int64_t timeout_ns, int mode)
 {
-	RT_REQUIRE_G(-EPERM);
-	if (!(events & (POLLIN | POLLOUT)) || (events & ~(POLLIN | POLLOUT)))
-		return -EINVAL;
 	int err;
-	struct poll_desc *pd = netpoll_ref(fd, &err);
+	struct poll_desc *pd = netpoll_ref_mode(fd, &err, (enum np_mode)mode);
 	if (!pd)
 		return err;
 	int r = fdwait_ref(fd, pd, events, timeout_ns);
 	netpoll_unref(pd);
 	return r;
+}
+
+int goro_fdwait(int fd, short events, int64_t timeout_ns)
+{
+	RT_REQUIRE_G(-EPERM);
+	if (!(events & (POLLIN | POLLOUT)) || (events & ~(POLLIN | POLLOUT)))
+		return -EINVAL;
+	return io_wait(fd, events, timeout_ns, NP_NONBLOCK);
 }

@@ -40,6 +40,37 @@ typedef ssize_t (*io_try_fn)(int fd, void *ctx);
  */
 ssize_t io_call(int fd, uint32_t dir, io_try_fn try, void *ctx, bool nowait);
 
+/* What io_call_until asks before its first park: a deadline (goro_now()
+ * clock, 0 = none) on top of fd's own, e.g. the socket's SO_RCVTIMEO. */
+typedef int64_t (*io_deadline_fn)(int fd, void *ctx);
+
+/* io_call for libgoro-posix (core/interpose.c): the record is taken in
+ * `mode` (enum np_mode, netpoll.h), or'ed with IO_APP_NB to make the call
+ * nowait where the application asked for O_NONBLOCK (PDX_APP_NB); `late`
+ * (may be NULL) gives the extra deadline once the call would park.  Past
+ * that deadline it fails with ETIMEDOUT too. */
+#define IO_APP_NB 0x100
+ssize_t io_call_until(int fd, uint32_t dir, io_try_fn try, void *ctx,
+		      bool nowait, int mode, io_deadline_fn late);
+
+/* goro_fdwait on a record taken in `mode` (enum np_mode). */
+int io_wait(int fd, short events, int64_t timeout_ns, int mode);
+
+/* Mark the calling goroutine's libc calls as libgoro's own for their
+ * duration (g.rt_libc): libgoro-posix lets them through to libc. */
+static inline void io_libc_begin(void)
+{
+	struct g *g = g_current();
+	if (g)
+		g->rt_libc++;
+}
+static inline void io_libc_end(void)
+{
+	struct g *g = g_current();
+	if (g)
+		g->rt_libc--;
+}
+
 /* goro_connect with an extra deadline (goro_now() clock, 0 = none) on top
  * of fd's write deadline: 0 or -1 with errno. */
 int io_connect(int fd, const struct sockaddr *addr, socklen_t len,

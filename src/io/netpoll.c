@@ -43,8 +43,8 @@
 
 #include "clock.h"
 #include "alloc.h"
-#include "deadlock.h"
 #include "netpoll.h"
+#include "deadlock.h"
 #include "scheduler.h"
 #include <goro.h>
 
@@ -73,6 +73,9 @@ static bool no_pwait2;
 /* Goroutines parked here wait on the outside world: they count in
  * sched.nblocked too, so that deadlock detection leaves them alone. */
 static void restore_mode(int fd, struct poll_desc *pd);
+static struct g *forget_file(struct poll_desc *pd, enum pd_kind kind,
+			     bool keep_deadlines);
+static void ready_all(struct g *list);
 
 static void waiting_add(int64_t n)
 {
@@ -192,18 +195,44 @@ static bool reopen_private(int fd, int flags)
 	return ok;
 }
 
-/* Caller holds pd->lock.  nonblocking: fd is known to be O_NONBLOCK. */
-static int register_fd(int fd, struct poll_desc *pd, bool nonblocking)
+/* Caller holds pd->lock: switch fd, a socket, to O_NONBLOCK for now; it
+ * is switched back when goro is done with it (restore_mode). */
+static int switch_nonblocking(int fd, struct poll_desc *pd, int flags)
+{
+	struct stat st;
+	if (fstat(fd, &st) != 0 ||
+	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0)
+		return -errno;
+	pd->restore_blocking = true;
+	pd->dev = st.st_dev;
+	pd->ino = st.st_ino;
+	return 0;
+}
+
+/* Caller holds pd->lock.  nonblocking: fd is known to be O_NONBLOCK.
+ * mode: what to do with a blocking socket (enum np_mode). */
+static int register_fd(int fd, struct poll_desc *pd, bool nonblocking,
+		       enum np_mode mode)
 {
 	int flags = 0;
-	bool reopened = false;
+	bool reopened = false, percall = false;
+	uint8_t posix = nonblocking ? PDX_APP_NB : 0;
 	if (!nonblocking) {
 		flags = fcntl(fd, F_GETFL);
 		if (flags < 0)
 			return -errno;
 		nonblocking = flags & O_NONBLOCK;
-		if (!nonblocking)
+		posix = nonblocking ? PDX_APP_NB : 0;
+		struct stat st;
+		if (!nonblocking && mode == NP_PERCALL &&
+		    fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode)) {
+			percall = true;
+			pd->sock = PD_SOCK_YES;
+		}
+		if (!nonblocking && !percall)
 			nonblocking = reopened = reopen_private(fd, flags);
+		if (reopened)
+			posix |= PDX_ADDED_NB;
 	}
 	struct epoll_event ev = {
 		.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
@@ -217,6 +246,9 @@ static int register_fd(int fd, struct poll_desc *pd, bool nonblocking)
 			if (reopened)
 				fcntl(fd, F_SETFL, flags);
 			pd->kind = PD_BLOCKING;
+			pd->sock = PD_SOCK_NO;
+			atomic_store_explicit(&pd->posix, posix & PDX_APP_NB,
+					      RELAXED);
 			return 0;
 		}
 		/* Still registered from an earlier life (closed with close()
@@ -226,17 +258,16 @@ static int register_fd(int fd, struct poll_desc *pd, bool nonblocking)
 		    epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev) != 0)
 			return -errno;
 	}
-	if (!nonblocking) {
-		/* A socket someone else may share: switched for now, switched
-		 * back when goro is done with it. */
-		struct stat st;
-		if (fstat(fd, &st) != 0 ||
-		    fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0)
-			return -errno;
-		pd->restore_blocking = true;
-		pd->dev = st.st_dev;
-		pd->ino = st.st_ino;
+	if (percall) {
+		posix |= PDX_PERCALL;
+	} else if (!nonblocking) {
+		/* A socket (or other file) someone else may share. */
+		int err = switch_nonblocking(fd, pd, flags);
+		if (err)
+			return err;
+		posix |= PDX_ADDED_NB;
 	}
+	atomic_store_explicit(&pd->posix, posix, RELAXED);
 	pd->kind = PD_POLLED;
 	return 0;
 }
@@ -283,19 +314,46 @@ struct poll_desc *netpoll_hold(int fd, int *err)
 	}
 }
 
-struct poll_desc *netpoll_ref(int fd, int *err)
+struct poll_desc *netpoll_ref_mode(int fd, int *err, enum np_mode mode)
 {
 	struct poll_desc *pd = netpoll_hold(fd, err);
 	if (!pd)
 		return NULL;
 	uint8_t k = atomic_load_explicit(&pd->kind, RELAXED);
-	if (__builtin_expect(k == PD_UNKNOWN, 0)) {
+	bool stale = atomic_load_explicit(&pd->stale, ACQUIRE);
+	bool upgrade = mode == NP_NONBLOCK &&
+		(atomic_load_explicit(&pd->posix, RELAXED) & PDX_PERCALL);
+	if (__builtin_expect(k == PD_UNKNOWN || stale || upgrade, 0)) {
+		struct g *gone = NULL;
+		int e = 0;
 		/* epoll's EPERM for a regular file is an answer, not an
 		 * error: the call that succeeds leaves errno as it was. */
 		int saved_errno = errno;
 		rlock_lock(&pd->lock);
-		int e = pd->kind == PD_UNKNOWN ? register_fd(fd, pd, false) : 0;
+		if (atomic_exchange_explicit(&pd->stale, false, RELAXED)) {
+			/* The number names another file now (or none). */
+			epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
+			gone = forget_file(pd, PD_UNKNOWN, false);
+		}
+		if (pd->kind == PD_UNKNOWN) {
+			e = register_fd(fd, pd, false, mode);
+		} else if (mode == NP_NONBLOCK &&
+			   (atomic_load_explicit(&pd->posix, RELAXED) &
+			    PDX_PERCALL)) {
+			/* An explicit goro_* call on a socket the
+			 * interposers polled per call: its attempts assume
+			 * O_NONBLOCK. */
+			uint8_t px = atomic_load_explicit(&pd->posix, RELAXED);
+			int flags = fcntl(fd, F_GETFL);
+			e = flags < 0 ? -errno
+				      : switch_nonblocking(fd, pd, flags);
+			if (!e)
+				atomic_store_explicit(&pd->posix,
+					(px & ~PDX_PERCALL) | PDX_ADDED_NB,
+					RELAXED);
+		}
 		rlock_unlock(&pd->lock);
+		ready_all(gone);
 		errno = saved_errno;
 		if (e) {
 			netpoll_unref(pd);
@@ -304,6 +362,67 @@ struct poll_desc *netpoll_ref(int fd, int *err)
 		}
 	}
 	return pd;
+}
+
+struct poll_desc *netpoll_ref(int fd, int *err)
+{
+	return netpoll_ref_mode(fd, err, NP_NONBLOCK);
+}
+
+struct poll_desc *netpoll_peek(int fd)
+{
+	if (fd < 0 || fd >= PD_CHUNK * PD_CHUNKS)
+		return NULL;
+	struct poll_desc *chunk = atomic_load_explicit(
+		&pd_chunks[fd >> PD_CHUNK_SHIFT], ACQUIRE);
+	return chunk ? &chunk[fd & (PD_CHUNK - 1)] : NULL;
+}
+
+void netpoll_forget(int fd)
+{
+	struct poll_desc *pd = netpoll_desc(fd);
+	if (!pd)
+		return;
+	rlock_lock(&pd->lock);
+	struct g *stale = forget_file(pd, PD_UNKNOWN, false);
+	rlock_unlock(&pd->lock);
+	ready_all(stale);
+}
+
+void netpoll_mark_stale(int fd)
+{
+	struct poll_desc *pd = netpoll_peek(fd);
+	if (pd && atomic_load_explicit(&pd->kind, RELAXED) != PD_UNKNOWN)
+		atomic_store_explicit(&pd->stale, true, RELEASE);
+}
+
+void netpoll_set_app_nonblock(int fd, bool on)
+{
+	struct poll_desc *pd = netpoll_peek(fd);
+	if (!pd)
+		return;
+	rlock_lock(&pd->lock);
+	uint8_t px = atomic_load_explicit(&pd->posix, RELAXED);
+	px = on ? px | PDX_APP_NB : px & ~PDX_APP_NB;
+	atomic_store_explicit(&pd->posix, px, RELAXED);
+	rlock_unlock(&pd->lock);
+}
+
+void netpoll_make_percall(int fd)
+{
+	struct poll_desc *pd = netpoll_peek(fd);
+	if (!pd)
+		return;
+	rlock_lock(&pd->lock);
+	if (pd->kind == PD_POLLED && pd->restore_blocking) {
+		restore_mode(fd, pd);
+		uint8_t px = atomic_load_explicit(&pd->posix, RELAXED);
+		atomic_store_explicit(&pd->posix,
+				      (px & ~PDX_ADDED_NB) | PDX_PERCALL,
+				      RELAXED);
+		pd->sock = PD_SOCK_YES;
+	}
+	rlock_unlock(&pd->lock);
 }
 
 void netpoll_unref(struct poll_desc *pd)
@@ -370,6 +489,8 @@ static struct g *forget_file(struct poll_desc *pd, enum pd_kind kind,
 	pd->kind = kind;
 	pd->sock = PD_SOCK_UNKNOWN;
 	pd->restore_blocking = false;
+	atomic_store_explicit(&pd->posix, 0, RELAXED);
+	atomic_store_explicit(&pd->stale, false, RELAXED);
 	if (!keep_deadlines) {
 		atomic_store_explicit(&pd->rdeadline, 0, RELAXED);
 		atomic_store_explicit(&pd->wdeadline, 0, RELAXED);
@@ -387,21 +508,10 @@ int netpoll_open_fresh(int fd, bool already_nonblocking, bool keep)
 	rlock_lock(&pd->lock);
 	/* Any waiter left here waited on a file that no longer exists. */
 	struct g *stale = forget_file(pd, PD_UNKNOWN, keep);
-	int err = register_fd(fd, pd, already_nonblocking);
+	int err = register_fd(fd, pd, already_nonblocking, NP_NONBLOCK);
 	rlock_unlock(&pd->lock);
 	ready_all(stale);
 	return err;
-}
-
-void netpoll_forget(int fd)
-{
-	struct poll_desc *pd = netpoll_desc(fd);
-	if (!pd)
-		return;
-	rlock_lock(&pd->lock);
-	struct g *stale = forget_file(pd, PD_UNKNOWN, false);
-	rlock_unlock(&pd->lock);
-	ready_all(stale);
 }
 
 static void wait_timeout(struct timer *t)

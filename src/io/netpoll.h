@@ -34,6 +34,15 @@ enum pd_kind {
 	PD_BLOCKING,  /* epoll refuses it (regular file): blocking call */
 };
 
+/* pd->posix: how the descriptor's blocking mode is kept, for the
+ * interposers of libgoro-posix. */
+#define PDX_PERCALL  1  /* a socket left blocking: every attempt is a
+			   per-call non-blocking form (MSG_DONTWAIT) */
+#define PDX_APP_NB   2  /* the application asked for O_NONBLOCK */
+#define PDX_ADDED_NB 4  /* goro made the description O_NONBLOCK
+			   although the application did not (a private
+			   reopened description, or restore_blocking) */
+
 /* refs: calls in flight, plus this bit once goro_close has begun. */
 #define PD_REF_CLOSING 0x80000000u
 
@@ -63,6 +72,13 @@ struct poll_desc {
 	bool restore_blocking;
 	dev_t dev;
 	ino_t ino;
+	/* PDX_* bits for libgoro-posix (core/interpose.c), written under
+	 * lock, read by any thread without it. */
+	_Atomic uint8_t posix;
+	/* Closed or replaced behind goro's back (an interposed close on a
+	 * thread that is no goroutine, a new file at this number): the next
+	 * call forgets the record and registers the file afresh. */
+	_Atomic bool stale;
 	struct io_waiter *waiters;   /* parked goroutines, any direction */
 };
 
@@ -105,6 +121,31 @@ void netpoll_unref(struct poll_desc *pd);
 /* netpoll_ref for calls that never wait on the poller (goro_fstat,
  * goro_fsync): the reference only, the kind left as it is. */
 struct poll_desc *netpoll_hold(int fd, int *err);
+
+/* How netpoll_ref_mode's first use treats a blocking socket. */
+enum np_mode {
+	NP_NONBLOCK,  /* make it O_NONBLOCK (netpoll_ref) */
+	NP_PERCALL,   /* leave it blocking: every attempt on it uses a
+			 per-call non-blocking form (PDX_PERCALL); other
+			 files as NP_NONBLOCK */
+};
+/* netpoll_ref with a mode.  An NP_NONBLOCK call on a PDX_PERCALL socket
+ * switches it to O_NONBLOCK (restored as restore_blocking is). */
+struct poll_desc *netpoll_ref_mode(int fd, int *err, enum np_mode mode);
+
+/* The record of fd if its chunk exists, never allocating; any thread. */
+struct poll_desc *netpoll_peek(int fd);
+
+/* fd no longer names the file its record describes (any thread): mark it
+ * stale, see poll_desc.stale. */
+void netpoll_mark_stale(int fd);
+
+/* The application set or cleared O_NONBLOCK on fd (PDX_APP_NB). */
+void netpoll_set_app_nonblock(int fd, bool on);
+
+/* fd, a socket goro switched to O_NONBLOCK for connect, goes back to
+ * blocking as the application left it, polled per call (PDX_PERCALL). */
+void netpoll_make_percall(int fd);
 
 /* True once goro_close has begun on pd: calls still in flight give up with
  * EBADF instead of trying again. */

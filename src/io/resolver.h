@@ -27,4 +27,13 @@ int resolver_getaddrinfo(const char *node, const char *service,
 			 const struct addrinfo *hints, struct addrinfo **res,
 			 int64_t deadline);
 
+/* getnameinfo and gethostbyname_r the same way, without a deadline (the
+ * thread writes the caller's buffers: the call always waits for it). */
+int resolver_getnameinfo(const struct sockaddr *sa, socklen_t salen,
+			 char *host, socklen_t hostlen, char *serv,
+			 socklen_t servlen, int flags);
+int resolver_gethostbyname_r(const char *name, struct hostent *ret,
+			     char *buf, size_t buflen,
+			     struct hostent **result, int *h_errnop);
+
 #endif

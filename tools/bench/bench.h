@@ -88,4 +88,7 @@ void bench_run_suite(const struct bench_suite *suite,
 /* Remove what bench_go built (goro-bench calls it before exiting). */
 void bench_cleanup(void);
 
+/* Suite io's network half (bench_io_net.c), run by bench_io. */
+void bench_io_net(const struct bench_opts *opts);
+
 #endif

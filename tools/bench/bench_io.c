@@ -266,4 +266,6 @@ void bench_io(const struct bench_opts *opts)
 		bench_go(&once, SUITE, "io", args, "MB/s");
 	}
 	unlink(path);
+	/* The network half of the suite: Redis and DNS (bench_io_net.c). */
+	bench_io_net(opts);
 }

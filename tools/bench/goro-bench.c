@@ -38,7 +38,7 @@
 	X(net, "networking: UDP round trip on 1 P, TCP dial+accept on 2 Ps") \
 	X(timer, "timers: create+stop, 100k firing (CPU, p99 lateness), ticker drift, ctx cancel fan-out") \
 	X(exit, "program end after main returns: idle, and a goroutine blocked in read()") \
-	X(io, "file I/O off the P: 64 goroutines' 64 KiB preads on 2 Ps (io_uring, threads, pthreads), 1 ms sleeper's lateness")
+	X(io, "file I/O off the P (io_uring, threads, pthreads; 1 ms sleeper), Redis from 1,000 goroutines under libgoro-posix vs hiredis async vs 1,000 pthreads, DNS beside a sleeper")
 
 #define DECLARE_SUITE(name, about) \
 	void bench_##name(const struct bench_opts *opts);
