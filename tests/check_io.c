@@ -8,8 +8,10 @@
  * Everything runs on 127.0.0.1 inside the test process.  The only timing
  * assertions are the generous bounds issue 7 asks for.
  */
+#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -518,6 +520,83 @@ START_TEST(preempted_lock_holder_runs_first)
 }
 END_TEST
 
+/*
+ * One P.  The holder computes with a pthread mutex held and is preempted
+ * with its thread; the main goroutine then waits for the mutex in the
+ * kernel, from a frame whose padding still holds libgoro return addresses
+ * left there by an earlier runtime call (goro_yield).  sysmon cannot tell
+ * such a stale word from a live runtime frame, so it may not take the P;
+ * before, the holder then waited for a P forever (hiredis's free() waiting
+ * for the arena lock of a goroutine preempted in malloc hung this way).
+ * Now the holder is lent a spare P.
+ */
+static pthread_mutex_t stale_mutex = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic bool stale_holder_has_lock;
+static _Atomic int stale_words;
+
+static void stale_holder(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&stale_mutex);
+	atomic_store(&stale_holder_has_lock, true);
+	int64_t t0 = mono_ns();
+	while (mono_ns() - t0 < 30 * MS)
+		;
+	pthread_mutex_unlock(&stale_mutex);
+}
+
+static void __attribute__((noinline)) runtime_call_below(void)
+{
+	goro_yield();
+	__asm__ volatile("" ::: "memory");
+}
+
+static int __attribute__((noinline)) count_libgoro_words(uintptr_t *w, int n)
+{
+	int found = 0;
+	for (int i = 0; i < n; i++) {
+		Dl_info info;
+		if (dladdr((void *)w[i], &info) && info.dli_fname &&
+		    strstr(info.dli_fname, "libgoro") &&
+		    !strstr(info.dli_fname, "posix"))
+			found++;
+	}
+	return found;
+}
+
+/* Its frame lies where runtime_call_below's callees ran: pad is left as
+ * they left it, and pthread_mutex_lock's frames sit just below it. */
+static void __attribute__((noinline, no_sanitize_address))
+lock_from_stale_frame(void)
+{
+	uintptr_t pad[32];
+	__asm__ volatile("" : : "r"(pad) : "memory");
+	atomic_store(&stale_words, count_libgoro_words(pad, 32));
+	pthread_mutex_lock(&stale_mutex);
+	pthread_mutex_unlock(&stale_mutex);
+}
+
+static int stale_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	goro_go(stale_holder, NULL);
+	while (!atomic_load(&stale_holder_has_lock))
+		goro_yield();
+	runtime_call_below();
+	lock_from_stale_frame();
+	ck_assert_msg(atomic_load(&stale_words) > 0,
+		      "no libgoro return address was left below the waiter: "
+		      "the test did not set up its case");
+	return 0;
+}
+
+START_TEST(parked_holder_runs_when_waiter_looks_like_runtime)
+{
+	ck_assert_int_eq(run_goro(stale_main, 1), 0);
+}
+END_TEST
+
 /* A stop-the-world (goro_maxprocs) does not wait for a goroutine inside a
  * blocking call, and the call's errno survives goro_blocking_exit. */
 static _Atomic bool sleeper_done;
@@ -712,6 +791,7 @@ static Suite *io_suite(void)
 	tcase_add_test(tc, plain_sleep_hands_p_on);
 	tcase_add_test(tc, plain_mutex_no_deadlock);
 	tcase_add_test(tc, preempted_lock_holder_runs_first);
+	tcase_add_test(tc, parked_holder_runs_when_waiter_looks_like_runtime);
 	tcase_add_test(tc, blocking_call_and_stop_the_world);
 	tcase_add_test(tc, blocking_call_is_not_deadlock);
 	suite_add_tcase(s, tc);

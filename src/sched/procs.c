@@ -227,6 +227,11 @@ static void spare_put(struct p *p)
 	spares_lent_add(-1);
 }
 
+void p_spare_unused(struct p *p)
+{
+	spare_put(p);
+}
+
 void p_spare_release(struct m *m)
 {
 	struct p *spare = m->p;

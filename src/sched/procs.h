@@ -49,6 +49,8 @@ void p_destroy(struct p *p);
  * (p->spare, counted in sched.nblocked while lent), or NULL when out of
  * memory. */
 struct p *p_spare_get(void);
+/* Return a spare from p_spare_get that was never handed to an M. */
+void p_spare_unused(struct p *p);
 /*
  * The scheduler's side of a silent-blocking hand-off.  While its thread
  * slept in the kernel, sysmon gave the M's P to another M and left the M a

@@ -252,6 +252,44 @@ static bool retake_silent(struct p *p, struct m *m, struct g *g)
 	return true;
 }
 
+/*
+ * The P of a thread asleep in the kernel is not always safe to take: the
+ * thread may sleep in the runtime's own code, or look so (a stale libgoro
+ * return address in the innermost words, left there by an earlier runtime
+ * call, cannot be told from a live one).  If it waits for a lock that a
+ * goroutine parked with its thread holds (one preempted in malloc holding
+ * its arena's lock, say), and every P is held that way, nothing would run
+ * that goroutine again: the waiters keep their Ps, the holder waits for
+ * one.  So such a goroutine is lent a spare P instead, which takes nothing
+ * from anyone; it gives the spare back at its next scheduling point, and
+ * preempt_spares stops it within about a quantum if it keeps computing.
+ * GOMAXPROCS threads then run application code only if the sleeper wakes
+ * meanwhile, as with every spare.
+ */
+static bool lend_spare_to_parked(struct m *asleep)
+{
+	long nvcsw;
+	if (!thread_asleep(asleep->tid, &nvcsw))
+		return false;
+	struct p *spare = p_spare_get();
+	if (!spare)
+		return false;
+	rlock_lock(&sched.lock);
+	struct m *owner = NULL;
+	if (!atomic_load_explicit(&sched.stw_waiting, RELAXED) &&
+	    !atomic_load_explicit(&sched.exiting, RELAXED))
+		owner = sched_give_p_to_parked(spare, false);
+	if (owner)
+		spare->spare.cpu_mark = m_thread_cpu_ns(owner->tid);
+	rlock_unlock(&sched.lock);
+	if (!owner) {
+		p_spare_unused(spare);
+		return false;
+	}
+	note_wake(&owner->locked_park);
+	return true;
+}
+
 static bool retake_running(struct p *p, struct retake_p *s, int64_t now,
 			   int64_t *wake)
 {
@@ -289,14 +327,15 @@ static bool retake_running(struct p *p, struct retake_p *s, int64_t now,
 			 10 * (cpu - s->cpu_at) > now - s->cpu_when;
 	s->cpu_at = cpu;
 	s->cpu_when = now;
-	if (computing || !p_needs_m(p) || m->locks > 0 ||
-	    atomic_load_explicit(&g->status, RELAXED) != G_RUNNING ||
-	    g->preempt_disable > 0)
+	if (computing || !p_needs_m(p) ||
+	    atomic_load_explicit(&g->status, RELAXED) != G_RUNNING)
 		return false;
-	if (!retake_silent(p, m, g))
-		return false;
-	s->g = NULL;
-	return true;
+	if (m->locks == 0 && g->preempt_disable == 0 &&
+	    retake_silent(p, m, g)) {
+		s->g = NULL;
+		return true;
+	}
+	return lend_spare_to_parked(m);
 }
 
 /*
