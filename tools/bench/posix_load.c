@@ -284,10 +284,6 @@ int main(int argc, char **argv)
 	clients = atoi(argv[3]);
 	pairs = atoi(argv[4]);
 	if (!strcmp(argv[1], "goro")) {
-		/* No asynchronous preemption: a goroutine stopped inside
-		 * glibc's allocator holding its arena lock can stall the
-		 * others (tests/check_posix_redis.c). */
-		setenv("GORO_ASYNCPREEMPT", "0", 1);
 		setenv("GORO_MAXPROCS", "2", 1);
 		char *args[] = { argv[0], NULL };
 		if (goro_main(goro_run, 1, args) != 0)
