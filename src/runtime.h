@@ -131,6 +131,12 @@ struct g {
 	struct sanitizer_g san;      /* src/base/sanitizer_state.h */
 	_Atomic bool preempt;        /* please yield at the next safe point */
 	int preempt_disable;         /* goro_preempt_disable nesting */
+	/* Public runtime calls in progress (RT_REQUIRE_G and
+	 * RT_REQUIRE_RUNTIME count them): while non-zero, nothing on this
+	 * goroutine is preemptible, whatever the PC (libc, the allocator, a
+	 * sanitizer's interceptor called by the runtime).  Written by the
+	 * goroutine itself; read by the preemption handler on its thread. */
+	uint32_t runtime_depth;
 	struct m *locked_m;          /* goro_lock_thread */
 	int32_t lock_thread_depth;   /* its nesting */
 
@@ -322,6 +328,25 @@ static inline struct g *g_current(void)
  * code it calls stays preemptible (src/base/text_ranges.h). */
 #define RT_CALLOUT __attribute__((section("goro_callout"), noinline))
 
+/* The goroutine is inside a public runtime call (struct g's
+ * runtime_depth): asynchronous preemption leaves it alone until the call
+ * returns.  A goroutine that exits inside one (goro_exit) never leaves;
+ * its G is zeroed when reused. */
+static inline struct g *rt_runtime_enter(struct g *g)
+{
+	g->runtime_depth++;
+	__asm__ volatile("" ::: "memory");  /* counted before the call's work */
+	return g;
+}
+
+static inline void rt_runtime_leave(struct g **g)
+{
+	if (*g) {
+		__asm__ volatile("" ::: "memory");
+		(*g)->runtime_depth--;
+	}
+}
+
 /* Public entry points call this first: outside goro_main they print a
  * message naming the call and return `ret`.  Inside a blocking region
  * (goro_blocking_enter) the M holds no P: the call takes one back for its
@@ -329,10 +354,12 @@ static inline struct g *g_current(void)
  * Go's cgo callback does (src/sched/blocking.c); where that cannot be done the
  * call returns `ret` after a message naming it.  Once per function. */
 #define RT_REQUIRE_G(ret) \
+	struct g *rt_in_ __attribute__((cleanup(rt_runtime_leave))) = NULL; \
 	int rt_region_ __attribute__((cleanup(blocking_callback_end))) = 0; \
 	do { struct m *rt_m_ = m_current(); \
 		if (__builtin_expect(rt_m_ == NULL || rt_m_->curg == NULL, 0)) { \
 			rt_outside_goroutine(__func__); return ret; } \
+		rt_in_ = rt_runtime_enter(rt_m_->curg); \
 		if (__builtin_expect(rt_m_->p == NULL, 0) && \
 		    (rt_region_ = blocking_callback_begin(__func__)) < 0) { \
 			rt_region_ = 0; return ret; } } while (0)
@@ -358,11 +385,13 @@ static inline void blocking_callback_end(int *depth)
  * no M while goro_main runs.  Anything else prints the message above and
  * returns `ret`. */
 #define RT_REQUIRE_RUNTIME(ret) \
+	struct g *rt_in_ __attribute__((cleanup(rt_runtime_leave))) = NULL; \
 	int rt_region_ __attribute__((cleanup(blocking_callback_end))) = 0; \
 	do { struct m *rt_m_ = m_current(); \
 		if (__builtin_expect(rt_m_ == NULL || rt_m_->curg == NULL, 0)) { \
 			if (!rt_foreign_allowed(__func__)) return ret; } \
-		else if (__builtin_expect(rt_m_->p == NULL, 0) && \
+		else if ((rt_in_ = rt_runtime_enter(rt_m_->curg)), \
+			 __builtin_expect(rt_m_->p == NULL, 0) && \
 		    (rt_region_ = blocking_callback_begin(__func__)) < 0) { \
 			rt_region_ = 0; return ret; } } while (0)
 bool rt_foreign_allowed(const char *call);

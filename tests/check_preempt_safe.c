@@ -9,6 +9,11 @@
  * as a separate process with a time bound: a wrong answer, a crash and a
  * hang all fail.  tcmalloc and mimalloc are the real ones, preloaded.
  */
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <time.h>
+
 #include "testutil.h"
 
 #define BOUND_S 90
@@ -153,6 +158,79 @@ START_TEST(spare_p_counts_against_gomaxprocs)
 }
 END_TEST
 
+/*
+ * A goroutine inside a runtime call is never preempted, wherever its PC
+ * is: the runtime calls libc, its allocator and (under ASan) the
+ * sanitizer's interceptors with its P in registers, and a goroutine
+ * stopped there resumes with a P it may no longer own.  This program's
+ * clock_gettime stands in for libc's (libgoro calls it through its PLT):
+ * armed, the coarse clock that goro_sleep reads as it parks computes for
+ * 100 ms in application code first, while another goroutine waits for
+ * the one P, so sysmon asks for a preemption about every quantum.  Before
+ * the runtime counted its own calls, the handler took the libgoro frame
+ * below for a stale word after 16 refusals and parked the goroutine in
+ * the middle of goro_sleep (a false "all goroutines are asleep" in the
+ * ASan build).
+ */
+static atomic_bool clock_armed;
+static struct goro_preempt_stats spin_before, spin_after;
+
+static int64_t raw_now(void)
+{
+	struct timespec ts;
+	syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int clock_gettime(clockid_t clk, struct timespec *ts)
+{
+	if (clk == CLOCK_MONOTONIC_COARSE &&
+	    atomic_exchange(&clock_armed, false)) {
+		goro_preempt_stats(&spin_before, sizeof(spin_before));
+		int64_t end = raw_now() + 100 * 1000 * 1000;
+		while (raw_now() < end)
+			;
+		goro_preempt_stats(&spin_after, sizeof(spin_after));
+	}
+	return (int)syscall(SYS_clock_gettime, clk, ts);
+}
+
+static atomic_int waiter_ran;
+static void waiter(void *arg)
+{
+	(void)arg;
+	atomic_store(&waiter_ran, 1);
+}
+
+static int runtime_callee_main(int argc, char **argv)
+{
+	(void)argc; (void)argv;
+	goro_go(waiter, NULL);
+	atomic_store(&clock_armed, true);
+	goro_sleep(1000 * 1000);
+	ck_assert_msg(!atomic_load(&clock_armed),
+		      "goro_sleep never read the coarse clock");
+	ck_assert_msg(spin_after.preempted == spin_before.preempted,
+		      "preempted %llu times inside goro_sleep",
+		      (unsigned long long)(spin_after.preempted - spin_before.preempted));
+	/* The test can fail only if the handler was asked often enough. */
+	ck_assert_msg(spin_after.requested - spin_before.requested >= 20,
+		      "only %llu preemption requests in 100 ms",
+		      (unsigned long long)(spin_after.requested -
+					   spin_before.requested));
+	goro_sleep(20 * 1000 * 1000);
+	ck_assert(atomic_load(&waiter_ran));
+	return 0;
+}
+
+START_TEST(no_preemption_inside_a_runtime_call)
+{
+	unsetenv("GORO_QUANTUM");
+	setenv("GORO_ASYNCPREEMPT", "1", 1);
+	ck_assert_int_eq(run_goro(runtime_callee_main, 1), 0);
+}
+END_TEST
+
 static Suite *preempt_safe_suite(void)
 {
 	Suite *s = suite_create("preempt_safe");
@@ -174,6 +252,7 @@ static Suite *preempt_safe_suite(void)
 	tcase_add_test(tc, preempted_goroutine_not_starved_by_yielders);
 	tcase_add_test(tc, spare_p_counts_against_gomaxprocs);
 	tcase_add_test(tc, blocking_call_in_tail_position_gives_up_the_p);
+	tcase_add_test(tc, no_preemption_inside_a_runtime_call);
 	suite_add_tcase(s, tc);
 	return s;
 }

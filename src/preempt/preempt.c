@@ -180,6 +180,11 @@ static enum outcome safe_point(struct m *m, const mcontext_t *mc)
 		return OUT_STALE;
 	if (g->preempt_disable)
 		return OUT_DISABLED;
+	/* Inside a public runtime call, wherever the PC is (libc, the
+	 * allocator, a sanitizer's interceptor the runtime called): the
+	 * runtime may hold its P in a register. */
+	if (g->runtime_depth)
+		return OUT_RUNTIME;
 	if (m->locks)
 		return OUT_LOCKS;
 	if (atomic_load_explicit(&g->status, RELAXED) != G_RUNNING)
@@ -199,9 +204,10 @@ static enum outcome safe_point(struct m *m, const mcontext_t *mc)
 	if (!g->stack.grouped && sp < hi - g->stack.committed)
 		return OUT_STACK;
 	/* A libgoro return address on the stack is a live runtime frame, or
-	 * a stale word left in the padding of a frame.  A live one is
-	 * short-lived (runtime code that runs long holds a runtime lock);
-	 * one that blocks the goroutine's preemption signal after signal is
+	 * a stale word left in the padding of a frame.  The public calls
+	 * were refused above (runtime_depth); a live frame of anything else
+	 * (an interposed libc call, a callback) is short-lived; one that
+	 * blocks the goroutine's preemption signal after signal is
 	 * stale, and believing it would let a goroutine spinning on a lock
 	 * held by a parked thread keep the P for good. */
 	if (runtime_frame_live(sp, hi) &&

@@ -362,9 +362,15 @@ void stop_the_world(void)
 			}
 			/* Under sched.lock, p->m and its goroutine stay
 			 * valid; a goroutine in a tight loop is stopped by the
-			 * preemption signal. */
-			if (st == P_RUNNING && p->m && p->m->curg)
-				preempt_request(p->m, p->m->curg);
+			 * preemption signal.  Each is read once: the M
+			 * switches goroutines meanwhile (curg is NULL on its
+			 * g0), and a second read may find NULL. */
+			struct m *pm = st == P_RUNNING ?
+				atomic_load_explicit(&p->m, RELAXED) : NULL;
+			struct g *pg = pm ?
+				atomic_load_explicit(&pm->curg, RELAXED) : NULL;
+			if (pg)
+				preempt_request(pm, pg);
 		}
 		bool done = sched.stw_remaining == 0;
 		rlock_unlock(&sched.lock);

@@ -23,12 +23,19 @@ _Static_assert(_Alignof(struct once) <= _Alignof(goro_once_t),
 	       "goro_once_t underaligned");
 
 /* The call-out frame of goro_once (src/base/text_ranges.h): nothing of the
- * runtime's is live across fn, so fn is as preemptible as any code.  The
+ * runtime's is live across fn, so fn is as preemptible as any code, and
+ * the goroutine is out of its runtime call meanwhile (runtime_depth).  The
  * empty asm keeps the call from becoming a jump. */
 RT_CALLOUT static void once_call(void (*fn)(void *), void *arg)
 {
+	struct g *g = g_current();
+	uint32_t depth = g->runtime_depth;
+	g->runtime_depth = 0;
+	__asm__ volatile("" ::: "memory");
 	fn(arg);
-	__asm__ volatile("");
+	__asm__ volatile("" ::: "memory");
+	g = g_current();
+	g->runtime_depth = depth;
 }
 
 int goro_once(goro_once_t *once, void (*fn)(void *), void *arg)
