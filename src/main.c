@@ -24,6 +24,7 @@
 #include "config.h"
 #include "crash.h"
 #include "exit_kill.h"
+#include "fdtable.h"
 #include "fileio.h"
 #include "goroutine.h"
 #include "m.h"
@@ -201,6 +202,8 @@ static const struct stage {
 	void (*fini)(void);
 } stages[] = {
 	{ "settings", config_load, NULL },
+	/* Before any thread of the runtime's: see src/io/fdtable.c. */
+	{ "descriptor table", fdtable_reserve, NULL },
 	{ "preemption signal", preempt_init, preempt_fini },
 	{ "crash reports", crash_install, NULL },  /* once per process */
 	{ "stacks", stack_init, stack_shutdown },

@@ -18,6 +18,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -683,6 +684,42 @@ static int outside_main(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * The descriptor table is grown before the runtime's threads start
+ * (src/io/fdtable.c): grown later, with the table shared, each doubling
+ * waits for an RCU grace period, and every thread making a descriptor
+ * meanwhile (an M holding its P, sysmon) sleeps with it — 1,000 lookups,
+ * each with its eventfd, made a 1 ms sleeper 10-20 ms late.  The kernel
+ * reports the table's size as FDSize in /proc/self/status.
+ */
+static long fdsize_seen;
+
+static int fdsize_main(int argc, char **argv)
+{
+	(void)argc; (void)argv;
+	FILE *f = fopen("/proc/self/status", "r");
+	ck_assert(f);
+	char line[256];
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "FDSize: %ld", &fdsize_seen) == 1)
+			break;
+	fclose(f);
+	return 0;
+}
+
+START_TEST(descriptor_table_grown_before_threads)
+{
+	struct rlimit lim;
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &lim), 0);
+	long want = 4096;
+	if (lim.rlim_cur != RLIM_INFINITY && (long)lim.rlim_cur < want)
+		want = (long)lim.rlim_cur;
+	ck_assert_int_eq(run_goro(fdsize_main, 2), 0);
+	ck_assert_msg(fdsize_seen >= want, "FDSize %ld, wanted %ld",
+		      fdsize_seen, want);
+}
+END_TEST
+
 START_TEST(io_wait_is_not_deadlock)
 {
 	outside_blocking_call = false;
@@ -784,6 +821,7 @@ static Suite *io_suite(void)
 	tcase_add_test(tc, read_into_untouched_stack_buffer);
 	tcase_add_test(tc, outside_goroutine);
 	tcase_add_test(tc, io_wait_is_not_deadlock);
+	tcase_add_test(tc, descriptor_table_grown_before_threads);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("blocking");
 	tcase_set_timeout(tc, 60);
