@@ -328,23 +328,24 @@ static inline struct g *g_current(void)
  * code it calls stays preemptible (src/base/text_ranges.h). */
 #define RT_CALLOUT __attribute__((section("goro_callout"), noinline))
 
-/* The goroutine is inside a public runtime call (struct g's
+/* The goroutine m runs is inside a public runtime call (struct g's
  * runtime_depth): asynchronous preemption leaves it alone until the call
- * returns.  A goroutine that exits inside one (goro_exit) never leaves;
- * its G is zeroed when reused. */
-static inline struct g *rt_runtime_enter(struct g *g)
+ * returns.  Returns that goroutine, or NULL if m runs none.  A goroutine
+ * that exits inside a call (goro_exit) never leaves; its G is zeroed when
+ * reused.  volatile: the count is never moved past the call's work, as
+ * the handler that reads it runs on this same thread. */
+static inline struct g *rt_runtime_enter(struct m *m)
 {
-	g->runtime_depth++;
-	__asm__ volatile("" ::: "memory");  /* counted before the call's work */
+	struct g *g = m ? m->curg : NULL;
+	if (g)
+		(*(volatile uint32_t *)&g->runtime_depth)++;
 	return g;
 }
 
 static inline void rt_runtime_leave(struct g **g)
 {
-	if (*g) {
-		__asm__ volatile("" ::: "memory");
-		(*g)->runtime_depth--;
-	}
+	if (*g)
+		(*(volatile uint32_t *)&(*g)->runtime_depth)--;
 }
 
 /* Public entry points call this first: outside goro_main they print a
@@ -357,9 +358,8 @@ static inline void rt_runtime_leave(struct g **g)
 	struct g *rt_in_ __attribute__((cleanup(rt_runtime_leave))) = NULL; \
 	int rt_region_ __attribute__((cleanup(blocking_callback_end))) = 0; \
 	do { struct m *rt_m_ = m_current(); \
-		if (__builtin_expect(rt_m_ == NULL || rt_m_->curg == NULL, 0)) { \
+		if (__builtin_expect(!(rt_in_ = rt_runtime_enter(rt_m_)), 0)) { \
 			rt_outside_goroutine(__func__); return ret; } \
-		rt_in_ = rt_runtime_enter(rt_m_->curg); \
 		if (__builtin_expect(rt_m_->p == NULL, 0) && \
 		    (rt_region_ = blocking_callback_begin(__func__)) < 0) { \
 			rt_region_ = 0; return ret; } } while (0)
@@ -388,10 +388,9 @@ static inline void blocking_callback_end(int *depth)
 	struct g *rt_in_ __attribute__((cleanup(rt_runtime_leave))) = NULL; \
 	int rt_region_ __attribute__((cleanup(blocking_callback_end))) = 0; \
 	do { struct m *rt_m_ = m_current(); \
-		if (__builtin_expect(rt_m_ == NULL || rt_m_->curg == NULL, 0)) { \
+		if (__builtin_expect(!(rt_in_ = rt_runtime_enter(rt_m_)), 0)) { \
 			if (!rt_foreign_allowed(__func__)) return ret; } \
-		else if ((rt_in_ = rt_runtime_enter(rt_m_->curg)), \
-			 __builtin_expect(rt_m_->p == NULL, 0) && \
+		else if (__builtin_expect(rt_m_->p == NULL, 0) && \
 		    (rt_region_ = blocking_callback_begin(__func__)) < 0) { \
 			rt_region_ = 0; return ret; } } while (0)
 bool rt_foreign_allowed(const char *call);

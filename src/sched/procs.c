@@ -365,11 +365,10 @@ void stop_the_world(void)
 			 * preemption signal.  Each is read once: the M
 			 * switches goroutines meanwhile (curg is NULL on its
 			 * g0), and a second read may find NULL. */
-			struct m *pm = st == P_RUNNING ?
-				atomic_load_explicit(&p->m, RELAXED) : NULL;
+			struct m *pm = atomic_load_explicit(&p->m, RELAXED);
 			struct g *pg = pm ?
 				atomic_load_explicit(&pm->curg, RELAXED) : NULL;
-			if (pg)
+			if (st == P_RUNNING && pg)
 				preempt_request(pm, pg);
 		}
 		bool done = sched.stw_remaining == 0;

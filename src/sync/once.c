@@ -23,19 +23,18 @@ _Static_assert(_Alignof(struct once) <= _Alignof(goro_once_t),
 	       "goro_once_t underaligned");
 
 /* The call-out frame of goro_once (src/base/text_ranges.h): nothing of the
- * runtime's is live across fn, so fn is as preemptible as any code, and
- * the goroutine is out of its runtime call meanwhile (runtime_depth).  The
- * empty asm keeps the call from becoming a jump. */
+ * runtime's is live across fn but the goroutine's own G (the same after
+ * fn, on whichever thread it then runs), so fn is as preemptible as any
+ * code: the goroutine is out of its runtime call meanwhile
+ * (runtime_depth).  The store after fn keeps the call from becoming a
+ * jump. */
 RT_CALLOUT static void once_call(void (*fn)(void *), void *arg)
 {
-	struct g *g = g_current();
-	uint32_t depth = g->runtime_depth;
-	g->runtime_depth = 0;
-	__asm__ volatile("" ::: "memory");
+	volatile uint32_t *depth = &g_current()->runtime_depth;
+	uint32_t outer = *depth;
+	*depth = 0;
 	fn(arg);
-	__asm__ volatile("" ::: "memory");
-	g = g_current();
-	g->runtime_depth = depth;
+	*depth = outer;
 }
 
 int goro_once(goro_once_t *once, void (*fn)(void *), void *arg)
