@@ -186,9 +186,14 @@ static int helper_start_locked(void)
 			return -errno;
 	}
 	/* It starts with every signal blocked and then opens the wanted
-	 * ones itself. */
+	 * ones itself.  SIGSEGV and SIGBUS stay open here: this runs on a
+	 * goroutine's stack, which grows through SIGSEGV, and pthread_create
+	 * (deep under ASan) may need it to; a fault with SIGSEGV blocked
+	 * kills the process without a word. */
 	sigset_t all, old;
 	sigfillset(&all);
+	sigdelset(&all, SIGSEGV);
+	sigdelset(&all, SIGBUS);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
