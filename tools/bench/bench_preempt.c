@@ -53,6 +53,10 @@
  *   cost-switch@100us     the same for a hog in thread-agnostic code
  *                         (GORO_THREAD_AGNOSTIC): a plain context switch on
  *                         the same thread, no hand-off (µs)
+ *   turns-{klt,switch}@100us
+ *                         preemptions per second in those runs: at most
+ *                         one per quantum (10,000/s); fewer when sysmon or
+ *                         a thread handed the P wakes late
  *   futex-handoff         the floor under cost-klt: CPU time two plain
  *                         threads need per hand-off when each wakes the
  *                         other through a futex and waits (µs)
@@ -390,6 +394,7 @@ static void (*hog_fn)(void *) = hog;
 /* Of the preemptive run's timed window: */
 static uint64_t hog_window_iters;
 static int64_t hog_window_cpu;             /* ns, whole process */
+static int64_t hog_window_wall;            /* ns */
 static struct goro_preempt_stats hog_window_stats;  /* deltas */
 
 static void preempt_stats_now(struct goro_preempt_stats *s)
@@ -410,10 +415,12 @@ static int throughput_main(int argc, char **argv)
 	struct goro_preempt_stats s0, s1;
 	preempt_stats_now(&s0);
 	int64_t cpu0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+	int64_t wall0 = goro_now();
 	uint64_t start = hog_iters[0] + hog_iters[1];
 	goro_sleep(hog_run_ns);
 	uint64_t end = hog_iters[0] + hog_iters[1];
 	hog_window_cpu = clock_ns(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
+	hog_window_wall = goro_now() - wall0;
 	preempt_stats_now(&s1);
 	hog_window_iters = end - start;
 	hog_rate = (double)hog_window_iters / ((double)hog_window_cpu / 1e3);
@@ -517,9 +524,10 @@ static void run_throughput(const char *q)
  * stats say which path the preemptions took; a figure measured on the
  * other path would be a wrong figure, so that ends the benchmark.
  */
-static double preempt_cost(void (*fn)(void *), bool agnostic)
+static double preempt_cost(void (*fn)(void *), bool agnostic,
+			   double *turns_per_s)
 {
-	double cost[LOSS_PAIRS];
+	double cost[LOSS_PAIRS], turns[LOSS_PAIRS];
 	int n = 0;
 	hog_fn = fn;
 	for (int i = 0; i < LOSS_PAIRS; i++) {
@@ -537,9 +545,12 @@ static double preempt_cost(void (*fn)(void *), bool agnostic)
 				   (unsigned long long)st->migrated);
 		double extra_ns = (double)hog_window_cpu -
 				  (double)hog_window_iters / coop * 1e3;
+		turns[n] = (double)st->preempted /
+			   ((double)hog_window_wall / 1e9);
 		cost[n++] = extra_ns / 1e3 / (double)st->preempted;
 	}
 	hog_fn = hog;
+	*turns_per_s = n ? bench_median(turns, n) : NAN;
 	return n ? bench_median(cost, n) : NAN;
 }
 
@@ -549,12 +560,17 @@ static void run_preempt_cost(void)
 	 * among hogs, sysmon's looks between preemptions would be charged
 	 * to them. */
 	setenv("GORO_DEBUG", "hogturn=1", 1);
-	double v = preempt_cost(hog, false);
-	if (!isnan(v))
+	double turns;
+	double v = preempt_cost(hog, false, &turns);
+	if (!isnan(v)) {
 		bench_report(SUITE, "cost-klt@100us", "us", &v, 1);
-	v = preempt_cost(hog_agnostic, true);
-	if (!isnan(v))
+		bench_report(SUITE, "turns-klt@100us", "/s", &turns, 1);
+	}
+	v = preempt_cost(hog_agnostic, true, &turns);
+	if (!isnan(v)) {
 		bench_report(SUITE, "cost-switch@100us", "us", &v, 1);
+		bench_report(SUITE, "turns-switch@100us", "/s", &turns, 1);
+	}
 	unsetenv("GORO_DEBUG");
 }
 
