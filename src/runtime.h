@@ -233,6 +233,11 @@ struct m {
 	struct g *handoff_g;         /* runnable, locked to another M: hand over */
 	bool locked_sleeping;        /* parked until locked_g is runnable */
 	struct note locked_park;     /* ... here */
+	/* Moved onto the CPU of the thread that handed it a P and slept
+	 * (m_steer_here, src/sched/m.c): written by that thread before the
+	 * wake-up, read and cleared by this M after it. */
+	bool steered;
+	cpu_set_t steer_restore;     /* its affinity before the move */
 
 	/* What the goroutine switched away from still needs done, performed on
 	 * the other side of the switch (see sched_finish_switch). */

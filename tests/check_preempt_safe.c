@@ -9,6 +9,9 @@
  * as a separate process with a time bound: a wrong answer, a crash and a
  * hang all fail.  tcmalloc and mimalloc are the real ones, preloaded.
  */
+#define _GNU_SOURCE  /* sched_getaffinity, CPU_EQUAL */
+#include <dirent.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/syscall.h>
@@ -231,6 +234,81 @@ START_TEST(no_preemption_inside_a_runtime_call)
 }
 END_TEST
 
+/*
+ * A thread that parks with its preempted goroutine pins the M it hands
+ * its P to onto its own CPU for the wake-up (src/sched/m.c, steering),
+ * and that M puts its affinity back as it runs.  After thousands of such
+ * hand-offs every thread of the process must have the affinity the
+ * process started with: a thread left pinned would run its goroutines on
+ * one CPU from then on.
+ */
+static atomic_bool hogs_stop;
+static atomic_long hog_spins;
+
+static void affinity_hog(void *arg)
+{
+	(void)arg;
+	long n = 0;
+	while (!atomic_load_explicit(&hogs_stop, memory_order_relaxed))
+		n++;
+	atomic_fetch_add(&hog_spins, n);
+}
+
+static cpu_set_t start_mask;
+
+static int affinity_main(int argc, char **argv)
+{
+	(void)argc; (void)argv;
+	struct goro_preempt_stats before, after;
+	goro_preempt_stats(&before, sizeof(before));
+	for (int i = 0; i < 3; i++)
+		goro_go(affinity_hog, NULL);
+	goro_sleep(300 * 1000 * 1000);
+	atomic_store(&hogs_stop, true);
+	goro_sleep(50 * 1000 * 1000);  /* every M back asleep */
+	goro_preempt_stats(&after, sizeof(after));
+	ck_assert_msg(after.parked_with_thread - before.parked_with_thread >= 20,
+		      "only %llu preemptions parked with their thread",
+		      (unsigned long long)(after.parked_with_thread -
+					   before.parked_with_thread));
+	DIR *d = opendir("/proc/self/task");
+	ck_assert(d != NULL);
+	int threads = 0;
+	for (struct dirent *e; (e = readdir(d));) {
+		if (e->d_name[0] == '.')
+			continue;
+		pid_t tid = (pid_t)atoi(e->d_name);
+		cpu_set_t mask;
+		if (sched_getaffinity(tid, sizeof(mask), &mask) != 0)
+			continue;  /* gone meanwhile */
+		threads++;
+		ck_assert_msg(CPU_EQUAL(&mask, &start_mask),
+			      "thread %d left with %d CPUs of %d", (int)tid,
+			      CPU_COUNT(&mask), CPU_COUNT(&start_mask));
+	}
+	closedir(d);
+	ck_assert_int_ge(threads, 3);
+	return 0;
+}
+
+START_TEST(klt_handoffs_leave_affinity_as_it_was)
+{
+	ck_assert_int_eq(sched_getaffinity(0, sizeof(start_mask), &start_mask), 0);
+	if (CPU_COUNT(&start_mask) < 2) {
+		fprintf(stderr, "klt_handoffs_leave_affinity_as_it_was: one CPU, "
+				"nothing is ever steered\n");
+		return;
+	}
+	setenv("GORO_QUANTUM", "100us", 1);
+	setenv("GORO_ASYNCPREEMPT", "1", 1);
+	setenv("GORO_DEBUG", "hogturn=1", 1);
+	int rc = run_goro(affinity_main, 1);
+	unsetenv("GORO_QUANTUM");
+	unsetenv("GORO_DEBUG");
+	ck_assert_int_eq(rc, 0);
+}
+END_TEST
+
 static Suite *preempt_safe_suite(void)
 {
 	Suite *s = suite_create("preempt_safe");
@@ -253,6 +331,7 @@ static Suite *preempt_safe_suite(void)
 	tcase_add_test(tc, spare_p_counts_against_gomaxprocs);
 	tcase_add_test(tc, blocking_call_in_tail_position_gives_up_the_p);
 	tcase_add_test(tc, no_preemption_inside_a_runtime_call);
+	tcase_add_test(tc, klt_handoffs_leave_affinity_as_it_was);
 	suite_add_tcase(s, tc);
 	return s;
 }

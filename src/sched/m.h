@@ -27,6 +27,13 @@ void m_poke_idle_for_deadline(int64_t when);
 /* On this thread, m_start hands thread creation to the M creator (for
  * threads that may hold a lock pthread_create needs). */
 void m_defer_creation(bool on);
+/* On this thread, which goes to sleep as soon as it has handed its P on,
+ * an M woken with that P is first moved onto this thread's CPU
+ * (m_steer_here; the M restores its affinity as it wakes). */
+void m_sleeps_after_handoff(bool on);
+/* If this thread sleeps after its hand-off, move target onto its CPU:
+ * called just before target is woken with a P. */
+void m_steer_here(struct m *target);
 /* The M creator thread, for one goro_main run.  0 or a negative errno. */
 int m_creator_start(void);
 void m_creator_stop(void);

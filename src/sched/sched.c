@@ -557,6 +557,7 @@ static bool handoff_p_to_parked(struct m *m)
 	rlock_unlock(&sched.lock);
 	if (!owner)
 		return false;
+	m_steer_here(owner);
 	note_wake(&owner->locked_park);
 	return true;
 }
@@ -574,6 +575,7 @@ static struct g *stop_locked_m(struct m *m)
 	if (m->p && m->p->spare.is_spare)
 		p_spare_release(m);
 	if (m->p) {
+		m_sleeps_after_handoff(true);
 		if (parked && handoff_p_to_parked(m)) {
 			preempt_count_handoff();
 		} else {
@@ -582,6 +584,7 @@ static struct g *stop_locked_m(struct m *m)
 				preempt_count_handoff();
 			m_defer_creation(false);
 		}
+		m_sleeps_after_handoff(false);
 	}
 	m_stop_locked(m);
 	if (!m->p)
@@ -595,7 +598,9 @@ static void start_locked_m(struct m *m, struct g *g)
 	struct m *owner = g->locked_m;
 	struct p *p = m->p;
 	p_release(m);
+	m_sleeps_after_handoff(true);
 	m_wake_locked(owner, p);
+	m_sleeps_after_handoff(false);
 	m_stop(m, -1);
 }
 
