@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fd.c — libgoro-posix's close, dup, dup2, dup3, fcntl (and fcntl64), and
- * the creators socket, socketpair, pipe, pipe2: the calls that end a
- * descriptor, put a new file behind its number, or read and set its
- * blocking mode.
+ * fd.c — libgoro-posix's close, dup, dup2, dup3, fcntl (and fcntl64),
+ * ioctl(FIONBIO), and the creators socket, socketpair, pipe, pipe2: the
+ * calls that end a descriptor, put a new file behind its number, or read
+ * and set its blocking mode.
  *
  * The runtime keeps a record per descriptor number (src/io/netpoll.h).
  * close from a goroutine is goro_close: calls parked on the descriptor
@@ -18,13 +18,16 @@
  * reports what the application last set, and F_SETFL records it while
  * the description stays non-blocking.  Elsewhere the flag is the
  * kernel's; a change of it makes the record stale, so that the next call
- * decides again how to wait on the descriptor.  F_SETLKW waits for its
- * lock inside goro_blocking_enter/exit, so the P goes on running others.
+ * decides again how to wait on the descriptor.  ioctl(FIONBIO), the other
+ * way to set the flag (OpenSSL's BIO_socket_nbio uses it), is kept the
+ * same way as F_SETFL.  F_SETLKW waits for its lock inside
+ * goro_blocking_enter/exit, so the P goes on running others.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <goro.h>
@@ -183,5 +186,36 @@ int pipe(int fds[2])
 		goro_posix_forget(fds[0]);
 		goro_posix_forget(fds[1]);
 	}
+	return r;
+}
+
+/* FIONBIO as F_SETFL's O_NONBLOCK; every other request is libc's. */
+int ioctl(int fd, unsigned long request, ...)
+{
+	va_list ap;
+	va_start(ap, request);
+	unsigned long arg = va_arg(ap, unsigned long);
+	va_end(ap);
+	if (request != FIONBIO || goro_posix_runtime(__builtin_return_address(0)))
+		return REAL(ioctl)(fd, request, arg);
+	const int *on = (const int *)arg;
+	int fl = goro_posix_fd_flags(fd);
+	if (fl & GORO_POSIX_FD_ADDED_NB) {
+		/* The description stays non-blocking; the application's
+		 * wish is recorded. */
+		if (!on) {
+			errno = EFAULT;
+			return -1;
+		}
+		int one = 1;
+		int r = REAL(ioctl)(fd, FIONBIO, &one);
+		if (r == 0)
+			goro_posix_set_app_nonblock(fd, *on != 0);
+		return r;
+	}
+	int r = REAL(ioctl)(fd, FIONBIO, arg);
+	if (r == 0 && (fl & GORO_POSIX_FD_KNOWN) &&
+	    !*on != !(fl & GORO_POSIX_FD_APP_NB))
+		goro_posix_forget(fd);
 	return r;
 }

@@ -8,8 +8,8 @@
  * thread that calls a replacement while it is itself inside that lookup
  * (dlsym allocating, an allocator starting up and reading a file) gets
  * the raw system call instead, for the calls an allocator or a loader
- * makes (read, write, open, close, the stats, pread, fcntl, poll,
- * nanosleep); any other function would be NULL there.
+ * makes (read, write, open, close, the stats, pread, fcntl, ioctl (isatty),
+ * poll, nanosleep); any other function would be NULL there.
  * Pointers are published with release stores and never change.
  *
  * Fork: a child of a goroutine program has one thread, a copy of the one
@@ -154,6 +154,15 @@ RAW int posix_raw_fcntl64(int fd, int cmd, ...)
 	unsigned long arg = va_arg(ap, unsigned long);
 	va_end(ap);
 	return (int)syscall(SYS_fcntl, fd, cmd, arg);
+}
+
+RAW int posix_raw_ioctl(int fd, unsigned long request, ...)
+{
+	va_list ap;
+	va_start(ap, request);
+	unsigned long arg = va_arg(ap, unsigned long);
+	va_end(ap);
+	return (int)syscall(SYS_ioctl, fd, request, arg);
 }
 
 RAW int posix_raw_poll(struct pollfd *fds, nfds_t n, int timeout)

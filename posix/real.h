@@ -57,6 +57,7 @@
 	X(dup3, int, (int, int, int)) \
 	X(fcntl, int, (int, int, ...)) \
 	X(fcntl64, int, (int, int, ...)) \
+	X(ioctl, int, (int, unsigned long, ...)) \
 	X(socket, int, (int, int, int)) \
 	X(socketpair, int, (int, int, int, int[2])) \
 	X(pipe, int, (int[2])) \

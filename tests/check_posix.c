@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -190,6 +191,70 @@ static int nonblocking_main(int argc, char **argv)
 START_TEST(nonblocking_timeouts_errno)
 {
 	ck_assert_int_eq(run_goro(nonblocking_main, 2), 0);
+}
+END_TEST
+
+/*
+ * ioctl(FIONBIO) is the other way to set O_NONBLOCK (OpenSSL's
+ * BIO_socket_nbio uses it).  Untracked, a pipe whose private description
+ * the runtime had made non-blocking kept blocking semantics after the
+ * application asked for EAGAIN (the read below parked until the late
+ * write), and clearing the flag cleared it on the runtime's description.
+ */
+static int fionbio_main(int argc, char **argv)
+{
+	(void)argc, (void)argv;
+	int p[2];
+	char buf[8];
+	ck_assert_int_eq(pipe(p), 0);
+	/* A parked read: the runtime now owns a non-blocking description. */
+	goro_go(write_later, (void *)(intptr_t)p[1]);
+	ck_assert_int_eq(read(p[0], buf, sizeof(buf)), 4);
+	int on = 1, off = 0;
+	ck_assert_int_eq(ioctl(p[0], FIONBIO, &on), 0);
+	ck_assert_int_ne(fcntl(p[0], F_GETFL) & O_NONBLOCK, 0);
+	goro_go(write_later, (void *)(intptr_t)p[1]);
+	errno = 0;
+	ck_assert_int_eq(read(p[0], buf, sizeof(buf)), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	goro_sleep(60 * MS);  /* the late write lands */
+	ck_assert_int_eq(read(p[0], buf, sizeof(buf)), 4);
+	/* Blocking again: parks until the data comes; the runtime's
+	 * description is still non-blocking underneath. */
+	ck_assert_int_eq(ioctl(p[0], FIONBIO, &off), 0);
+	ck_assert_int_eq(fcntl(p[0], F_GETFL) & O_NONBLOCK, 0);
+	ck_assert_int_ne(kernel_flags(p[0]) & O_NONBLOCK, 0);
+	goro_go(write_later, (void *)(intptr_t)p[1]);
+	ck_assert_int_eq(read(p[0], buf, sizeof(buf)), 4);
+	ck_assert_int_eq(memcmp(buf, "late", 4), 0);
+	/* A socket the runtime has not seen: the kernel's flag, EAGAIN. */
+	int sp[2];
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+	ck_assert_int_eq(ioctl(sp[0], FIONBIO, &on), 0);
+	ck_assert_int_ne(kernel_flags(sp[0]) & O_NONBLOCK, 0);
+	errno = 0;
+	ck_assert_int_eq(recv(sp[0], buf, sizeof(buf), 0), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	ck_assert_int_eq(ioctl(sp[0], FIONBIO, &off), 0);
+	goro_go(write_later, (void *)(intptr_t)sp[1]);
+	ck_assert_int_eq(recv(sp[0], buf, sizeof(buf), 0), 4);
+	/* Other requests are libc's; a bad descriptor fails as there. */
+	int avail = -1;
+	ck_assert_int_eq(ioctl(sp[0], FIONREAD, &avail), 0);
+	ck_assert_int_eq(avail, 0);
+	errno = 0;
+	ck_assert_int_eq(ioctl(-1, FIONBIO, &on), -1);
+	ck_assert_int_eq(errno, EBADF);
+	close(sp[0]);
+	close(sp[1]);
+	close(p[0]);
+	close(p[1]);
+	return 0;
+}
+
+START_TEST(ioctl_fionbio_tracked_like_fcntl)
+{
+	ck_assert_int_eq(run_goro(fionbio_main, 2), 0);
 }
 END_TEST
 
@@ -1002,6 +1067,7 @@ static Suite *posix_suite(void)
 	tcase_add_test(tc, read_on_blocking_pipe_parks);
 	tcase_add_test(tc, recv_on_blocking_socket_parks);
 	tcase_add_test(tc, nonblocking_timeouts_errno);
+	tcase_add_test(tc, ioctl_fionbio_tracked_like_fcntl);
 	tcase_add_test(tc, poll_select_epoll);
 	tcase_add_test(tc, poll_and_epoll_wait_park);
 	tcase_add_test(tc, sleeps_park);
