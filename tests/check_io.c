@@ -647,6 +647,20 @@ END_TEST
 static int outside_fd[2];
 static goro_chan_t *outside_done;
 static bool outside_blocking_call;
+static bool outside_late_worker;
+
+/* Computes for 30 ms without a timer, then ends: its M gives up the last
+ * busy P while another M sleeps in the poller for the reader. */
+static void outside_worker(void *arg)
+{
+	(void)arg;
+	struct timespec a, b;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	do
+		clock_gettime(CLOCK_MONOTONIC, &b);
+	while ((b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec) <
+	       30 * 1000 * 1000L);
+}
 
 static void *outside_writer(void *arg)
 {
@@ -675,6 +689,8 @@ static int outside_main(int argc, char **argv)
 	ck_assert_int_eq(pipe(outside_fd), 0);
 	outside_done = goro_chan_make(1, 0);
 	goro_go(outside_reader, NULL);
+	if (outside_late_worker)
+		goro_go(outside_worker, NULL);
 	pthread_t writer;
 	ck_assert_int_eq(pthread_create(&writer, NULL, outside_writer, NULL), 0);
 	char c = 0;
@@ -724,6 +740,48 @@ START_TEST(io_wait_is_not_deadlock)
 {
 	outside_blocking_call = false;
 	ck_assert_int_eq(run_goro(outside_main, 2), 0);
+}
+END_TEST
+
+/*
+ * A goroutine parked on a descriptor is waiting on the outside world
+ * however the poller is being run.  When the writer is a goroutine that
+ * ends right after its write, its M gives up the last busy P while
+ * another M is inside the poller (or just back from it) with the reader:
+ * the detector saw no poll needed (someone polls), no timer, nothing
+ * blocked, and declared "all goroutines are asleep" with the reader
+ * about to be handed its data (check_posix failed that way under load).
+ * Many rounds, to hit that window.
+ */
+#define HANDOFF_ROUNDS 400
+static int handoff_fd[2];
+
+static void handoff_writer(void *arg)
+{
+	(void)arg;
+	goro_sleep(200 * 1000);  /* woken by its timer, on whichever M */
+	if (goro_write(handoff_fd[1], "x", 1) != 1)
+		abort();
+}
+
+static int handoff_main(int argc, char **argv)
+{
+	(void)argc, (void)argv;
+	ck_assert_int_eq(pipe(handoff_fd), 0);
+	for (int i = 0; i < HANDOFF_ROUNDS; i++) {
+		char c = 0;
+		goro_go(handoff_writer, NULL);
+		ck_assert_int_eq(goro_read(handoff_fd[0], &c, 1), 1);
+		ck_assert_int_eq(c, 'x');
+	}
+	close(handoff_fd[0]);
+	close(handoff_fd[1]);
+	return 0;
+}
+
+START_TEST(io_wait_while_another_m_polls_is_not_deadlock)
+{
+	ck_assert_int_eq(run_goro(handoff_main, 2), 0);
 }
 END_TEST
 
@@ -821,6 +879,7 @@ static Suite *io_suite(void)
 	tcase_add_test(tc, read_into_untouched_stack_buffer);
 	tcase_add_test(tc, outside_goroutine);
 	tcase_add_test(tc, io_wait_is_not_deadlock);
+	tcase_add_test(tc, io_wait_while_another_m_polls_is_not_deadlock);
 	tcase_add_test(tc, descriptor_table_grown_before_threads);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("blocking");

@@ -442,9 +442,10 @@ void netpoll_unref(struct poll_desc *pd)
 }
 
 /* Caller holds pd->lock: unlink every waiter matching `events`, give them
- * `result`, return their goroutines linked through schedlink. */
+ * `result`, return their goroutines linked through schedlink.  With
+ * `counted`, they go on counting in `waiting` until netpoll_delivered. */
 static struct g *take_waiters(struct poll_desc *pd, uint32_t events,
-			      int result, int32_t *count)
+			      int result, int32_t *count, bool counted)
 {
 	struct g *list = NULL;
 	struct io_waiter **link = &pd->waiters;
@@ -459,7 +460,8 @@ static struct g *take_waiters(struct poll_desc *pd, uint32_t events,
 		w->g->schedlink = list;
 		list = w->g;
 		(*count)++;
-		waiting_add(-1);
+		if (!counted)
+			waiting_add(-1);
 	}
 	return list;
 }
@@ -484,7 +486,8 @@ static struct g *forget_file(struct poll_desc *pd, enum pd_kind kind,
 			     bool keep_deadlines)
 {
 	int32_t n = 0;
-	struct g *stale = take_waiters(pd, EPOLLIN | EPOLLOUT, -EBADF, &n);
+	struct g *stale = take_waiters(pd, EPOLLIN | EPOLLOUT, -EBADF, &n,
+				       false);
 	pd->seq++;
 	pd->kind = kind;
 	pd->sock = PD_SOCK_UNKNOWN;
@@ -590,7 +593,7 @@ int netpoll_set_deadline(int fd, uint32_t dirs, int64_t deadline_ns)
 	/* Waiters parked with the old deadline look again: they fail at
 	 * once if the new one has passed, else park with it. */
 	int32_t n = 0;
-	struct g *woken = take_waiters(pd, dirs, 0, &n);
+	struct g *woken = take_waiters(pd, dirs, 0, &n, false);
 	rlock_unlock(&pd->lock);
 	ready_all(woken);
 	return 0;
@@ -615,7 +618,8 @@ int netpoll_close(int fd)
 	/* Waiters fail with EBADF; calls between attempts see the closing
 	 * bit and give up. */
 	int32_t n = 0;
-	struct g *list = take_waiters(pd, EPOLLIN | EPOLLOUT, -EBADF, &n);
+	struct g *list = take_waiters(pd, EPOLLIN | EPOLLOUT, -EBADF, &n,
+				      false);
 	rlock_unlock(&pd->lock);
 	ready_all(list);
 
@@ -696,7 +700,8 @@ int32_t netpoll(int64_t delay_ns, struct g **list)
 				atomic_fetch_add_explicit(&pd->rgen, 1, RELEASE);
 			if (mask & EPOLLOUT)
 				atomic_fetch_add_explicit(&pd->wgen, 1, RELEASE);
-			struct g *ready = take_waiters(pd, mask, 0, &count);
+			struct g *ready = take_waiters(pd, mask, 0, &count,
+						       true);
 			while (ready) {
 				struct g *g = ready;
 				ready = g->schedlink;
@@ -708,6 +713,12 @@ int32_t netpoll(int64_t delay_ns, struct g **list)
 	}
 	*list = head;
 	return count;
+}
+
+void netpoll_delivered(int32_t n)
+{
+	if (n > 0)
+		waiting_add(-n);
 }
 
 void netpoll_break(void)

@@ -199,9 +199,13 @@ int netpoll_close(int fd);
  * Collect goroutines whose descriptors became ready, waiting up to
  * delay_ns (0: just look; < 0: until something happens or
  * netpoll_break()).  The goroutines are linked through schedlink, status
- * still G_WAITING; returns how many.
+ * still G_WAITING; returns how many.  They still count as waiting on a
+ * descriptor (netpoll_waiting) until the caller has put them in run
+ * queues, or is running one, and says so with netpoll_delivered(n):
+ * deadlock detection must never see them nowhere.
  */
 int32_t netpoll(int64_t delay_ns, struct g **list);
+void netpoll_delivered(int32_t n);
 
 /* Interrupt an M blocked in netpoll(). */
 void netpoll_break(void);

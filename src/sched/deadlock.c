@@ -7,10 +7,15 @@
  * "Stuck" means, all at once: every P idle (nothing runs, and only an M
  * holding a P can ready a goroutine from a channel, a lock or a timer),
  * every run queue empty, no timer pending, and no goroutine waiting on
- * the outside world (I/O, a blocking call: sched.nblocked), which could
- * wake it without help.  The M that gives up the last P and finds no
- * timer to wait for is the one that checks, under sched.lock, so the
- * verdict cannot race with a P being taken.
+ * the outside world, which could wake it without help: none parked on a
+ * descriptor (netpoll_waiting) and none in a blocking call
+ * (sched.nblocked).  A goroutine parked on a descriptor counts whether or
+ * not an M is in the poller for it, and until the M that collected it
+ * has put it in a run queue (netpoll_delivered): the M giving up the last
+ * P while another sleeps in epoll_wait, or is just back from it with the
+ * reader's data, must not call that a deadlock.  The M that gives up the
+ * last P and finds no timer to wait for is the one that checks, under
+ * sched.lock, so the verdict cannot race with a P being taken.
  */
 #include <stdio.h>
 #include <unistd.h>
@@ -18,6 +23,7 @@
 #include "deadlock.h"
 #include "dump.h"
 #include "goroutine.h"
+#include "netpoll.h"
 #include "runq.h"
 #include "timer.h"
 #include <goro.h>
@@ -45,7 +51,7 @@ static bool nothing_can_run(void)
 	    atomic_load_explicit(&sched.npidle, RELAXED) != procs ||
 	    atomic_load_explicit(&sched.runq_size, RELAXED) != 0 ||
 	    atomic_load_explicit(&sched.nblocked, RELAXED) != 0 ||
-	    timers_pending() != 0)
+	    netpoll_waiting() != 0 || timers_pending() != 0)
 		return false;
 	for (int32_t i = 0; i < procs; i++)
 		if (!runq_empty(sched.allp[i]))

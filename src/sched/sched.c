@@ -393,6 +393,7 @@ top:
 			netpoll_inject(m, g->schedlink, n - 1);
 			g->schedlink = NULL;
 			atomic_store_explicit(&g->status, G_RUNNABLE, RELAXED);
+			netpoll_delivered(n);  /* we hold a P, running g */
 			goto found;
 		}
 	}
@@ -461,6 +462,7 @@ top:
 			rlock_unlock(&sched.lock);
 			if (!again) {
 				sched_ready_list(list, n);
+				netpoll_delivered(n);
 				goto top;
 			}
 			p_acquire(m, again);
@@ -470,6 +472,7 @@ top:
 			netpoll_inject(m, g->schedlink, n - 1);
 			g->schedlink = NULL;
 			atomic_store_explicit(&g->status, G_RUNNABLE, RELAXED);
+			netpoll_delivered(n);  /* we hold a P, running g */
 			goto found;
 		}
 	}

@@ -391,6 +391,7 @@ static bool poll_network(int64_t now)
 	struct g *list;
 	int32_t n = netpoll(0, &list);
 	sched_ready_list(list, n);
+	netpoll_delivered(n);
 	return n > 0;
 }
 
