@@ -383,14 +383,20 @@ void m_steer_here(struct m *target)
 		target->steered = true;
 }
 
-/* The woken M's side: back to the affinity it had. */
+/* The woken M's side: back to the affinity it had.  Should that set have
+ * left the process's cpuset meanwhile, every CPU is asked for, which the
+ * kernel narrows to the cpuset: never left on one CPU. */
 static void steer_undo(struct m *m)
 {
 	if (!m->steered)
 		return;
 	m->steered = false;
-	(void)sched_setaffinity(0, sizeof(m->steer_restore),
-				&m->steer_restore);
+	if (sched_setaffinity(0, sizeof(m->steer_restore),
+			      &m->steer_restore) != 0) {
+		cpu_set_t all;
+		memset(&all, 0xff, sizeof(all));
+		(void)sched_setaffinity(0, sizeof(all), &all);
+	}
 }
 
 /* A sleeping M with no P, registered like any other (the final join),
