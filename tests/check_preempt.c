@@ -88,8 +88,12 @@ END_TEST
  * just stopped: each sleep costs exactly one preemption, also on the
  * schedules where the scheduler's fairness check looks at the global queue
  * first (every 61st), where the preempted hog waits.  Before that was
- * handled, one sleep in 61 took two quanta and two preemptions. */
+ * handled, one sleep in 61 took two quanta and two preemptions, in every
+ * run.  On a loaded machine a late thread can cost a stray preemption
+ * too, so the count is taken up to three times and one exact run passes:
+ * the old fault fails all three. */
 #define FAIR_SLEEPS 250
+#define FAIR_TRIES 3
 
 static int one_preemption_main(int argc, char **argv)
 {
@@ -97,15 +101,22 @@ static int one_preemption_main(int argc, char **argv)
 	hog_limit_ns = 30000 * MS;
 	ck_assert_int_gt(goro_go(hog, NULL), 0);
 	goro_yield();
-	struct goro_preempt_stats before = stats_now();
-	for (int i = 0; i < FAIR_SLEEPS; i++)
-		goro_sleep(MS / 2);
-	struct goro_preempt_stats after = stats_now();
+	uint64_t n = 0;
+	for (int t = 0; t < FAIR_TRIES; t++) {
+		struct goro_preempt_stats before = stats_now();
+		for (int i = 0; i < FAIR_SLEEPS; i++)
+			goro_sleep(MS / 2);
+		struct goro_preempt_stats after = stats_now();
+		n = after.preempted - before.preempted;
+		ck_assert_msg(n >= FAIR_SLEEPS, "%d sleeps took %llu preemptions",
+			      FAIR_SLEEPS, (unsigned long long)n);
+		if (n <= FAIR_SLEEPS + 1)
+			break;
+	}
 	hog_stop = true;
-	uint64_t n = after.preempted - before.preempted;
-	ck_assert_msg(n >= FAIR_SLEEPS && n <= FAIR_SLEEPS + 1,
-		      "%d sleeps took %llu preemptions", FAIR_SLEEPS,
-		      (unsigned long long)n);
+	ck_assert_msg(n <= FAIR_SLEEPS + 1,
+		      "%d sleeps took %llu preemptions (%d tries)", FAIR_SLEEPS,
+		      (unsigned long long)n, FAIR_TRIES);
 	return 0;
 }
 
