@@ -234,7 +234,7 @@ struct m {
 	bool locked_sleeping;        /* parked until locked_g is runnable */
 	struct note locked_park;     /* ... here */
 	/* Moved onto the CPU of the thread that handed it a P and slept
-	 * (m_steer_here, src/sched/m.c): written by that thread before the
+	 * (m_wake_handed, src/sched/m.c): written by that thread before the
 	 * wake-up, read and cleared by this M after it. */
 	bool steered;
 	cpu_set_t steer_restore;     /* its affinity before the move */

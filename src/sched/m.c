@@ -266,8 +266,7 @@ void m_start(struct p *p, bool spinning)
 		rlock_unlock(&sched.lock);
 		m->spinning = spinning;
 		m->nextp = p;
-		m_steer_here(m);
-		note_wake(&m->park);
+		m_wake_handed(m, &m->park);
 		if (watcher)
 			note_wake(&watcher->park);  /* no P: it takes an idle one */
 		return;
@@ -288,13 +287,10 @@ void m_start(struct p *p, bool spinning)
 			creator.queue = p;
 		}
 		rlock_unlock(&sched.lock);
-		if (r) {
-			m_steer_here(r);
-			note_wake(&r->park);
-		} else if (owner) {
-			m_steer_here(owner);
-			note_wake(&owner->locked_park);
-		}
+		if (r)
+			m_wake_handed(r, &r->park);
+		else if (owner)
+			m_wake_handed(owner, &owner->locked_park);
 		if (!r && spinning)
 			atomic_fetch_sub_explicit(&sched.nmspinning, 1, RELAXED);
 		note_wake(&creator.wake);
@@ -364,7 +360,7 @@ void m_sleeps_after_handoff(bool on)
 	tls_sleeps_after_handoff = on;
 }
 
-void m_steer_here(struct m *target)
+static void steer_here(struct m *target)
 {
 	if (!tls_sleeps_after_handoff || target->tid <= 0)
 		return;
@@ -381,6 +377,12 @@ void m_steer_here(struct m *target)
 	CPU_SET(cpu, &here);
 	if (sched_setaffinity(target->tid, sizeof(here), &here) == 0)
 		target->steered = true;
+}
+
+void m_wake_handed(struct m *target, struct note *n)
+{
+	steer_here(target);
+	note_wake(n);
 }
 
 /* The woken M's side: back to the affinity it had.  Should that set have
@@ -600,8 +602,7 @@ void m_wake_locked(struct m *m, struct p *p)
 	m->locked_sleeping = false;
 	m->nextp = p;
 	rlock_unlock(&sched.lock);
-	m_steer_here(m);
-	note_wake(&m->locked_park);
+	m_wake_handed(m, &m->locked_park);
 }
 
 /* Called with sched.exiting set: wake every idle M, and every locked M

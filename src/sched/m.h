@@ -29,11 +29,11 @@ void m_poke_idle_for_deadline(int64_t when);
 void m_defer_creation(bool on);
 /* On this thread, which goes to sleep as soon as it has handed its P on,
  * an M woken with that P is first moved onto this thread's CPU
- * (m_steer_here; the M restores its affinity as it wakes). */
+ * (m_wake_handed; the M restores its affinity as it wakes). */
 void m_sleeps_after_handoff(bool on);
-/* If this thread sleeps after its hand-off, move target onto its CPU:
- * called just before target is woken with a P. */
-void m_steer_here(struct m *target);
+/* Wake target, asleep on n, which was just handed a P: onto this thread's
+ * CPU first if this thread sleeps after its hand-off. */
+void m_wake_handed(struct m *target, struct note *n);
 /* The M creator thread, for one goro_main run.  0 or a negative errno. */
 int m_creator_start(void);
 void m_creator_stop(void);

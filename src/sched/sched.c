@@ -560,8 +560,7 @@ static bool handoff_p_to_parked(struct m *m)
 	rlock_unlock(&sched.lock);
 	if (!owner)
 		return false;
-	m_steer_here(owner);
-	note_wake(&owner->locked_park);
+	m_wake_handed(owner, &owner->locked_park);
 	return true;
 }
 
