@@ -118,23 +118,22 @@ static void call_m0_back(void)
 
 /*
  * On M0, goroutine 1 having returned and sysmon being stopped: wait for
- * every other M to leave, joining each thread as it does, and asking the
- * others to (EXIT_GRACE_NS before any is pulled out of a system call).
+ * every other M to leave (m->left: back on its g0 for good), asking those
+ * that have not (EXIT_GRACE_NS before any is pulled out of a system
+ * call).  Their threads are then ended, or frozen, by m_end_all.
  */
 static void end_other_ms(struct m *self)
 {
 	int64_t start = rt_now();
 	for (;;) {
-		bool alive = false;
 		bool late = rt_now() - start >= EXIT_GRACE_NS;
 		rlock_lock(&sched.lock);
+		/* Ms still being created (sched.exiting stops new ones). */
+		bool alive = sched.mcreating > 0;
 		for (struct m *m = sched.allm; m; m = m->alllink) {
-			if (m == self || m->exit_joined)
+			if (m == self ||
+			    atomic_load_explicit(&m->left, memory_order_acquire))
 				continue;
-			if (pthread_tryjoin_np(m->thread, NULL) == 0) {
-				m->exit_joined = true;
-				continue;
-			}
 			alive = true;
 			ask_to_leave(m, late);
 		}
@@ -164,6 +163,7 @@ static int run_begin(void)
 {
 	sched_reset();
 	atomic_store_explicit(&sched.exiting, false, RELAXED);
+	atomic_store_explicit(&sched.exit_verdict, EXIT_UNDECIDED, RELAXED);
 	sched.exit_code = 0;
 	sched.generation++;
 	return 0;
@@ -298,7 +298,11 @@ int goro_main(int (*fn)(int, char **), int argc, char **argv)
 	/* The M creator first: its reserve M leaves only when it stops. */
 	m_creator_stop();
 	end_other_ms(m0);
-	m_join_all(m0);
+	/* A goroutine left inside foreign code on this thread is run on to
+	 * a stop holding no foreign lock first: the caller's next malloc
+	 * could wait for its arena lock (src/signals/exit_kill.c). */
+	bool drained = sched_exit_drain(m0);
+	m_end_all(m0, !drained);
 	m_detach_thread(m0);
 	stages_fini();
 	rt_free(m0, sizeof(*m0));

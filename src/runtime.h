@@ -249,8 +249,17 @@ struct m {
 	struct signal_stack sigstack; /* for preemption and faults */
 	struct sanitizer_m san;      /* src/base/sanitizer_state.h */
 
-	bool exit_joined;            /* thread joined at exit; M0 only
-	                                (src/main.c) */
+	/* At exit, M0 only, read by its own signal handler
+	 * (src/signals/exit_kill.c): its goroutine is being run on to a
+	 * stop that holds no foreign lock, until exit_drain_until (goro_now
+	 * time); forced once it had to be stopped anywhere. */
+	_Atomic bool exit_draining;
+	_Atomic bool exit_drain_forced;
+	int64_t exit_drain_until;
+	/* At exit (src/sched/m.c, m_leave): set by this M's thread once it
+	 * is back on g0 for good, its goroutine given up; M0 reads it, then
+	 * the M's locked_g, to decide how the threads end. */
+	_Atomic bool left;
 };
 
 /* ---- the scheduler's global state -------------------------------------- */
@@ -296,6 +305,10 @@ struct sched {
 	int exit_code;
 	struct note exit_note;       /* M0 waits here for the others to leave */
 	uint32_t generation;
+
+	/* How the Ms that left at exit end (enum exit_verdict, src/sched/m.h):
+	 * written by M0 once every M has left, read by them. */
+	_Atomic int exit_verdict;
 
 	_Atomic int64_t goid_next;
 	/* Goroutines waiting on the outside world (I/O wait, a blocking

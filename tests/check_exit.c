@@ -3,8 +3,8 @@
  * check_exit.c — "exit means exit": when goroutine 1 returns, the program
  * ends even while other goroutines sit blocked in the kernel (a plain
  * read() of a pipe, sleep(), accept(), waitpid(), flock(), or inside
- * GORO_BLOCKING, or computing inside a blocking region), and goro_main
- * can be called again afterwards.
+ * GORO_BLOCKING, or computing inside a blocking region), or stopped by a
+ * preemption inside malloc, and goro_main can be called again afterwards.
  *
  * Each test runs tests/exit_child in one mode and waits for it for up to
  * EXIT_BOUND_S seconds.  That bound is a hang check, not a timing
@@ -114,6 +114,24 @@ START_TEST(all_at_once_4p)
 }
 END_TEST
 
+/* Goroutines preempted inside malloc when main returns: before the
+ * threads were left frozen and M0's goroutine drained, every exit hung in
+ * a thread's teardown (its tcache handed back to an arena whose lock the
+ * abandoned goroutine held) or in main's printf after goro_main. */
+START_TEST(allocating_1p)
+{
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(run_exit_child("malloc", 1), 37);
+}
+END_TEST
+
+START_TEST(allocating_2p)
+{
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(run_exit_child("malloc", 2), 37);
+}
+END_TEST
+
 START_TEST(goro_main_twice)
 {
 	ck_assert_int_eq(run_exit_child("twice", 2), 42);
@@ -135,6 +153,8 @@ static Suite *exit_suite(void)
 	tcase_add_test(tc, flock_2p);
 	tcase_add_test(tc, all_at_once_1p);
 	tcase_add_test(tc, all_at_once_4p);
+	tcase_add_test(tc, allocating_1p);
+	tcase_add_test(tc, allocating_2p);
 	tcase_add_test(tc, goro_main_twice);
 	suite_add_tcase(s, tc);
 	return s;

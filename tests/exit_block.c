@@ -4,6 +4,8 @@
  * goro makes them (this file does not include goro.h), for exit_child:
  * the goroutines that call them sit in the kernel when main returns.
  */
+#include <stdlib.h>
+#include <string.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -48,4 +50,23 @@ void block_spin_forever(void)
 	static volatile unsigned long spins;
 	for (;;)
 		spins++;
+}
+
+void block_allocate_forever(void)
+{
+	/* malloc and free of assorted sizes, for good: preempted, such a
+	 * goroutine is most often stopped inside the allocator, holding an
+	 * arena lock. */
+	enum { SLOTS = 64 };
+	void *slot[SLOTS] = { 0 };
+	unsigned s = 1;
+	for (;;) {
+		for (int i = 0; i < SLOTS; i++) {
+			s = s * 1103515245u + 12345u;
+			free(slot[i]);
+			slot[i] = malloc(2000 + (s >> 16) % 60000);
+			if (slot[i])
+				memset(slot[i], 1, 64);
+		}
+	}
 }

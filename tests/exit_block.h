@@ -11,5 +11,6 @@ int block_accept(int fd);
 int block_waitpid(int pid);
 int block_flock(int fd);
 void block_spin_forever(void);
+void block_allocate_forever(void);
 
 #endif

@@ -5,7 +5,10 @@
  *
  *   exit_child MODE    MODE: read, blocking, sleep, spin (computing
  *                      inside a blocking region), accept, waitpid,
- *                      flock, all (every one of them at once), twice
+ *                      flock, malloc (goroutines calling malloc and free
+ *                      for good: preempted inside the allocator, they hold
+ *                      its locks at exit), all (every one of them at
+ *                      once), twice
  *
  * The blocking calls themselves live in exit_block.c, built without
  * goro.h.  Every mode but `twice` exits with goroutine 1's status, 37;
@@ -104,6 +107,16 @@ static void g_flock(void *arg)
 	unexpected("flock", block_flock(lock_fd));
 }
 
+static void g_allocate(void *arg)
+{
+	(void)arg;
+	ready();
+	block_allocate_forever();
+}
+
+/* Allocating goroutines: more than the Ps, so that they are preempted. */
+#define ALLOCATORS 6
+
 static int setup_accept(void)
 {
 	listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -172,6 +185,9 @@ static int start(const char *mode)
 			return -1;
 		n += goro_go(g_waitpid, NULL) > 0;
 	}
+	if (all || !strcmp(mode, "malloc"))
+		for (int i = 0; i < ALLOCATORS; i++)
+			n += goro_go(g_allocate, NULL) > 0;
 	if (all || !strcmp(mode, "flock")) {
 		if (setup_flock())
 			return -1;

@@ -29,6 +29,7 @@
 #include <goro.h>
 
 #define RUNTIME_RANGES_MAX 8
+#define PROGRAM_RANGES_MAX 4
 #define AGNOSTIC_MAX 64
 
 struct range {
@@ -48,6 +49,10 @@ static struct {
 	_Atomic int nruntime;
 	struct range callout;
 	struct range runtime_span;   /* lowest to highest runtime address */
+	/* The executable's own code (the first object dl_iterate_phdr
+	 * reports): written before `once` completes, never again. */
+	struct range program[PROGRAM_RANGES_MAX];
+	int nprogram;
 } code = { .once = PTHREAD_ONCE_INIT };
 
 static struct {
@@ -108,8 +113,25 @@ static int find_libgoro(struct dl_phdr_info *info, size_t size, void *arg)
 	return 1;
 }
 
+static int find_program(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	(void)arg;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X) ||
+		    code.nprogram == PROGRAM_RANGES_MAX)
+			continue;
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+		code.program[code.nprogram++] =
+			(struct range){ lo, lo + ph->p_memsz };
+	}
+	return 1;  /* the first object only */
+}
+
 static void locate(void)
 {
+	dl_iterate_phdr(find_program, NULL);
 	if (__start_goro_callout)
 		code.callout = (struct range){ (uintptr_t)__start_goro_callout,
 					       (uintptr_t)__stop_goro_callout };
@@ -145,6 +167,14 @@ bool text_is_runtime(uintptr_t pc)
 	for (int i = 0; i < n; i++)
 		if (in(&code.runtime[i], pc))
 			return true;
+	return false;
+}
+
+bool text_is_program(uintptr_t pc)
+{
+	for (int i = 0; i < code.nprogram; i++)
+		if (in(&code.program[i], pc))
+			return !text_is_runtime(pc);
 	return false;
 }
 

@@ -37,6 +37,10 @@ int text_ranges_init(void);
 /* Is pc in libgoro (call-out frames included)?  Async-signal-safe. */
 bool text_is_runtime(uintptr_t pc);
 
+/* Is pc in the executable's own code, libgoro's aside (a static link)?
+ * Known once text_ranges_init has run.  Async-signal-safe. */
+bool text_is_program(uintptr_t pc);
+
 /* Is pc in code declared thread-agnostic?  Async-signal-safe. */
 bool text_is_agnostic(uintptr_t pc);
 

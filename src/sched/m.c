@@ -3,7 +3,8 @@
  * m.c — OS threads.  Ms are created on demand, when work appears and no
  * idle M exists to take it; an M with nothing to do parks on its own futex
  * (m->park) and is handed a P by whoever wakes it.  They live until
- * goro_main returns, which joins them all.
+ * goro_main returns, which joins them all (or, at an exit that abandons a
+ * goroutine inside foreign code, leaves them frozen: m_end_all).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -170,6 +171,31 @@ void m_detach_thread(struct m *m)
 		pthread_sigmask(SIG_SETMASK, &m0_caller_mask, NULL);
 }
 
+/* The end of an M's thread (see m_end_all): asleep for good, deaf to
+ * every signal. */
+static _Noreturn void m_freeze(void)
+{
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, NULL);
+	for (;;)
+		pause();
+}
+
+/* Back on g0 at exit for good: say so, and wait for M0's verdict. */
+static void m_leave(struct m *m)
+{
+	atomic_store_explicit(&m->left, true, memory_order_release);
+	int v;
+	while ((v = atomic_load_explicit(&sched.exit_verdict,
+					 memory_order_acquire)) == EXIT_UNDECIDED) {
+		note_sleep(&m->park);
+		note_clear(&m->park);
+	}
+	if (v == EXIT_FREEZE)
+		m_freeze();
+}
+
 static void *m_thread_main(void *arg)
 {
 	struct m *m = arg;
@@ -177,6 +203,7 @@ static void *m_thread_main(void *arg)
 	p_acquire(m, m->nextp);
 	m->nextp = NULL;
 	sched_m_loop(m);
+	m_leave(m);
 	m_detach_thread(m);
 	return NULL;
 }
@@ -190,8 +217,10 @@ static void *m_reserve_main(void *arg)
 	note_sleep(&m->park);
 	note_clear(&m->park);
 	steer_undo(m);
-	if (!m->nextp)
+	if (!m->nextp) {
+		m_leave(m);
 		return NULL;
+	}
 	return m_thread_main(m);
 }
 
@@ -642,31 +671,49 @@ void m_list_start(struct m *m0)
 	sched.mcount = 1;
 }
 
-void m_join_all(struct m *self)
+/*
+ * Ending the Ms at exit.  A goroutine abandoned while parked with its
+ * thread (stopped by a preemption at an arbitrary instruction of foreign
+ * code: sched_preempt_klt) may hold any lock of that code, such as a
+ * malloc arena's or the sanitizer allocator's.  A thread's own ending
+ * takes such locks (glibc hands the thread's tcache back to the arenas the
+ * chunks came from; ASan drains its thread cache), so ending the threads
+ * then can wait for ever, and goro_main with it: six goroutines calling
+ * malloc and free hung every exit at 1 and 2 Ps.  So when any M has such a
+ * goroutine, no M's thread ends: each one stays asleep for good with
+ * every signal blocked, unjoined, its struct m and stacks left to it, and
+ * the process's own exit ends it.  Otherwise they end and are joined, and
+ * no thread of the run is left behind.
+ */
+bool m_end_all(struct m *self, bool foreign_left)
 {
-	/* Ms still being created (sched.exiting stops new ones) join in. */
-	for (;;) {
-		rlock_lock(&sched.lock);
-		int32_t creating = sched.mcreating;
-		rlock_unlock(&sched.lock);
-		if (!creating)
-			break;
-		struct timespec ts = { 0, 100 * 1000 };
-		nanosleep(&ts, NULL);
-	}
 	rlock_lock(&sched.lock);
 	struct m *list = sched.allm;
 	rlock_unlock(&sched.lock);
+	bool freeze = foreign_left;
 	for (struct m *m = list; m; m = m->alllink)
-		if (m != self && !m->exit_joined)  /* src/main.c joined it */
-			pthread_join(m->thread, NULL);
-	struct m *next;
-	for (struct m *m = list; m; m = next) {
-		next = m->alllink;
+		if (m->locked_g && m->locked_g->thread_parked)
+			freeze = true;
+	atomic_store_explicit(&sched.exit_verdict,
+			      freeze ? EXIT_FREEZE : EXIT_END,
+			      memory_order_release);
+	for (struct m *m = list; m; m = m->alllink)
 		if (m != self)
+			note_wake(&m->park);
+	if (!freeze) {
+		struct m *next;
+		for (struct m *m = list; m; m = next) {
+			next = m->alllink;
+			if (m == self)
+				continue;
+			pthread_join(m->thread, NULL);
 			rt_free(m, sizeof(*m));
+		}
 	}
+	rlock_lock(&sched.lock);
 	sched.allm = NULL;
 	sched.mcount = 0;
+	rlock_unlock(&sched.lock);
+	return freeze;
 }
 

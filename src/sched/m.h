@@ -59,7 +59,15 @@ void m_detach_thread(struct m *m);
 struct m *m_alloc(void);
 /* A run's list of Ms (sched.allm) starts with M0 alone. */
 void m_list_start(struct m *m0);
-/* Wait for every M but the caller to leave, then free them all. */
-void m_join_all(struct m *self);
+/*
+ * The end of a run's Ms, once every M but the caller has left (m->left).
+ * Each one that left waits for the verdict: EXIT_END, its thread ends and
+ * M0 joins and frees it; EXIT_FREEZE, it stays asleep for good (see
+ * m_end_all in src/sched/m.c): when a goroutine was left inside foreign
+ * code, on an M or on the caller (foreign_left).  Returns true if they
+ * were frozen.
+ */
+enum exit_verdict { EXIT_UNDECIDED, EXIT_END, EXIT_FREEZE };
+bool m_end_all(struct m *self, bool foreign_left);
 
 #endif

@@ -42,6 +42,7 @@
 #include "alloc.h"
 #include "config.h"
 #include "deadlock.h"
+#include "exit_kill.h"
 #include "goroutine.h"
 #include "m.h"
 #include "netpoll.h"
@@ -638,6 +639,35 @@ void sched_m_loop(struct m *m)
 		pidle_put(p);
 		rlock_unlock(&sched.lock);
 	}
+}
+
+/* At exit (see scheduler.h and src/signals/exit_kill.c): M0's goroutine
+ * parked with its thread may hold, inside malloc, this very thread's arena
+ * lock, which the caller of goro_main would wait for at its next malloc.
+ * It runs on this thread, with an idle P (no other M is left to want
+ * one), until the exit signal or a runtime call abandons it. */
+bool sched_exit_drain(struct m *m)
+{
+	struct g *g = m->locked_g;
+	if (!g || !g->thread_parked)
+		return true;
+	rlock_lock(&sched.lock);
+	struct p *p = pidle_get();
+	rlock_unlock(&sched.lock);
+	if (!p)
+		return false;
+	p_acquire(m, p);
+	bool clean = false;
+	if (exit_drain_begin(m)) {
+		atomic_store_explicit(&g->preempt, false, RELAXED);
+		execute(m, NULL, g, false);
+		clean = exit_drain_end(m);
+	}
+	rlock_lock(&sched.lock);
+	p_release(m);
+	pidle_put(p);
+	rlock_unlock(&sched.lock);
+	return clean;
 }
 
 /* ---- giving up the CPU ----------------------------------------------------- */

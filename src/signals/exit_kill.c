@@ -43,6 +43,23 @@
  * goroutine's code on a stack that has been freed, calling into a runtime
  * that is torn down or belongs to the next goro_main run.
  *
+ * Draining M0's goroutine.  A goroutine parked with its thread by a
+ * preemption (sched_preempt_klt) stopped at an arbitrary instruction of
+ * foreign code, and may hold any lock of it: most often, inside malloc,
+ * the arena lock of that very thread.  Abandoned on another M, that only
+ * stops the M's own thread from ending (src/sched/m.c, m_end_all); on M0
+ * it would hang the application's next malloc after goro_main returns.  So
+ * M0 runs such a goroutine on, on its own thread, with a timer sending the
+ * exit signal every EXIT_DRAIN_PERIOD_NS, and abandons it at the first
+ * stop that holds no lock of libc or of a library that we know of: a
+ * runtime call (the scheduler abandons it there), a system call (as
+ * above), or an instruction of the executable's own code
+ * (text_is_program).  After EXIT_DRAIN_NS without one (a library computing
+ * for good) it is abandoned wherever it is outside libgoro, and the exit
+ * goes on as before this drain.  Code of the executable called back by
+ * libc with a lock held (a dl_iterate_phdr callback) is taken as a safe
+ * stop: the lock stays held.
+ *
  * What the application must know: the abandoned call never returns, as
  * under Go's exit.  A lock it held stays held (an application mutex, or a
  * stdio stream's lock if the goroutine was blocked inside printf or fgets:
@@ -55,9 +72,11 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "exit_kill.h"
 #include "runtime.h"
 #include "scheduler.h"
@@ -73,6 +92,9 @@
 /* Left alone below the interrupted stack pointer: the red zone, and
  * more. */
 #define ESCAPE_DROP 256
+/* Draining M0's goroutine: how often it is asked, and for how long. */
+#define EXIT_DRAIN_PERIOD_NS (100 * 1000)
+#define EXIT_DRAIN_NS (50 * 1000 * 1000)
 
 /* si_value of the exit signal. */
 static const char exit_cookie;
@@ -93,10 +115,12 @@ bool exit_kill_request(struct m *m)
 bool exit_kill_from_runtime(const siginfo_t *si)
 {
 	/* The cookie first: every preemption signal passes here, and only
-	 * the exit signal pays for getpid(). */
-	return si->si_code == SI_QUEUE &&
-	       si->si_value.sival_ptr == (void *)&exit_cookie &&
-	       si->si_pid == getpid();
+	 * the exit signal pays for getpid().  A timer's signal (the drain)
+	 * comes from a timer of this process. */
+	if (si->si_value.sival_ptr != (void *)&exit_cookie)
+		return false;
+	return si->si_code == SI_TIMER ||
+	       (si->si_code == SI_QUEUE && si->si_pid == getpid());
 }
 
 /* Was the interrupted context in a system call (see the top)? */
@@ -141,15 +165,63 @@ void exit_kill_handle(void *ucontext)
 	if (sp <= (uintptr_t)g->stack.lo + ESCAPE_DROP ||
 	    sp > (uintptr_t)g->stack.hi)
 		return;
-	bool app_in_region =
-		atomic_load_explicit(&g->status, memory_order_relaxed) ==
-			G_SYSCALL &&
-		text_ranges_runtime_separable() &&
-		!text_is_runtime(arch_mc_pc(mc));
-	if (!app_in_region && !in_system_call(mc))
-		return;
+	uintptr_t pc = arch_mc_pc(mc);
+	if (atomic_load_explicit(&m->exit_draining, memory_order_relaxed)) {
+		if (text_is_runtime(pc))
+			return;  /* it stops at the scheduler */
+		if (!text_is_program(pc) && !in_system_call(mc)) {
+			if (rt_now() < m->exit_drain_until)
+				return;
+			atomic_store_explicit(&m->exit_drain_forced, true,
+					      memory_order_relaxed);
+		}
+	} else {
+		bool app_in_region =
+			atomic_load_explicit(&g->status, memory_order_relaxed) ==
+				G_SYSCALL &&
+			text_ranges_runtime_separable() && !text_is_runtime(pc);
+		if (!app_in_region && !in_system_call(mc))
+			return;
+	}
 	/* A call's entry: RSP 8 below a 16-byte boundary.  Nothing is
 	 * written to the goroutine's stack here. */
 	sp = ((sp - ESCAPE_DROP) & ~(uintptr_t)15) - 8;
 	arch_mc_redirect(mc, (uintptr_t)exit_escape, sp);
+}
+
+/* ---- draining M0's goroutine (see the top) ------------------------------- */
+
+static timer_t drain_timer;
+
+bool exit_drain_begin(struct m *m)
+{
+	struct sigevent sev;
+	memset(&sev, 0, sizeof(sev));
+	sev.sigev_notify = SIGEV_THREAD_ID;
+	sev.sigev_signo = EXIT_KILL_SIGNAL;
+	sev.sigev_value.sival_ptr = (void *)&exit_cookie;
+	sev._sigev_un._tid = m->tid;  /* sigev_notify_thread_id */
+	if (timer_create(CLOCK_MONOTONIC, &sev, &drain_timer) != 0)
+		return false;
+	m->exit_drain_until = rt_now() + EXIT_DRAIN_NS;
+	atomic_store_explicit(&m->exit_drain_forced, false, memory_order_relaxed);
+	atomic_store_explicit(&m->exit_draining, true, memory_order_relaxed);
+	struct itimerspec it = {
+		.it_interval = { 0, EXIT_DRAIN_PERIOD_NS },
+		.it_value = { 0, EXIT_DRAIN_PERIOD_NS },
+	};
+	if (timer_settime(drain_timer, 0, &it, NULL) != 0) {
+		atomic_store_explicit(&m->exit_draining, false, memory_order_relaxed);
+		timer_delete(drain_timer);
+		return false;
+	}
+	return true;
+}
+
+bool exit_drain_end(struct m *m)
+{
+	/* A signal still pending finds M0 on its g0, and changes nothing. */
+	timer_delete(drain_timer);
+	atomic_store_explicit(&m->exit_draining, false, memory_order_relaxed);
+	return !atomic_load_explicit(&m->exit_drain_forced, memory_order_relaxed);
 }

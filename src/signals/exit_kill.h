@@ -25,4 +25,13 @@ bool exit_kill_from_runtime(const siginfo_t *si);
  * change nothing. */
 void exit_kill_handle(void *ucontext);
 
+/* Draining (sched_exit_drain): while m runs on the goroutine it had
+ * abandoned inside foreign code, a timer sends its thread the exit signal
+ * every EXIT_DRAIN_PERIOD_NS, and the handler stops the goroutine at the
+ * first stop that holds no foreign lock (see exit_kill.c).  Begin: false
+ * if no timer could be made.  End: false if the goroutine had to be
+ * stopped in foreign code after all. */
+bool exit_drain_begin(struct m *m);
+bool exit_drain_end(struct m *m);
+
 #endif
