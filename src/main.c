@@ -56,6 +56,7 @@ struct main_call {
 static void runtime_exit_begin(int code)
 {
 	sched.exit_code = code;
+	exit_kill_begin();
 	atomic_store_explicit(&sched.exiting, true, memory_order_release);
 	/* Running goroutines leave at their next scheduling point, or at
 	 * once by the preemption signal (goro_main keeps asking until every
@@ -298,11 +299,11 @@ int goro_main(int (*fn)(int, char **), int argc, char **argv)
 	/* The M creator first: its reserve M leaves only when it stops. */
 	m_creator_stop();
 	end_other_ms(m0);
-	/* A goroutine left inside foreign code on this thread is run on to
-	 * a stop holding no foreign lock first: the caller's next malloc
+	/* A goroutine left inside library code on this thread is run on to
+	 * a stop holding no lock of it first: the caller's next malloc
 	 * could wait for its arena lock (src/signals/exit_kill.c). */
-	bool drained = sched_exit_drain(m0);
-	m_end_all(m0, !drained);
+	sched_exit_drain(m0);
+	m_end_all(m0);
 	m_detach_thread(m0);
 	stages_fini();
 	rt_free(m0, sizeof(*m0));

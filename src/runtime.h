@@ -108,6 +108,10 @@ struct g {
 	uint8_t stale_scan_refusals; /* signals refused in a row for a libgoro
 	                                word on its stack (src/preempt/preempt.c;
 	                                only its own thread's handler) */
+	/* At exit, the return slot through which it goes back from a
+	 * library to the executable's code, made to return into the exit
+	 * path instead (src/signals/exit_kill.c); its own M only. */
+	uintptr_t *exit_return_slot;
 	bool thread_parked;          /* wired to its M by an asynchronous
 	                                preemption, until it runs again
 	                                (sched_preempt_klt) */
@@ -249,13 +253,6 @@ struct m {
 	struct signal_stack sigstack; /* for preemption and faults */
 	struct sanitizer_m san;      /* src/base/sanitizer_state.h */
 
-	/* At exit, M0 only, read by its own signal handler
-	 * (src/signals/exit_kill.c): its goroutine is being run on to a
-	 * stop that holds no foreign lock, until exit_drain_until (goro_now
-	 * time); forced once it had to be stopped anywhere. */
-	_Atomic bool exit_draining;
-	_Atomic bool exit_drain_forced;
-	int64_t exit_drain_until;
 	/* At exit (src/sched/m.c, m_leave): set by this M's thread once it
 	 * is back on g0 for good, its goroutine given up; M0 reads it, then
 	 * the M's locked_g, to decide how the threads end. */
@@ -308,7 +305,13 @@ struct sched {
 
 	/* How the Ms that left at exit end (enum exit_verdict, src/sched/m.h):
 	 * written by M0 once every M has left, read by them. */
-	_Atomic int exit_verdict;
+	_Atomic uint32_t exit_verdict;
+	/* Exit (src/signals/exit_kill.c): until when a goroutine in library
+	 * code is let run on to a stop that holds no lock of it (goro_now
+	 * time), and whether one had to be stopped inside it after all.
+	 * Written by M0 and by the exit signal's handler. */
+	_Atomic int64_t exit_drain_until;
+	_Atomic bool exit_forced;
 
 	_Atomic int64_t goid_next;
 	/* Goroutines waiting on the outside world (I/O wait, a blocking

@@ -35,6 +35,7 @@
 
 #include "config.h"
 #include "goroutine.h"
+#include "m.h"
 #include "schedtrace.h"
 #include "stats.h"
 #include <goro.h>
@@ -47,6 +48,7 @@ static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	bool stop;                /* under lock */
+	struct note stopped;      /* at its exit gate (schedtrace_stop) */
 	int64_t start_ns;
 	char buf[8192];
 	size_t len;
@@ -200,6 +202,8 @@ static void *schedtrace_main(void *arg)
 			;
 	}
 	pthread_mutex_unlock(&st.lock);
+	/* Ended, or frozen, with the Ms (src/sched/m.c, m_end_all). */
+	m_runtime_thread_leave(&st.stopped);
 	return NULL;
 }
 
@@ -209,6 +213,7 @@ int schedtrace_start(void)
 		return 0;
 	st.start_ns = goro_now();
 	st.stop = false;
+	note_clear(&st.stopped);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -230,6 +235,7 @@ void schedtrace_stop(void)
 	st.stop = true;
 	pthread_cond_signal(&st.wake);
 	pthread_mutex_unlock(&st.lock);
-	pthread_join(st.thread, NULL);
+	note_sleep(&st.stopped);
+	m_exit_join_later(st.thread);
 	st.started = false;
 }

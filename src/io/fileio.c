@@ -63,6 +63,7 @@
 
 #include "config.h"
 #include "fileio.h"
+#include "m.h"
 #include "scheduler.h"
 #include "stack.h"
 #include "workpool.h"
@@ -499,7 +500,12 @@ void fileio_teardown(void)
 		struct timespec ts = { 0, 200 * 1000 };
 		nanosleep(&ts, NULL);
 	}
-	if (up) {
+	if (up && m_exit_frozen()) {
+		/* The run's threads were left frozen (src/sched/m.c,
+		 * m_end_all): so is the reaper, asleep on its empty ring, which
+		 * is left to it, since a thread's ending may wait for a lock
+		 * an abandoned goroutine holds. */
+	} else if (up) {
 		ring_submit_mark(STOP_MARK);
 		pthread_join(ring.reaper, NULL);
 		io_uring_queue_exit(&ring.ring);

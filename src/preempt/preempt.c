@@ -220,7 +220,7 @@ static enum outcome safe_point(struct m *m, const mcontext_t *mc)
 static void preempt_signal_handler(int sig, siginfo_t *si, void *ucv)
 {
 	if (exit_kill_from_runtime(si)) {
-		exit_kill_handle(ucv);
+		exit_kill_handle(ucv, true);
 		return;
 	}
 	if (!from_runtime(si)) {
@@ -230,6 +230,10 @@ static void preempt_signal_handler(int sig, siginfo_t *si, void *ucv)
 		return;
 	}
 	atomic_fetch_add_explicit(&stats.delivered, 1, RELAXED);
+	/* Exiting: stopped only where it holds no library's lock. */
+	if (atomic_load_explicit(&sched.exiting, RELAXED) &&
+	    exit_kill_handle(ucv, false))
+		return;
 	ucontext_t *uc = ucv;
 	mcontext_t *mc = &uc->uc_mcontext;
 	enum outcome out = safe_point(m_current(), mc);

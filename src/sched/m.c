@@ -64,6 +64,7 @@ static struct {
 	bool started;
 	_Atomic bool stop;
 	struct note wake;
+	struct note stopped;         /* at its exit gate (m_creator_stop) */
 	struct p *queue;             /* Ps waiting for a new M (sched.lock) */
 	struct m *reserve;           /* asleep, P-less, ready (sched.lock) */
 } creator;
@@ -182,18 +183,52 @@ static _Noreturn void m_freeze(void)
 		pause();
 }
 
-/* Back on g0 at exit for good: say so, and wait for M0's verdict. */
-static void m_leave(struct m *m)
+/* Wait for M0's verdict (m_end_all); frozen, or back to end. */
+static void m_exit_gate(void)
 {
-	atomic_store_explicit(&m->left, true, memory_order_release);
-	int v;
+	uint32_t v;
 	while ((v = atomic_load_explicit(&sched.exit_verdict,
-					 memory_order_acquire)) == EXIT_UNDECIDED) {
-		note_sleep(&m->park);
-		note_clear(&m->park);
-	}
+					 memory_order_acquire)) == EXIT_UNDECIDED)
+		futex_wait(&sched.exit_verdict, EXIT_UNDECIDED, -1);
 	if (v == EXIT_FREEZE)
 		m_freeze();
+}
+
+/* Back on g0 at exit for good: run on a goroutine parked with this thread
+ * to a stop that holds no library's lock, say so, and wait for M0's
+ * verdict. */
+static void m_leave(struct m *m)
+{
+	sched_exit_drain(m);
+	atomic_store_explicit(&m->left, true, memory_order_release);
+	m_exit_gate();
+}
+
+void m_runtime_thread_leave(struct note *stopped)
+{
+	note_wake(stopped);
+	m_exit_gate();
+}
+
+/* Runtime threads stopped at exit, joined by m_end_all: M0 only. */
+static struct {
+	pthread_t thread[4];
+	int n;
+} exit_joins;
+
+void m_exit_join_later(pthread_t thread)
+{
+	if (exit_joins.n < (int)(sizeof(exit_joins.thread) /
+				 sizeof(exit_joins.thread[0])))
+		exit_joins.thread[exit_joins.n++] = thread;
+	else
+		pthread_detach(thread);  /* not reached: three such threads */
+}
+
+bool m_exit_frozen(void)
+{
+	return atomic_load_explicit(&sched.exit_verdict, memory_order_acquire) ==
+	       EXIT_FREEZE;
 }
 
 static void *m_thread_main(void *arg)
@@ -214,14 +249,20 @@ static void *m_thread_main(void *arg)
 static void *m_reserve_main(void *arg)
 {
 	struct m *m = arg;
+	/* Set up before any P is handed over: the setup may wait for an
+	 * allocator's lock (see the M creator). */
+	m_attach_thread(m);
 	note_sleep(&m->park);
 	note_clear(&m->park);
 	steer_undo(m);
-	if (!m->nextp) {
-		m_leave(m);
-		return NULL;
+	if (m->nextp) {
+		p_acquire(m, m->nextp);
+		m->nextp = NULL;
+		sched_m_loop(m);
 	}
-	return m_thread_main(m);
+	m_leave(m);
+	m_detach_thread(m);
+	return NULL;
 }
 
 static struct m *midle_get(void)
@@ -357,6 +398,10 @@ void m_start(struct p *p, bool spinning)
  * that pthread_create needs (a malloc arena's; the loader's, held while a
  * constructor runs under dlopen).  This thread makes their Ms, where
  * waiting on such a lock is harmless.  It also keeps one reserve M asleep,
+ * its thread set up before any P is handed to it (the setup,
+ * pthread_getattr_np or the sanitizers' thread state, may wait for an
+ * allocator's lock that a parked goroutine holds: under ASan, both Ps
+ * once sat behind it, handed to new Ms still setting up),
  * ready before it is needed: the goroutine holding the loader's lock may be
  * the very one whose thread parks, and then no new thread could be made
  * until it ran again — on the reserve.  (Later parks hand the P straight to
@@ -506,6 +551,7 @@ static void *creator_main(void *arg)
 		note_sleep(&creator.wake);
 		note_clear(&creator.wake);
 	}
+	m_runtime_thread_leave(&creator.stopped);
 	return NULL;
 }
 
@@ -515,6 +561,7 @@ int m_creator_start(void)
 	creator.reserve = NULL;
 	atomic_store_explicit(&creator.stop, false, RELAXED);
 	note_clear(&creator.wake);
+	note_clear(&creator.stopped);
 	int err = m_start_runtime_thread(&creator.thread, creator_main);
 	if (err)
 		return err;
@@ -528,7 +575,8 @@ void m_creator_stop(void)
 		return;
 	atomic_store_explicit(&creator.stop, true, memory_order_release);
 	note_wake(&creator.wake);
-	pthread_join(creator.thread, NULL);
+	note_sleep(&creator.stopped);
+	m_exit_join_later(creator.thread);
 	creator.started = false;
 	/* The reserve leaves (woken with no P); the final join waits for it. */
 	rlock_lock(&sched.lock);
@@ -682,24 +730,29 @@ void m_list_start(struct m *m0)
  * malloc and free hung every exit at 1 and 2 Ps.  So when any M has such a
  * goroutine, no M's thread ends: each one stays asleep for good with
  * every signal blocked, unjoined, its struct m and stacks left to it, and
- * the process's own exit ends it.  Otherwise they end and are joined, and
- * no thread of the run is left behind.
+ * the process's own exit ends it.  So do the runtime threads stopped
+ * before the Ms left (sysmon, the M creator, schedtrace: under ASan,
+ * sysmon's ending waited for the allocator lock a goroutine held).
+ * Otherwise they all end and are joined, and no thread of the run is left
+ * behind.
  */
-bool m_end_all(struct m *self, bool foreign_left)
+bool m_end_all(struct m *self)
 {
 	rlock_lock(&sched.lock);
 	struct m *list = sched.allm;
 	rlock_unlock(&sched.lock);
-	bool freeze = foreign_left;
+	bool freeze = atomic_load_explicit(&sched.exit_forced, RELAXED);
 	for (struct m *m = list; m; m = m->alllink)
 		if (m->locked_g && m->locked_g->thread_parked)
 			freeze = true;
 	atomic_store_explicit(&sched.exit_verdict,
 			      freeze ? EXIT_FREEZE : EXIT_END,
 			      memory_order_release);
-	for (struct m *m = list; m; m = m->alllink)
-		if (m != self)
-			note_wake(&m->park);
+	futex_wake(&sched.exit_verdict, INT32_MAX);
+	for (int i = 0; i < exit_joins.n; i++)
+		if (!freeze)
+			pthread_join(exit_joins.thread[i], NULL);
+	exit_joins.n = 0;
 	if (!freeze) {
 		struct m *next;
 		for (struct m *m = list; m; m = next) {

@@ -63,11 +63,19 @@ void m_list_start(struct m *m0);
  * The end of a run's Ms, once every M but the caller has left (m->left).
  * Each one that left waits for the verdict: EXIT_END, its thread ends and
  * M0 joins and frees it; EXIT_FREEZE, it stays asleep for good (see
- * m_end_all in src/sched/m.c): when a goroutine was left inside foreign
- * code, on an M or on the caller (foreign_left).  Returns true if they
- * were frozen.
+ * m_end_all in src/sched/m.c): when a goroutine was left inside library
+ * code.  Returns true if they were frozen.
  */
 enum exit_verdict { EXIT_UNDECIDED, EXIT_END, EXIT_FREEZE };
-bool m_end_all(struct m *self, bool foreign_left);
+bool m_end_all(struct m *self);
+/* A runtime thread stopped at exit before the Ms leave (sysmon, the M
+ * creator, schedtrace) ends the same way.  The thread, as its last step:
+ * wake `stopped`, then wait for the verdict (frozen, or it returns).  Its
+ * stopper, once `stopped` is woken: hand the thread over to m_end_all,
+ * which joins it unless frozen. */
+void m_runtime_thread_leave(struct note *stopped);
+void m_exit_join_later(pthread_t thread);
+/* After m_end_all: were the threads left frozen? */
+bool m_exit_frozen(void);
 
 #endif

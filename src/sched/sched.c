@@ -40,6 +40,7 @@
 
 #include "probes.h"
 #include "alloc.h"
+#include "clock.h"
 #include "config.h"
 #include "deadlock.h"
 #include "exit_kill.h"
@@ -641,33 +642,41 @@ void sched_m_loop(struct m *m)
 	}
 }
 
-/* At exit (see scheduler.h and src/signals/exit_kill.c): M0's goroutine
- * parked with its thread may hold, inside malloc, this very thread's arena
- * lock, which the caller of goro_main would wait for at its next malloc.
- * It runs on this thread, with an idle P (no other M is left to want
- * one), until the exit signal or a runtime call abandons it. */
+/* At exit (see scheduler.h and src/signals/exit_kill.c).  An idle P is
+ * taken for the goroutine's runtime calls; Ms leaving give theirs back,
+ * so one comes unless the drain's time runs out first. */
 bool sched_exit_drain(struct m *m)
 {
 	struct g *g = m->locked_g;
 	if (!g || !g->thread_parked)
 		return true;
-	rlock_lock(&sched.lock);
-	struct p *p = pidle_get();
-	rlock_unlock(&sched.lock);
-	if (!p)
-		return false;
+	struct p *p;
+	for (;;) {
+		rlock_lock(&sched.lock);
+		p = pidle_get();
+		rlock_unlock(&sched.lock);
+		if (p)
+			break;
+		if (rt_now() >= atomic_load_explicit(&sched.exit_drain_until,
+						     RELAXED))
+			return false;
+		struct timespec ts = { 0, 100 * 1000 };
+		nanosleep(&ts, NULL);
+	}
 	p_acquire(m, p);
-	bool clean = false;
-	if (exit_drain_begin(m)) {
+	/* Nobody is left to ask M0's goroutine to stop: a timer does. */
+	bool timed = !m->is_m0 || exit_drain_begin(m);
+	if (timed) {
 		atomic_store_explicit(&g->preempt, false, RELAXED);
 		execute(m, NULL, g, false);
-		clean = exit_drain_end(m);
+		if (m->is_m0)
+			exit_drain_end();
 	}
 	rlock_lock(&sched.lock);
 	p_release(m);
 	pidle_put(p);
 	rlock_unlock(&sched.lock);
-	return clean;
+	return timed && !atomic_load_explicit(&sched.exit_forced, RELAXED);
 }
 
 /* ---- giving up the CPU ----------------------------------------------------- */

@@ -38,10 +38,10 @@ void sched_preempt_self(bool async);
  * goroutine leaves the CPU and its thread parks with it; it resumes on
  * this same thread (KLT-switching, see sched.c). */
 void sched_preempt_klt(void);
-/* At exit, on M0 once every other M has left: run on the goroutine parked
- * with this thread inside foreign code, if any, until it stops where it
- * holds no foreign lock (src/signals/exit_kill.c), and leave it there.
- * False if it had to be left inside foreign code after all. */
+/* At exit, on an M leaving (M0: once every other M has left): run on the
+ * goroutine parked with this thread inside library code, if any, until it
+ * stops where it holds no lock of it (src/signals/exit_kill.c), and leave
+ * it there.  False if it had to be left inside library code after all. */
 bool sched_exit_drain(struct m *m);
 
 /* The calling goroutine's M holds no P (it lost it during a blocking

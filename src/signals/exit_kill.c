@@ -43,22 +43,25 @@
  * goroutine's code on a stack that has been freed, calling into a runtime
  * that is torn down or belongs to the next goro_main run.
  *
- * Draining M0's goroutine.  A goroutine parked with its thread by a
- * preemption (sched_preempt_klt) stopped at an arbitrary instruction of
- * foreign code, and may hold any lock of it: most often, inside malloc,
- * the arena lock of that very thread.  Abandoned on another M, that only
- * stops the M's own thread from ending (src/sched/m.c, m_end_all); on M0
- * it would hang the application's next malloc after goro_main returns.  So
- * M0 runs such a goroutine on, on its own thread, with a timer sending the
- * exit signal every EXIT_DRAIN_PERIOD_NS, and abandons it at the first
- * stop that holds no lock of libc or of a library that we know of: a
- * runtime call (the scheduler abandons it there), a system call (as
- * above), or an instruction of the executable's own code
- * (text_is_program).  After EXIT_DRAIN_NS without one (a library computing
- * for good) it is abandoned wherever it is outside libgoro, and the exit
- * goes on as before this drain.  Code of the executable called back by
- * libc with a lock held (a dl_iterate_phdr callback) is taken as a safe
- * stop: the lock stays held.
+ * Goroutines inside library code.  A goroutine stopped at an arbitrary
+ * instruction of a library may hold any lock of it: most often, inside
+ * malloc, an arena lock, which a thread's own ending and the caller's next
+ * malloc after goro_main then wait for.  So while the program exits, the
+ * preemption signal and the exit signal alike (this handler runs for
+ * both) abandon a running goroutine only where it holds no lock of a
+ * library that we know of: a system call (exit signal only, as above), or
+ * an instruction of the executable's own code (text_is_program) or of
+ * code declared thread-agnostic; a runtime call abandons it in the
+ * scheduler.  Inside a library it runs on, asked again every
+ * EXIT_RETRY_NS by M0, for EXIT_DRAIN_NS from the exit's start; after
+ * that it is abandoned wherever it is outside libgoro, and
+ * sched.exit_forced makes the run's threads stay frozen instead of ending
+ * (src/sched/m.c, m_end_all).  A goroutine that a preemption had parked
+ * with its thread before the exit is run on the same way, by its own
+ * thread, with an idle P (sched_exit_drain; M0's own one last, with a
+ * timer sending the exit signal, as nobody else is left to ask).
+ * Executable code called back by libc with a lock held (a
+ * dl_iterate_phdr callback) is taken as a safe stop: the lock stays held.
  *
  * What the application must know: the abandoned call never returns, as
  * under Go's exit.  A lock it held stays held (an application mutex, or a
@@ -92,9 +95,10 @@
 /* Left alone below the interrupted stack pointer: the red zone, and
  * more. */
 #define ESCAPE_DROP 256
-/* Draining M0's goroutine: how often it is asked, and for how long. */
-#define EXIT_DRAIN_PERIOD_NS (100 * 1000)
+/* A goroutine inside library code at exit: how long it may run on, and
+ * how often M0's drain timer asks it. */
 #define EXIT_DRAIN_NS (50 * 1000 * 1000)
+#define EXIT_DRAIN_PERIOD_NS (100 * 1000)
 
 /* si_value of the exit signal. */
 static const char exit_cookie;
@@ -152,41 +156,104 @@ static _Noreturn void exit_escape(void)
 		pause();  /* not reached */
 }
 
-void exit_kill_handle(void *ucontext)
+/* Where a goroutine whose library call was redirected returns (see
+ * redirect_return): just back in the executable's code, holding no lock of
+ * the library.  On a call's entry alignment, then as exit_escape. */
+void exit_return_stub(void);
+__asm__(".pushsection .text\n"
+	".p2align 4\n"
+	".type exit_return_stub, @function\n"
+	"exit_return_stub:\n"
+	"\tandq $-16, %rsp\n"
+	"\tcall exit_escape_returned\n"
+	"\tud2\n"
+	".size exit_return_stub, .-exit_return_stub\n"
+	".popsection\n");
+
+__attribute__((used)) _Noreturn void exit_escape_returned(void);
+__attribute__((used)) _Noreturn void exit_escape_returned(void)
+{
+	exit_escape();
+}
+
+/*
+ * A goroutine running inside a library at exit: make its return to the
+ * executable's code return into exit_return_stub instead.  The return
+ * slot is the first word from sp up that holds a return address into the
+ * executable's own code (it follows a call instruction): the innermost
+ * call from the executable still live.  A stale word of the same look in a
+ * library frame's padding is never used, and the goroutine is asked again
+ * later.  Not instrumented: the words are a live stack (as in
+ * text_runtime_frame_in).
+ */
+__attribute__((no_sanitize("address")))
+static void redirect_return(struct g *g, uintptr_t sp)
+{
+	uintptr_t hi = (uintptr_t)g->stack.hi;
+	/* The committed part only: below it may lie guard pages. */
+	if (!g->stack.grouped && sp < hi - g->stack.committed)
+		return;
+	uintptr_t *w = (uintptr_t *)((sp + 7) & ~(uintptr_t)7);
+	for (; (uintptr_t)(w + 1) <= hi; w++) {
+		uintptr_t v = *(volatile uintptr_t *)w;
+		if (text_is_runtime(v) && arch_follows_call(v))
+			return;  /* a libgoro frame first: leave it be */
+		if (!text_is_program(v) || !arch_follows_call(v))
+			continue;
+		*(volatile uintptr_t *)w = (uintptr_t)exit_return_stub;
+		g->exit_return_slot = w;
+		return;
+	}
+}
+
+bool exit_kill_handle(void *ucontext, bool exit_signal)
 {
 	struct m *m = m_current();
 	if (!m || !atomic_load_explicit(&sched.exiting, memory_order_acquire))
-		return;
+		return false;
 	struct g *g = m->curg;
 	if (!g || m->locks > 0)
-		return;
+		return false;
 	mcontext_t *mc = &((ucontext_t *)ucontext)->uc_mcontext;
 	uintptr_t sp = arch_mc_sp(mc);
 	if (sp <= (uintptr_t)g->stack.lo + ESCAPE_DROP ||
 	    sp > (uintptr_t)g->stack.hi)
-		return;
+		return false;
 	uintptr_t pc = arch_mc_pc(mc);
-	if (atomic_load_explicit(&m->exit_draining, memory_order_relaxed)) {
-		if (text_is_runtime(pc))
-			return;  /* it stops at the scheduler */
-		if (!text_is_program(pc) && !in_system_call(mc)) {
-			if (rt_now() < m->exit_drain_until)
-				return;
-			atomic_store_explicit(&m->exit_drain_forced, true,
-					      memory_order_relaxed);
-		}
+	if (text_is_runtime(pc))
+		return false;  /* it stops in the scheduler */
+	bool in_region = atomic_load_explicit(&g->status, memory_order_relaxed) ==
+			 G_SYSCALL;
+	if (exit_signal && (in_system_call(mc) ||
+			    (in_region && text_ranges_runtime_separable()))) {
+		/* A system call, or a region that computes: see the top. */
+	} else if (in_region || g->runtime_depth) {
+		return false;  /* the preemption path leaves it alone */
+	} else if (text_is_program(pc) || text_is_agnostic(pc)) {
+		/* The executable's own code: no lock of a library held. */
+	} else if (rt_now() < atomic_load_explicit(&sched.exit_drain_until,
+						   memory_order_relaxed)) {
+		/* Inside a library: it stops as it returns to the
+		 * executable, or is asked again shortly. */
+		if (!g->exit_return_slot)
+			redirect_return(g, sp);
+		return true;
 	} else {
-		bool app_in_region =
-			atomic_load_explicit(&g->status, memory_order_relaxed) ==
-				G_SYSCALL &&
-			text_ranges_runtime_separable() && !text_is_runtime(pc);
-		if (!app_in_region && !in_system_call(mc))
-			return;
+		atomic_store_explicit(&sched.exit_forced, true,
+				      memory_order_relaxed);
 	}
 	/* A call's entry: RSP 8 below a 16-byte boundary.  Nothing is
 	 * written to the goroutine's stack here. */
 	sp = ((sp - ESCAPE_DROP) & ~(uintptr_t)15) - 8;
 	arch_mc_redirect(mc, (uintptr_t)exit_escape, sp);
+	return true;
+}
+
+void exit_kill_begin(void)
+{
+	atomic_store_explicit(&sched.exit_forced, false, memory_order_relaxed);
+	atomic_store_explicit(&sched.exit_drain_until, rt_now() + EXIT_DRAIN_NS,
+			      memory_order_relaxed);
 }
 
 /* ---- draining M0's goroutine (see the top) ------------------------------- */
@@ -203,25 +270,21 @@ bool exit_drain_begin(struct m *m)
 	sev._sigev_un._tid = m->tid;  /* sigev_notify_thread_id */
 	if (timer_create(CLOCK_MONOTONIC, &sev, &drain_timer) != 0)
 		return false;
-	m->exit_drain_until = rt_now() + EXIT_DRAIN_NS;
-	atomic_store_explicit(&m->exit_drain_forced, false, memory_order_relaxed);
-	atomic_store_explicit(&m->exit_draining, true, memory_order_relaxed);
+	atomic_store_explicit(&sched.exit_drain_until, rt_now() + EXIT_DRAIN_NS,
+			      memory_order_relaxed);
 	struct itimerspec it = {
 		.it_interval = { 0, EXIT_DRAIN_PERIOD_NS },
 		.it_value = { 0, EXIT_DRAIN_PERIOD_NS },
 	};
 	if (timer_settime(drain_timer, 0, &it, NULL) != 0) {
-		atomic_store_explicit(&m->exit_draining, false, memory_order_relaxed);
 		timer_delete(drain_timer);
 		return false;
 	}
 	return true;
 }
 
-bool exit_drain_end(struct m *m)
+void exit_drain_end(void)
 {
 	/* A signal still pending finds M0 on its g0, and changes nothing. */
 	timer_delete(drain_timer);
-	atomic_store_explicit(&m->exit_draining, false, memory_order_relaxed);
-	return !atomic_load_explicit(&m->exit_drain_forced, memory_order_relaxed);
 }

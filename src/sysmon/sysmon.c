@@ -98,6 +98,7 @@ static struct {
 	bool started;
 	_Atomic bool stop;
 	struct note wake;
+	struct note stopped;             /* at its exit gate (sysmon_stop) */
 	_Atomic int64_t sleeping_until;  /* 0 while awake */
 	struct sysmon_p p[GORO_MAXPROCS_LIMIT];
 } sysmon;
@@ -339,6 +340,8 @@ static void *sysmon_main(void *arg)
 		atomic_store(&sysmon.sleeping_until, 0);
 		note_clear(&sysmon.wake);
 	}
+	/* Ended, or frozen, with the Ms (src/sched/m.c, m_end_all). */
+	m_runtime_thread_leave(&sysmon.stopped);
 	return NULL;
 }
 
@@ -347,6 +350,7 @@ int sysmon_start(void)
 	memset(sysmon.p, 0, sizeof(sysmon.p));
 	retake_reset();
 	atomic_store_explicit(&sysmon.stop, false, RELAXED);
+	note_clear(&sysmon.stopped);
 	note_clear(&sysmon.wake);
 	int err = m_start_runtime_thread(&sysmon.thread, sysmon_main);
 	if (err)
@@ -375,6 +379,7 @@ void sysmon_stop(void)
 		return;
 	atomic_store_explicit(&sysmon.stop, true, memory_order_release);
 	note_wake(&sysmon.wake);
-	pthread_join(sysmon.thread, NULL);
+	note_sleep(&sysmon.stopped);
+	m_exit_join_later(sysmon.thread);
 	sysmon.started = false;
 }
