@@ -108,10 +108,10 @@ struct g {
 	uint8_t stale_scan_refusals; /* signals refused in a row for a libgoro
 	                                word on its stack (src/preempt/preempt.c;
 	                                only its own thread's handler) */
-	/* At exit, the return slot through which it goes back from a
-	 * library to the executable's code, made to return into the exit
-	 * path instead (src/signals/exit_kill.c); its own M only. */
-	uintptr_t *exit_return_slot;
+	/* At exit, its return from a library to the executable's code made
+	 * to return into the exit path (src/signals/exit_kill.c, its own M
+	 * only). */
+	bool exit_redirected;
 	bool thread_parked;          /* wired to its M by an asynchronous
 	                                preemption, until it runs again
 	                                (sched_preempt_klt) */

@@ -341,10 +341,14 @@ void m_start(struct p *p, bool spinning)
 			note_wake(&watcher->park);  /* no P: it takes an idle one */
 		return;
 	}
-	if (tls_defer_create) {
-		/* This thread may hold a lock pthread_create needs: the M
-		 * creator's reserve M takes the P, and the creator makes the
-		 * next reserve; without a reserve the creator makes the M. */
+	if (tls_defer_create || creator.reserve) {
+		/* The M creator's reserve M takes the P, its thread set up
+		 * already, and the creator makes the next reserve.  On a
+		 * thread that may hold a lock pthread_create needs, without a
+		 * reserve the creator makes the M.  (A thread made here would
+		 * hold the P while it sets up, which may wait for an allocator
+		 * lock a parked goroutine holds: under ASan, both Ps once sat
+		 * behind new Ms in pthread_getattr_np.) */
 		struct m *r = creator.reserve, *owner = NULL;
 		if (r) {
 			creator.reserve = NULL;

@@ -178,14 +178,22 @@ __attribute__((used)) _Noreturn void exit_escape_returned(void)
 
 /*
  * A goroutine running inside a library at exit: make its return to the
- * executable's code return into exit_return_stub instead.  The return
- * slot is the first word from sp up that holds a return address into the
- * executable's own code (it follows a call instruction): the innermost
- * call from the executable still live.  A stale word of the same look in a
- * library frame's padding is never used, and the goroutine is asked again
- * later.  Not instrumented: the words are a live stack (as in
+ * executable's code return into exit_return_stub instead.  Without the
+ * library's unwind tables (reading them takes the loader's lock, which an
+ * abandoned goroutine may hold) the return slot is not known exactly: it
+ * is one of the first words from sp up that hold a return address into the
+ * executable's own code (one that follows a call instruction).  Words of
+ * that look below it are data of the library's frames: a stale word, or a
+ * copy (ASan's malloc keeps a stack trace of its caller in its frame).  So
+ * the first REDIRECT_MAX of them are all redirected.  A data word of that
+ * look is only ever read as data; one the library would call (a function
+ * pointer right after a call at the end of the previous function) would
+ * stop the goroutine there, inside the library, as the deadline would.
+ * Not instrumented: the words are a live stack (as in
  * text_runtime_frame_in).
  */
+#define REDIRECT_MAX 8
+
 __attribute__((no_sanitize("address")))
 static void redirect_return(struct g *g, uintptr_t sp)
 {
@@ -193,17 +201,16 @@ static void redirect_return(struct g *g, uintptr_t sp)
 	/* The committed part only: below it may lie guard pages. */
 	if (!g->stack.grouped && sp < hi - g->stack.committed)
 		return;
+	int n = 0;
 	uintptr_t *w = (uintptr_t *)((sp + 7) & ~(uintptr_t)7);
-	for (; (uintptr_t)(w + 1) <= hi; w++) {
+	for (; (uintptr_t)(w + 1) <= hi && n < REDIRECT_MAX; w++) {
 		uintptr_t v = *(volatile uintptr_t *)w;
-		if (text_is_runtime(v) && arch_follows_call(v))
-			return;  /* a libgoro frame first: leave it be */
 		if (!text_is_program(v) || !arch_follows_call(v))
 			continue;
 		*(volatile uintptr_t *)w = (uintptr_t)exit_return_stub;
-		g->exit_return_slot = w;
-		return;
+		n++;
 	}
+	g->exit_redirected = n > 0;
 }
 
 bool exit_kill_handle(void *ucontext, bool exit_signal)
@@ -235,7 +242,7 @@ bool exit_kill_handle(void *ucontext, bool exit_signal)
 						   memory_order_relaxed)) {
 		/* Inside a library: it stops as it returns to the
 		 * executable, or is asked again shortly. */
-		if (!g->exit_return_slot)
+		if (!g->exit_redirected)
 			redirect_return(g, sp);
 		return true;
 	} else {
