@@ -67,6 +67,8 @@ static struct {
 	struct note stopped;         /* at its exit gate (m_creator_stop) */
 	struct p *queue;             /* Ps waiting for a new M (sched.lock) */
 	struct m *reserve;           /* asleep, P-less, ready (sched.lock) */
+	bool making;                 /* a reserve's thread is setting up
+	                                (sched.lock) */
 } creator;
 
 static sigset_t m0_caller_mask;   /* written by M0 before any other M exists */
@@ -249,16 +251,30 @@ static void *m_thread_main(void *arg)
 static void *m_reserve_main(void *arg)
 {
 	struct m *m = arg;
-	/* Set up before any P is handed over: the setup may wait for an
-	 * allocator's lock (see the M creator). */
+	/* Set up before any P can be handed over (see the M creator), and
+	 * only then made the reserve. */
 	m_attach_thread(m);
-	note_sleep(&m->park);
-	note_clear(&m->park);
-	steer_undo(m);
-	if (m->nextp) {
-		p_acquire(m, m->nextp);
-		m->nextp = NULL;
-		sched_m_loop(m);
+	rlock_lock(&sched.lock);
+	creator.making = false;
+	bool stopping = atomic_load_explicit(&creator.stop, memory_order_acquire);
+	struct m *old = NULL;
+	if (!stopping) {
+		old = creator.reserve;
+		creator.reserve = m;
+	}
+	rlock_unlock(&sched.lock);
+	if (old)
+		note_wake(&old->park);  /* no P: it leaves */
+	if (!stopping) {
+		note_wake(&creator.wake);  /* a P may be queued for it */
+		note_sleep(&m->park);
+		note_clear(&m->park);
+		steer_undo(m);
+		if (m->nextp) {
+			p_acquire(m, m->nextp);
+			m->nextp = NULL;
+			sched_m_loop(m);
+		}
 	}
 	m_leave(m);
 	m_detach_thread(m);
@@ -480,7 +496,8 @@ static void steer_undo(struct m *m)
 }
 
 /* A sleeping M with no P, registered like any other (the final join),
- * as the reserve.  False if none could be made. */
+ * which makes itself the reserve once its thread is set up
+ * (m_reserve_main).  False if none could be made. */
 static bool reserve_make(void)
 {
 	struct m *m = m_alloc();
@@ -493,6 +510,7 @@ static bool reserve_make(void)
 		sched.allm = m;
 		sched.mcount++;
 		sched.mcreating++;
+		creator.making = true;
 	}
 	rlock_unlock(&sched.lock);
 	if (exiting) {
@@ -503,6 +521,7 @@ static bool reserve_make(void)
 	rlock_lock(&sched.lock);
 	sched.mcreating--;
 	if (err) {
+		creator.making = false;
 		/* Unlink: nothing else knows it yet. */
 		if (sched.allm == m) {
 			sched.allm = m->alllink;
@@ -517,13 +536,8 @@ static bool reserve_make(void)
 		rt_free(m, sizeof(*m));
 		return false;
 	}
-	/* A reserve taken meanwhile by m_start: this one replaces it. */
-	struct m *old = creator.reserve;
-	creator.reserve = m;
 	rlock_unlock(&sched.lock);
-	if (old)
-		note_wake(&old->park);  /* no P: it must not linger unknown */
-	return true;
+	return true;  /* the reserve once its thread is set up */
 }
 
 static void *creator_main(void *arg)
@@ -547,7 +561,8 @@ static void *creator_main(void *arg)
 				note_wake(&r->park);
 				continue;
 			}
-			bool need = !r && !atomic_load_explicit(&sched.exiting, RELAXED);
+			bool need = !r && !creator.making &&
+				    !atomic_load_explicit(&sched.exiting, RELAXED);
 			rlock_unlock(&sched.lock);
 			if (!need || !reserve_make())
 				break;
@@ -563,6 +578,7 @@ int m_creator_start(void)
 {
 	creator.queue = NULL;
 	creator.reserve = NULL;
+	creator.making = false;
 	atomic_store_explicit(&creator.stop, false, RELAXED);
 	note_clear(&creator.wake);
 	note_clear(&creator.stopped);
