@@ -121,12 +121,21 @@ static void call_m0_back(void)
  * On M0, goroutine 1 having returned and sysmon being stopped: wait for
  * every other M to leave (m->left: back on its g0 for good), asking those
  * that have not (EXIT_GRACE_NS before any is pulled out of a system
- * call).  Their threads are then ended, or frozen, by m_end_all.
+ * call), and drain M0's own parked goroutine.  Their threads are then
+ * ended, or frozen, by m_end_all.
  */
 static void end_other_ms(struct m *self)
 {
 	int64_t start = rt_now();
+	bool self_drained = false;
 	for (;;) {
+		/* A goroutine parked with this thread inside library code is
+		 * run on to a stop holding no lock of it, as soon as a P is
+		 * free: the caller's next malloc could wait for its arena
+		 * lock, and so could a thread still setting up
+		 * (src/signals/exit_kill.c). */
+		if (!self_drained)
+			self_drained = sched_exit_drain(self, false);
 		bool late = rt_now() - start >= EXIT_GRACE_NS;
 		rlock_lock(&sched.lock);
 		/* Ms still being created (sched.exiting stops new ones). */
@@ -139,7 +148,7 @@ static void end_other_ms(struct m *self)
 			ask_to_leave(m, late);
 		}
 		rlock_unlock(&sched.lock);
-		if (!alive)
+		if (!alive && self_drained)
 			return;
 		exit_pause();
 	}
@@ -299,10 +308,6 @@ int goro_main(int (*fn)(int, char **), int argc, char **argv)
 	/* The M creator first: its reserve M leaves only when it stops. */
 	m_creator_stop();
 	end_other_ms(m0);
-	/* A goroutine left inside library code on this thread is run on to
-	 * a stop holding no lock of it first: the caller's next malloc
-	 * could wait for its arena lock (src/signals/exit_kill.c). */
-	sched_exit_drain(m0);
 	m_end_all(m0);
 	m_detach_thread(m0);
 	stages_fini();

@@ -201,7 +201,7 @@ static void m_exit_gate(void)
  * verdict. */
 static void m_leave(struct m *m)
 {
-	sched_exit_drain(m);
+	sched_exit_drain(m, true);
 	atomic_store_explicit(&m->left, true, memory_order_release);
 	m_exit_gate();
 }

@@ -645,7 +645,7 @@ void sched_m_loop(struct m *m)
 /* At exit (see scheduler.h and src/signals/exit_kill.c).  An idle P is
  * taken for the goroutine's runtime calls; Ms leaving give theirs back,
  * so one comes unless the drain's time runs out first. */
-bool sched_exit_drain(struct m *m)
+bool sched_exit_drain(struct m *m, bool wait)
 {
 	struct g *g = m->locked_g;
 	if (!g || !g->thread_parked)
@@ -657,16 +657,18 @@ bool sched_exit_drain(struct m *m)
 		rlock_unlock(&sched.lock);
 		if (p)
 			break;
+		if (!wait)
+			return false;
 		if (rt_now() >= atomic_load_explicit(&sched.exit_drain_until,
 						     RELAXED))
-			return false;
+			return true;  /* left there: the threads stay frozen */
 		struct timespec ts = { 0, 100 * 1000 };
 		nanosleep(&ts, NULL);
 	}
 	p_acquire(m, p);
-	/* Nobody is left to ask M0's goroutine to stop: a timer does. */
-	bool timed = !m->is_m0 || exit_drain_begin(m);
-	if (timed) {
+	/* Nobody is left to ask M0's goroutine to stop: a timer does.  (No
+	 * timer: it is left where it is, and the threads stay frozen.) */
+	if (!m->is_m0 || exit_drain_begin(m)) {
 		atomic_store_explicit(&g->preempt, false, RELAXED);
 		execute(m, NULL, g, false);
 		if (m->is_m0)
@@ -676,7 +678,7 @@ bool sched_exit_drain(struct m *m)
 	p_release(m);
 	pidle_put(p);
 	rlock_unlock(&sched.lock);
-	return timed && !atomic_load_explicit(&sched.exit_forced, RELAXED);
+	return true;
 }
 
 /* ---- giving up the CPU ----------------------------------------------------- */

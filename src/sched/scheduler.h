@@ -38,11 +38,12 @@ void sched_preempt_self(bool async);
  * goroutine leaves the CPU and its thread parks with it; it resumes on
  * this same thread (KLT-switching, see sched.c). */
 void sched_preempt_klt(void);
-/* At exit, on an M leaving (M0: once every other M has left): run on the
- * goroutine parked with this thread inside library code, if any, until it
- * stops where it holds no lock of it (src/signals/exit_kill.c), and leave
- * it there.  False if it had to be left inside library code after all. */
-bool sched_exit_drain(struct m *m);
+/* At exit, on an M leaving: run on the goroutine parked with this thread
+ * inside library code, if any, until it stops where it holds no lock of
+ * it (src/signals/exit_kill.c), and leave it there.  It needs an idle P:
+ * with wait, it waits for one (until the drain's time is up); without,
+ * it returns false at once if there is none, to be called again. */
+bool sched_exit_drain(struct m *m, bool wait);
 
 /* The calling goroutine's M holds no P (it lost it during a blocking
  * call): the goroutine goes to the global queue, the M looks for work. */

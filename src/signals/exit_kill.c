@@ -58,8 +58,8 @@
  * sched.exit_forced makes the run's threads stay frozen instead of ending
  * (src/sched/m.c, m_end_all).  A goroutine that a preemption had parked
  * with its thread before the exit is run on the same way, by its own
- * thread, with an idle P (sched_exit_drain; M0's own one last, with a
- * timer sending the exit signal, as nobody else is left to ask).
+ * thread, with an idle P (sched_exit_drain; M0's own as soon as a P is
+ * free, with a timer sending the exit signal, as nobody asks M0).
  * Executable code called back by libc with a lock held (a
  * dl_iterate_phdr callback) is taken as a safe stop: the lock stays held.
  *
