@@ -4,7 +4,7 @@
  * idle M exists to take it; an M with nothing to do parks on its own futex
  * (m->park) and is handed a P by whoever wakes it.  They live until
  * goro_main returns, which joins them all (or, at an exit that abandons a
- * goroutine inside foreign code, leaves them frozen: m_end_all).
+ * goroutine inside library code, leaves them frozen: m_end_all).
  */
 #include <errno.h>
 #include <fcntl.h>
