@@ -627,6 +627,59 @@ START_TEST(goro_read_on_a_file_goes_through_the_engine)
 }
 END_TEST
 
+/* goro_readv and goro_writev on a file: the engine's pool thread makes
+ * the call while the goroutine parks (before, the goroutine's own thread
+ * made it inside a blocking region: no pool thread ever appeared). */
+static int vectored_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	char path[256], out[256];
+	make_file(path, sizeof(path), "v", 3000);
+	int fd = open(path, O_RDONLY);  /* libc's open: no engine yet */
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(threads_named("goro-fileio"), 0);
+	uint8_t a[1000], b[2000];
+	struct iovec in[2] = { { a, sizeof(a) }, { b, sizeof(b) } };
+	ck_assert_int_eq(goro_readv(fd, in, 2), 3000);
+	ck_assert_int_eq(first_bad(a, sizeof(a), 0), -1);
+	ck_assert_int_eq(first_bad(b, sizeof(b), sizeof(a)), -1);
+	ck_assert_int_ge(threads_named("goro-fileio"), 1);
+	/* At the end: 0, as readv(2) gives. */
+	ck_assert_int_eq(goro_readv(fd, in, 2), 0);
+	ck_assert_int_eq(close(fd), 0);
+
+	path_in_dir(out, sizeof(out), "w");
+	fd = open(out, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	struct iovec o[2] = { { b, sizeof(b) }, { a, sizeof(a) } };
+	ck_assert_int_eq(goro_writev(fd, o, 2), 3000);
+	uint8_t back[3000];
+	ck_assert_int_eq(pread(fd, back, sizeof(back), 0), 3000);
+	ck_assert_int_eq(memcmp(back, b, sizeof(b)), 0);
+	ck_assert_int_eq(memcmp(back + sizeof(b), a, sizeof(a)), 0);
+	ck_assert_int_eq(close(fd), 0);
+
+	/* errno is the call's own. */
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	ck_assert_int_ge(dfd, 0);
+	errno = 0;
+	ck_assert_int_eq(goro_readv(dfd, in, 2), -1);
+	ck_assert_int_eq(errno, EISDIR);
+	ck_assert_int_eq(close(dfd), 0);
+	return 0;
+}
+
+START_TEST(readv_writev_on_a_file_go_through_the_engine)
+{
+	use_mode(_i);
+	make_dir();
+	int r = run_goro(vectored_main, 2);
+	remove_dir();
+	ck_assert_int_eq(r, 0);
+}
+END_TEST
+
 /* ---- io_uring refused: the thread pool takes over ------------------------------------------- */
 
 /* Make io_uring_setup fail with `err` for this process, as a container's
@@ -1021,6 +1074,7 @@ static Suite *fileio_suite(void)
 	tcase_add_loop_test(tc, errors_are_libcs, 0, 3);
 	tcase_add_loop_test(tc, outside_goroutines_calls_are_libcs, 0, 3);
 	tcase_add_loop_test(tc, goro_read_on_a_file_goes_through_the_engine, 0, 3);
+	tcase_add_loop_test(tc, readv_writev_on_a_file_go_through_the_engine, 0, 3);
 	tcase_add_loop_test(tc, io_uring_refused_by_seccomp_falls_back_to_threads, 0, 2);
 	tcase_add_test(tc, bad_fileio_setting_is_an_error);
 	tcase_add_loop_test(tc, close_waits_for_a_read_in_flight, 0, 3);

@@ -173,6 +173,9 @@ static ssize_t call_here(const struct fileio_req *q)
 		case FILEIO_FSTAT:
 			r = fstat(q->fd, q->st);
 			break;
+		case FILEIO_CALL:
+			r = q->call(q->fd, q->ctx);
+			break;
 		default:
 			return -EINVAL;
 		}
@@ -356,8 +359,8 @@ static bool ring_submit(struct waiter *w)
 		return false;
 	/* open(2) on the pool too: the ring first tries an open with
 	 * O_NONBLOCK, and a FIFO opened that way does not wait for its
-	 * other end as open(2) does. */
-	if (q->op == FILEIO_OPEN)
+	 * other end as open(2) does.  Any other call is the pool's. */
+	if (q->op == FILEIO_OPEN || q->op == FILEIO_CALL)
 		return false;
 	unsigned in = atomic_fetch_add_explicit(&ring.inflight, 1, RELAXED);
 	if (in >= ring.cq_entries) {
@@ -403,6 +406,8 @@ static bool ring_submit(struct waiter *w)
 		io_uring_prep_statx(sqe, q->fd, "", AT_EMPTY_PATH,
 				    STATX_BASIC_STATS, &w->stx);
 		break;
+	case FILEIO_CALL:
+		break;  /* not reached: the pool's (above) */
 	}
 	/* Straight to the kernel's workers: a read the page cache can answer
 	 * would otherwise be copied inside io_uring_enter, by this M, while

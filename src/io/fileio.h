@@ -2,8 +2,10 @@
 /*
  * fileio.h — regular-file I/O that does not hold a P: the one engine
  * behind goro_pread, goro_pwrite, goro_fsync, goro_fdatasync, goro_open,
- * goro_stat and goro_fstat (src/io/fileio_api.c), and behind goro_read and
- * goro_write when the descriptor is one epoll refuses (src/io/io.c).
+ * goro_stat and goro_fstat (src/io/fileio_api.c), and behind every call
+ * of io.c's loop on a descriptor epoll refuses (src/io/io.c): goro_read
+ * and goro_write, goro_readv and goro_writev, and libgoro-posix's read,
+ * write, readv, writev and their kin.
  *
  * epoll cannot wait for a disk, so a goroutine reading a file used to
  * block its thread inside goro_blocking_enter/exit until sysmon handed its
@@ -38,6 +40,8 @@ enum fileio_op {
 	FILEIO_OPEN,       /* path, flags, mode */
 	FILEIO_STAT,       /* path, st */
 	FILEIO_FSTAT,      /* fd, st */
+	FILEIO_CALL,       /* fd, call, ctx: call(fd, ctx) on a pool thread,
+			      -1 and errno on failure (readv, writev, ...) */
 };
 
 /* One call, described by the caller on its own stack. */
@@ -52,6 +56,8 @@ struct fileio_req {
 	int flags;
 	mode_t mode;
 	struct stat *st;
+	ssize_t (*call)(int fd, void *ctx);
+	void *ctx;
 };
 
 /*
@@ -77,6 +83,17 @@ struct poll_desc;
  */
 ssize_t fileio_transfer(struct poll_desc *pd, enum fileio_op op, int fd,
 			void *buf, size_t n, off_t off);
+
+/*
+ * Any other call on fd (its netpoll record pd, a reference held by the
+ * caller): call(fd, ctx) made once on a pool thread, which is no
+ * goroutine (libgoro-posix lets its calls through to libc), while the
+ * caller parks.  The caller commits the goroutine stack under any buffer
+ * the call writes.  call's result, or a negative errno (-EBADF once
+ * goro_close has begun on fd).  src/io/fileio_api.c.
+ */
+ssize_t fileio_call(struct poll_desc *pd, int fd,
+		    ssize_t (*call)(int fd, void *ctx), void *ctx);
 
 /* goro_main start (GORO_FILEIO=uring: set up the ring now; 0 or a
  * negative errno) and end (after every M has left: waits for requests

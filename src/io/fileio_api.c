@@ -118,6 +118,16 @@ ssize_t fileio_transfer(struct poll_desc *pd, enum fileio_op op, int fd,
 	return done ? (ssize_t)done : r;
 }
 
+ssize_t fileio_call(struct poll_desc *pd, int fd,
+		    ssize_t (*call)(int fd, void *ctx), void *ctx)
+{
+	if (netpoll_closing(pd))
+		return -EBADF;
+	struct fileio_req q = { .op = FILEIO_CALL, .fd = fd, .off = -1,
+				.call = call, .ctx = ctx };
+	return fileio_run(&q);
+}
+
 /* pread and pwrite: a descriptor the poller waits on (pipe, socket,
  * terminal) cannot be read at an offset. */
 static ssize_t positioned(enum fileio_op op, int fd, void *buf, size_t n,

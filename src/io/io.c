@@ -112,8 +112,10 @@ struct rw_ctx {
 	struct poll_desc *pd;  /* write_once: learns whether fd is a socket */
 };
 
-/* io_call_until; `file`, if given, is the read or write to hand the file
- * engine when fd is one epoll refuses (a regular file). */
+/* io_call_until.  On a descriptor epoll refuses (a regular file) the call
+ * goes to the file engine: `file`, if given, as the read or write it is
+ * (the engine may take it to io_uring at an offset, or answer it from the
+ * page cache); otherwise try itself, on a pool thread. */
 static ssize_t call_until(int fd, uint32_t dir, io_try_fn try, void *ctx,
 			  bool nowait, int mode, io_deadline_fn late,
 			  struct rw_ctx *file)
@@ -134,10 +136,9 @@ static ssize_t call_until(int fd, uint32_t dir, io_try_fn try, void *ctx,
 			err = r < 0 ? (int)-r : 0;
 			r = r < 0 ? -1 : r;
 		} else {
-			goro_blocking_enter();
-			r = attempt(try, fd, ctx);
-			err = ERRNO;
-			goro_blocking_exit();
+			r = fileio_call(pd, fd, try, ctx);
+			err = r < 0 ? (int)-r : 0;
+			r = r < 0 ? -1 : r;
 		}
 		netpoll_unref(pd);
 		if (r < 0)

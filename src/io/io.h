@@ -32,9 +32,9 @@ typedef ssize_t (*io_try_fn)(int fd, void *ctx);
 /*
  * Run try(fd, ctx) in direction dir (EPOLLIN or EPOLLOUT) until it
  * succeeds or fails with something other than EAGAIN/EINTR.  nowait: fail
- * with EAGAIN rather than park (MSG_DONTWAIT).  Descriptors epoll refuses
- * (regular files) are called once inside goro_blocking_enter/exit (but
- * goro_read and goro_write give them to the file engine, src/io/fileio.h).
+ * with EAGAIN rather than park (MSG_DONTWAIT).  On a descriptor epoll
+ * refuses (a regular file) try is called once, on a pool thread of the
+ * file engine (src/io/fileio.h), while the goroutine parks.
  * Returns try's result, or -1 with errno: EBADF (bad fd, or closed with
  * goro_close meanwhile), ETIMEDOUT (the direction's deadline passed).
  */
