@@ -31,6 +31,7 @@
 #include "netpoll.h"
 #include "preempt.h"
 #include "procs.h"
+#include "resolver.h"
 #include "runq.h"
 #include "scheduler.h"
 #include "schedtrace.h"
@@ -309,6 +310,8 @@ int goro_main(int (*fn)(int, char **), int argc, char **argv)
 	m_creator_stop();
 	end_other_ms(m0);
 	m_end_all(m0);
+	/* Lookups still running are their threads' now. */
+	resolver_run_end();
 	m_detach_thread(m0);
 	stages_fini();
 	rt_free(m0, sizeof(*m0));

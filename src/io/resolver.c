@@ -3,22 +3,25 @@
  * resolver.c — the resolver thread pool (see resolver.h).
  *
  * Why threads: getaddrinfo (and getnameinfo, gethostbyname_r) may read
- * files, talk to a DNS server or run NSS modules, none of which a goroutine can park on.  So the lookup runs
- * on a plain thread and the goroutine waits for it on the poller, through
- * an eventfd of its own: waiting costs no P and no M, and the thread needs
- * nothing of the scheduler (it only writes to a descriptor).
+ * files, talk to a DNS server or run NSS modules, none of which a
+ * goroutine can park on.  So the lookup runs on a plain thread while the
+ * goroutine parks: waiting costs no P, no M and no descriptor (a process
+ * at its descriptor limit resolves as well as any), and the thread readies
+ * the goroutine itself (sched_ready_global, which any thread may call).
  *
  * The threads are a workpool (src/io/workpool.h) of RESOLVER_THREADS_MAX,
  * of its own: slow name servers never hold up the file I/O pool.
  *
- * Who frees a request: it is shared by the goroutine and the thread.  The
- * thread moves `state` from WAITING to DONE and then writes the eventfd;
- * the goroutine reads the eventfd, takes the result, closes the eventfd
- * and frees the request.  A goroutine whose deadline passes moves WAITING
- * to ABANDONED and leaves at once (closing its eventfd); the thread then
- * finds ABANDONED, never touches the eventfd, and frees the request and
- * its result.  If the thread won the race (DONE), the goroutine waits for
- * the write, which is imminent, and takes the result after all.
+ * Who frees a request: it is shared by the goroutine and the thread, and
+ * `state` says who owns it.  SUBMITTED: both.  The goroutine parks, moving
+ * it to PARKED once it is off the CPU (and arming its deadline's timer
+ * then); the thread, done, moves either to DONE, readying the goroutine if
+ * it was PARKED, and never touches the request again: the goroutine takes
+ * the result and frees it.  The deadline's timer moves PARKED to ABANDONED
+ * and readies the goroutine, which leaves with ETIMEDOUT: the thread, on
+ * finding ABANDONED, frees the request and its result (once the timer's
+ * callback has let go of it).  Requests of a goro_main run that has ended
+ * (resolver_run_end) belong to their thread: the goroutine is gone.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -26,15 +29,21 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
+#include <pthread.h>
+#include <sched.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "io.h"
 #include "resolver.h"
+#include "scheduler.h"
 #include "stack.h"
+#include "timer.h"
 #include "workpool.h"
 
-enum req_state { REQ_WAITING, REQ_DONE, REQ_ABANDONED };
+#include "atomic.h"
+
+enum req_state { REQ_SUBMITTED, REQ_PARKED, REQ_DONE, REQ_ABANDONED };
 enum req_kind { REQ_ADDRINFO, REQ_NAMEINFO, REQ_HOSTBYNAME };
 
 struct resolver_req {
@@ -43,7 +52,10 @@ struct resolver_req {
 	char *node, *service;          /* copies, NULL allowed */
 	struct addrinfo hints;
 	bool has_hints;
-	int efd;                       /* the goroutine's eventfd */
+	struct g *g;                   /* the goroutine waiting */
+	bool *timed_out;               /* on its stack: set by the deadline */
+	uint64_t run;                  /* the goro_main run it belongs to */
+	struct timer deadline;         /* armed while PARKED, if any */
 	_Atomic int state;             /* enum req_state */
 	/* Written by the thread before WAITING -> DONE. */
 	int rc, err;
@@ -65,6 +77,14 @@ struct resolver_req {
 
 static struct workpool pool = WORKPOOL_INIT(RESOLVER_THREADS_MAX,
 					     "goro-resolver");
+
+/* The goro_main run whose goroutines may still be readied: bumped by
+ * resolver_run_end under `lock`, which a thread holds from reading it to
+ * readying the goroutine. */
+static struct {
+	pthread_mutex_t lock;
+	uint64_t run;
+} live = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static void req_free(struct resolver_req *r)
 {
@@ -95,23 +115,79 @@ static void run(struct resolver_req *r)
 	r->err = errno;
 }
 
+static void req_drop(struct resolver_req *r)
+{
+	if (r->kind == REQ_ADDRINFO && r->rc == 0)
+		freeaddrinfo(r->res);
+	req_free(r);
+}
+
 static void resolve(struct workpool_job *job)
 {
 	struct resolver_req *r = (struct resolver_req *)
 		((char *)job - offsetof(struct resolver_req, job));
-	int fd = r->efd;
 	run(r);
-	int expect = REQ_WAITING;
-	if (atomic_compare_exchange_strong(&r->state, &expect, REQ_DONE)) {
-		/* Last touch: the goroutine owns r from here on. */
-		uint64_t one = 1;
-		while (write(fd, &one, sizeof(one)) < 0 && errno == EINTR)
-			;
-	} else {
-		if (r->kind == REQ_ADDRINFO && r->rc == 0)
-			freeaddrinfo(r->res);
-		req_free(r);
+	pthread_mutex_lock(&live.lock);
+	if (r->run != live.run) {
+		pthread_mutex_unlock(&live.lock);
+		req_drop(r);  /* its run has ended, and its goroutine with it */
+		return;
 	}
+	struct g *g = r->g;
+	int old = atomic_load_explicit(&r->state, ACQUIRE);
+	while (old != REQ_ABANDONED &&
+	       !atomic_compare_exchange_weak_explicit(&r->state, &old, REQ_DONE,
+						      ACQ_REL, ACQUIRE))
+		;
+	if (old == REQ_PARKED) {
+		/* The last touch of r was the exchange: it is the
+		 * goroutine's. */
+		sched_ready_global(g);
+		atomic_fetch_sub_explicit(&sched.nblocked, 1, RELAXED);
+	}
+	pthread_mutex_unlock(&live.lock);
+	if (old == REQ_ABANDONED) {
+		/* The deadline's callback may still be returning. */
+		while (atomic_load_explicit(&r->deadline.running, ACQUIRE))
+			sched_yield();
+		req_drop(r);
+	}
+}
+
+/* The deadline passed while the goroutine waited.  Once ABANDONED, r is
+ * the thread's, which may free it at once: the goroutine learns of the
+ * timeout on its own stack. */
+static void deadline_fire(struct timer *t)
+{
+	struct resolver_req *r = t->arg;
+	struct g *g = r->g;
+	bool *timed_out = r->timed_out;
+	int expect = REQ_PARKED;
+	if (atomic_compare_exchange_strong_explicit(&r->state, &expect,
+						    REQ_ABANDONED, ACQ_REL,
+						    ACQUIRE)) {
+		*timed_out = true;
+		sched_ready(g, false);
+		atomic_fetch_sub_explicit(&sched.nblocked, 1, RELAXED);
+	}
+}
+
+/* sched_park's callback, on g0 once the goroutine is off the CPU. */
+static void park_commit(void *arg)
+{
+	struct resolver_req *r = arg;
+	struct g *g = r->g;
+	int expect = REQ_SUBMITTED;
+	if (atomic_compare_exchange_strong_explicit(&r->state, &expect,
+						    REQ_PARKED, ACQ_REL,
+						    ACQUIRE)) {
+		if (r->deadline.when)
+			timer_start(&r->deadline);
+		return;
+	}
+	/* DONE while it was switching away. */
+	sched_ready(g, false);
+	atomic_fetch_sub_explicit(&sched.nblocked, 1, RELAXED);
 }
 
 /* Queue r on the pool.  false if no thread exists and none could be
@@ -127,21 +203,14 @@ static bool submit(struct resolver_req *r)
 	return queued;
 }
 
-/* A request with its eventfd, or NULL (errno set). */
+/* A request, or NULL (errno set). */
 static struct resolver_req *req_new(enum req_kind kind)
 {
 	struct resolver_req *r = calloc(1, sizeof(*r));
 	if (!r)
 		return NULL;
 	r->kind = kind;
-	r->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (r->efd < 0) {
-		int err = IO_ERRNO;
-		free(r);
-		IO_ERRNO = err;
-		return NULL;
-	}
-	atomic_init(&r->state, REQ_WAITING);
+	atomic_init(&r->state, REQ_SUBMITTED);
 	return r;
 }
 
@@ -153,27 +222,38 @@ static struct resolver_req *req_new(enum req_kind kind)
  */
 static int wait_done(struct resolver_req *r, int64_t deadline)
 {
+	bool timed_out = false;
+	r->g = g_current();
+	r->timed_out = &timed_out;
+	pthread_mutex_lock(&live.lock);
+	r->run = live.run;
+	pthread_mutex_unlock(&live.lock);
+	if (deadline) {
+		r->deadline.when = deadline;
+		r->deadline.fn = deadline_fire;
+		r->deadline.arg = r;
+		r->deadline.counted = true;
+	}
+	/* Waiting on the outside world: not a deadlock (src/sched/deadlock.c). */
+	atomic_fetch_add_explicit(&sched.nblocked, 1, RELAXED);
 	if (!submit(r)) {
-		close(r->efd);
+		atomic_fetch_sub_explicit(&sched.nblocked, 1, RELAXED);
 		req_free(r);
 		return 0;
 	}
-	if (deadline)
-		goro_fd_set_deadline(r->efd, GORO_READ, deadline);
-	uint64_t v;
-	if (goro_read(r->efd, &v, sizeof(v)) == sizeof(v))
-		return 1;
-	int expect = REQ_WAITING;
-	if (atomic_compare_exchange_strong(&r->state, &expect,
-					   REQ_ABANDONED)) {
-		goro_close(r->efd);
+	if (atomic_load_explicit(&r->state, ACQUIRE) == REQ_DONE)
+		atomic_fetch_sub_explicit(&sched.nblocked, 1, RELAXED);
+	else
+		sched_park(WAIT_IO, park_commit, r);
+	if (timed_out) {  /* r is the thread's: not touched again */
 		IO_ERRNO = ETIMEDOUT;
 		return -1;
 	}
-	/* The thread finished meanwhile: its write is on its way. */
-	goro_fd_set_deadline(r->efd, GORO_READ, 0);
-	while (goro_read(r->efd, &v, sizeof(v)) != sizeof(v))
-		;
+	/* DONE: a deadline's timer may still be armed, or firing (its
+	 * callback finds DONE and lets go). */
+	if (r->deadline.when && !timer_stop(&r->deadline))
+		while (atomic_load_explicit(&r->deadline.running, ACQUIRE))
+			sched_yield();
 	return 1;
 }
 
@@ -181,9 +261,15 @@ static int wait_done(struct resolver_req *r, int64_t deadline)
 static void req_done(struct resolver_req *r)
 {
 	int saved = IO_ERRNO;
-	goro_close(r->efd);
 	req_free(r);
 	IO_ERRNO = saved;
+}
+
+void resolver_run_end(void)
+{
+	pthread_mutex_lock(&live.lock);
+	live.run++;
+	pthread_mutex_unlock(&live.lock);
 }
 
 int resolver_getaddrinfo(const char *node, const char *service,
@@ -196,7 +282,6 @@ int resolver_getaddrinfo(const char *node, const char *service,
 	r->node = node ? strdup(node) : NULL;
 	r->service = service ? strdup(service) : NULL;
 	if ((node && !r->node) || (service && !r->service)) {
-		close(r->efd);
 		req_free(r);
 		return EAI_MEMORY;
 	}
@@ -269,7 +354,6 @@ int resolver_gethostbyname_r(const char *name, struct hostent *ret,
 		return IO_ERRNO;
 	r->node = strdup(name);
 	if (!r->node) {
-		close(r->efd);
 		req_free(r);
 		return ENOMEM;
 	}

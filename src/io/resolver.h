@@ -36,4 +36,8 @@ int resolver_gethostbyname_r(const char *name, struct hostent *ret,
 			     char *buf, size_t buflen,
 			     struct hostent **result, int *h_errnop);
 
+/* A goro_main run ends (every M gone, its goroutines about to be freed):
+ * lookups still running belong to their threads from now on. */
+void resolver_run_end(void);
+
 #endif
