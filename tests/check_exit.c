@@ -132,6 +132,14 @@ START_TEST(allocating_2p)
 }
 END_TEST
 
+/* A goroutine that never leaves library code: goro_main still returns,
+ * once the exit's 50 ms are up, the threads left asleep. */
+START_TEST(computing_inside_a_library_2p)
+{
+	ck_assert_int_eq(run_exit_child("library", 2), 37);
+}
+END_TEST
+
 START_TEST(goro_main_twice)
 {
 	ck_assert_int_eq(run_exit_child("twice", 2), 42);
@@ -155,6 +163,7 @@ static Suite *exit_suite(void)
 	tcase_add_test(tc, all_at_once_4p);
 	tcase_add_test(tc, allocating_1p);
 	tcase_add_test(tc, allocating_2p);
+	tcase_add_test(tc, computing_inside_a_library_2p);
 	tcase_add_test(tc, goro_main_twice);
 	suite_add_tcase(s, tc);
 	return s;

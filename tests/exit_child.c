@@ -8,7 +8,10 @@
  *                      flock, malloc (goroutines calling malloc and free
  *                      for good: preempted inside the allocator, they hold
  *                      its locks at exit), all (every one of them at
- *                      once), twice
+ *                      once), library (a goroutine computing inside a
+ *                      dlopen()ed library for good: abandoned there after
+ *                      the exit's 50 ms, the runtime's threads are left
+ *                      asleep; it exits 37 only if they were), twice
  *
  * The blocking calls themselves live in exit_block.c, built without
  * goro.h.  Every mode but `twice` exits with goroutine 1's status, 37;
@@ -17,6 +20,8 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <dlfcn.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -107,6 +112,17 @@ static void g_flock(void *arg)
 	unexpected("flock", block_flock(lock_fd));
 }
 
+/* The plugin's loop, for as long as asked: its code is the library's. */
+static long (*plugin_loop)(int64_t ns);
+
+static void g_library(void *arg)
+{
+	(void)arg;
+	ready();
+	for (;;)
+		plugin_loop(60LL * 1000 * MS);
+}
+
 static void g_allocate(void *arg)
 {
 	(void)arg;
@@ -184,6 +200,13 @@ static int start(const char *mode)
 		if (setup_waitpid())
 			return -1;
 		n += goro_go(g_waitpid, NULL) > 0;
+	}
+	if (!strcmp(mode, "library")) {
+		void *h = dlopen(PREEMPT_PLUGIN, RTLD_NOW);
+		if (!h || !(plugin_loop = (long (*)(int64_t))dlsym(
+				    h, "plugin_tls_loop")))
+			return -1;
+		n += goro_go(g_library, NULL) > 0;
 	}
 	if (all || !strcmp(mode, "malloc"))
 		for (int i = 0; i < ALLOCATORS; i++)
@@ -288,6 +311,19 @@ int main(int argc, char **argv)
 			(long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
 	}
 	cleanup();
+	if (!strcmp(mode, "library")) {
+		/* Left asleep: more threads than this one. */
+		int tasks = 0;
+		DIR *d = opendir("/proc/self/task");
+		while (d && readdir(d))
+			tasks++;
+		if (d)
+			closedir(d);
+		if (tasks - 2 <= 1) {
+			fprintf(stderr, "exit_child: no thread was left asleep\n");
+			code = 1;
+		}
+	}
 	/* The process goes on as usual after goro_main. */
 	printf("exit_child: goro_main returned %d\n", code);
 	fflush(stdout);
