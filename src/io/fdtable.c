@@ -18,7 +18,9 @@
  * lower) takes the lowest free descriptor at or above it, so nothing the
  * application holds is touched; the duplicate is closed at once, and the
  * table keeps its size.  Beyond the reserve, growth costs what it always
- * did.
+ * did.  The reserve is the soft limit, up to 65,536 (512 KiB of kernel
+ * table): a 4,096 reserve left a server making 16,000 descriptors with a
+ * 1 ms sleeper 8-20 ms late, twice.
  */
 #include <fcntl.h>
 #include <unistd.h>

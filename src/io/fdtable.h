@@ -8,7 +8,7 @@
 
 /* Room for this many descriptors is made at start (fewer if
  * RLIMIT_NOFILE is lower). */
-#define FDTABLE_RESERVE 4096
+#define FDTABLE_RESERVE 65536
 
 /* goro_main's stage: grow the table now.  Never fails: a table that
  * cannot grow is only left as it was.  Returns 0. */
