@@ -233,16 +233,25 @@ bool m_exit_frozen(void)
 	       EXIT_FREEZE;
 }
 
+/* An M's life once its thread is set up: run the P it was handed, if
+ * any, until the exit; then leave. */
+static void *m_run(struct m *m)
+{
+	if (m->nextp) {
+		p_acquire(m, m->nextp);
+		m->nextp = NULL;
+		sched_m_loop(m);
+	}
+	m_leave(m);
+	m_detach_thread(m);
+	return NULL;
+}
+
 static void *m_thread_main(void *arg)
 {
 	struct m *m = arg;
 	m_attach_thread(m);
-	p_acquire(m, m->nextp);
-	m->nextp = NULL;
-	sched_m_loop(m);
-	m_leave(m);
-	m_detach_thread(m);
-	return NULL;
+	return m_run(m);
 }
 
 /* The M creator's reserve: asleep until handed a P (its wake-up always
@@ -270,15 +279,8 @@ static void *m_reserve_main(void *arg)
 		note_sleep(&m->park);
 		note_clear(&m->park);
 		steer_undo(m);
-		if (m->nextp) {
-			p_acquire(m, m->nextp);
-			m->nextp = NULL;
-			sched_m_loop(m);
-		}
 	}
-	m_leave(m);
-	m_detach_thread(m);
-	return NULL;
+	return m_run(m);
 }
 
 static struct m *midle_get(void)
