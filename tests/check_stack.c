@@ -267,7 +267,14 @@ static void reader(void *arg)
 	(void)arg;
 	char buf[200 * 1024];
 	int fd = open("/dev/zero", O_RDONLY);
-	read_result = fd < 0 ? -1 : read(fd, buf, sizeof(buf));
+	/* /dev/zero stops a read early when a signal is pending (the
+	 * preemption signal, on a loaded machine): read on, as a caller
+	 * must.  A guard page in the buffer fails the read with EFAULT. */
+	ssize_t done = 0, r = 0;
+	while (fd >= 0 && done < (ssize_t)sizeof(buf) &&
+	       (r = read(fd, buf + done, sizeof(buf) - (size_t)done)) > 0)
+		done += r;
+	read_result = fd < 0 || r < 0 ? -1 : done;
 	if (fd >= 0)
 		close(fd);
 	atomic_store(&read_done, 1);
