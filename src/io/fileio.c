@@ -99,7 +99,7 @@ static struct {
 	struct io_uring ring;
 	unsigned cq_entries;
 	_Atomic unsigned inflight;   /* entries submitted, not reaped */
-	bool op_ok[FILEIO_FSTAT + 1];
+	bool op_ok[FILEIO_FSTAT + 1];  /* the ring's ops: FILEIO_CALL never is */
 	pthread_t reaper;
 } ring = { .setup_lock = PTHREAD_MUTEX_INITIALIZER, .state = RING_UNTRIED,
 	   .sq_lock = PTHREAD_MUTEX_INITIALIZER };
@@ -350,17 +350,17 @@ static void ring_enter_locked(void)
 static bool ring_submit(struct waiter *w)
 {
 	const struct fileio_req *q = w->req;
+	/* open(2) on the pool: the ring first tries an open with
+	 * O_NONBLOCK, and a FIFO opened that way does not wait for its
+	 * other end as open(2) does.  Any other call is the pool's too. */
+	if (q->op == FILEIO_OPEN || q->op == FILEIO_CALL)
+		return false;
 	/* At the file position: read(2) and write(2) on the pool, which
 	 * take the file's position lock; the ring's "current position"
 	 * offset does not, and two reads in flight would get the same
 	 * bytes. */
 	if (!ring.op_ok[q->op] || ((q->op == FILEIO_READ ||
 				    q->op == FILEIO_WRITE) && q->off < 0))
-		return false;
-	/* open(2) on the pool too: the ring first tries an open with
-	 * O_NONBLOCK, and a FIFO opened that way does not wait for its
-	 * other end as open(2) does.  Any other call is the pool's. */
-	if (q->op == FILEIO_OPEN || q->op == FILEIO_CALL)
 		return false;
 	unsigned in = atomic_fetch_add_explicit(&ring.inflight, 1, RELAXED);
 	if (in >= ring.cq_entries) {
