@@ -49,7 +49,7 @@
  * malloc after goro_main then wait for.  So while the program exits, the
  * preemption signal and the exit signal alike (this handler runs for
  * both) abandon a running goroutine only where it holds no lock of a
- * library that we know of: a system call (exit signal only, as above), or
+ * library that we know of: a system call (as above), or
  * an instruction of the executable's own code (text_is_program) or of
  * code declared thread-agnostic; a runtime call abandons it in the
  * scheduler.  Inside a library it runs on, asked again every
@@ -232,8 +232,8 @@ bool exit_kill_handle(void *ucontext, bool exit_signal)
 		return false;  /* it stops in the scheduler */
 	bool in_region = atomic_load_explicit(&g->status, memory_order_relaxed) ==
 			 G_SYSCALL;
-	if (exit_signal && (in_system_call(mc) ||
-			    (in_region && text_ranges_runtime_separable()))) {
+	if (in_system_call(mc) ||
+	    (exit_signal && in_region && text_ranges_runtime_separable())) {
 		/* A system call, or a region that computes: see the top. */
 	} else if (in_region || g->runtime_depth) {
 		return false;  /* the preemption path leaves it alone */
