@@ -15,19 +15,12 @@
  * eventfd in the netpoller (completions would wait for an idle M to poll,
  * while a busy program polls only every 10 ms from sysmon).
  *
- * Parking protocol.  The request (struct waiter) lives on the goroutine's
- * stack.  Its `state` goes SUBMITTED -> DONE (the completer came first)
- * or SUBMITTED -> PARKED -> DONE:
- *   1. the goroutine submits, then parks unless it already sees DONE;
- *   2. once it is off the CPU, park_commit moves SUBMITTED to PARKED; if
- *      that fails the result is already in, and park_commit readies it;
- *   3. the completer stores the result and swaps in DONE; if it found
- *      PARKED it readies the goroutine.  Its last touch of the waiter is
- *      that swap: the goroutine may return (freeing the waiter) as soon
- *      as it sees DONE.
- * A parked goroutine counts in sched.nblocked (it waits on the outside
- * world, not a deadlock) until whoever readies it has put it in a queue.
- *
+ * Parking.  The request (struct waiter) lives on the goroutine's stack;
+ * the goroutine parks on its outside_wait (src/sched/outside_wait.h),
+ * and the completer stores the result, then marks it done, which readies
+ * the goroutine.  That mark is its last touch of the waiter: the goroutine
+ * may return (freeing the waiter) as soon as it sees it.
+
  * The ring.  One ring per goro_main run, set up by the first file call
  * (or at start with GORO_FILEIO=uring), its submission side under
  * `ring.sq_lock` (any M submits), its completion side owned by the reaper
@@ -64,6 +57,7 @@
 #include "config.h"
 #include "fileio.h"
 #include "m.h"
+#include "outside_wait.h"
 #include "scheduler.h"
 #include "stack.h"
 #include "workpool.h"
@@ -78,14 +72,11 @@
 #define STOP_MARK 1               /* user_data of the reaper's stop NOP */
 #define CANCEL_MARK 2             /* user_data of the teardown's cancel */
 
-enum waiter_state { W_SUBMITTED, W_PARKED, W_DONE };
-
 struct waiter {
 	struct workpool_job job;     /* on the pool */
 	const struct fileio_req *req;
-	struct g *g;
-	_Atomic int state;           /* enum waiter_state */
-	ssize_t res;                 /* written before DONE */
+	struct outside_wait ow;      /* the goroutine's wait for it */
+	ssize_t res;                 /* written before it is done */
 	struct statx stx;            /* the ring's STAT and FSTAT answer */
 };
 
@@ -113,26 +104,9 @@ static _Atomic int64_t pending;
 
 static void complete(struct waiter *w, ssize_t res)
 {
-	struct g *g = w->g;
 	w->res = res;
-	if (atomic_exchange_explicit(&w->state, W_DONE, ACQ_REL) == W_PARKED) {
-		sched_ready_global(g);
-		atomic_fetch_sub_explicit(&sched.nblocked, 1, RELAXED);
-	}
+	outside_wait_done(&w->ow);
 	atomic_fetch_sub_explicit(&pending, 1, RELEASE);
-}
-
-static void park_commit(void *arg)
-{
-	struct waiter *w = arg;
-	int expect = W_SUBMITTED;
-	if (!atomic_compare_exchange_strong_explicit(&w->state, &expect,
-						     W_PARKED, ACQ_REL,
-						     ACQUIRE)) {
-		/* DONE while we were switching away. */
-		sched_ready(w->g, false);
-		atomic_fetch_sub_explicit(&sched.nblocked, 1, RELAXED);
-	}
 }
 
 /* ---- the thread pool ---------------------------------------------------------- */
@@ -444,12 +418,11 @@ static void ring_submit_mark(uint64_t mark)
 
 ssize_t fileio_run(const struct fileio_req *req)
 {
-	struct waiter w = { .req = req, .g = g_current() };
-	atomic_init(&w.state, W_SUBMITTED);
+	struct waiter w = { .req = req };
 	/* The ring writes w.stx, which may lie in a page of this frame the
 	 * stack has not committed yet. */
 	stack_commit_range(&w, sizeof(w));
-	atomic_fetch_add_explicit(&sched.nblocked, 1, RELAXED);
+	outside_wait_begin(&w.ow);
 	atomic_fetch_add_explicit(&pending, 1, RELAXED);
 	/* Not stopped while holding the ring's or the pool's lock: code
 	 * outside libgoro (liburing, libc) may be preempted with its thread,
@@ -464,17 +437,12 @@ ssize_t fileio_run(const struct fileio_req *req)
 		/* No ring and no pool thread at all: the call blocks this
 		 * thread, with the P lent out as for any blocking call. */
 		atomic_fetch_sub_explicit(&pending, 1, RELAXED);
-		atomic_fetch_sub_explicit(&sched.nblocked, 1, RELAXED);
+		outside_wait_cancel(&w.ow);
 		ssize_t r;
 		GORO_BLOCKING_DO(r = call_here(req));
 		return r;
 	}
-	if (atomic_load_explicit(&w.state, ACQUIRE) == W_DONE)
-		atomic_fetch_sub_explicit(&sched.nblocked, 1, RELAXED);
-	else
-		sched_park(WAIT_IO, park_commit, &w);
-	/* Pairs with complete()'s exchange: w.res is in. */
-	(void)atomic_load_explicit(&w.state, ACQUIRE);
+	outside_wait_park(&w.ow, WAIT_IO);  /* never abandoned */
 	return w.res;
 }
 

@@ -13,15 +13,15 @@
  * of its own: slow name servers never hold up the file I/O pool.
  *
  * Who frees a request: it is shared by the goroutine and the thread, and
- * `state` says who owns it.  SUBMITTED: both.  The goroutine parks, moving
- * it to PARKED once it is off the CPU (and arming its deadline's timer
- * then); the thread, done, moves either to DONE, readying the goroutine if
- * it was PARKED, and never touches the request again: the goroutine takes
- * the result and frees it.  The deadline's timer moves PARKED to ABANDONED
- * and readies the goroutine, which leaves with ETIMEDOUT: the thread, on
- * finding ABANDONED, frees the request and its result (once the timer's
- * callback has let go of it).  Requests of a goro_main run that has ended
- * (resolver_run_end) belong to their thread: the goroutine is gone.
+ * its outside_wait (src/sched/outside_wait.h) says who owns it.  The
+ * thread, done, marks it so, readying the goroutine, and never touches it
+ * again: the goroutine takes the result and frees it.  A deadline is a
+ * timer armed once the goroutine is parked; firing, it abandons the
+ * request and readies the goroutine, which leaves with ETIMEDOUT; the
+ * thread, finding it abandoned, frees the request and its result (once
+ * the timer's callback has let go of it).  Requests of a goro_main run
+ * that has ended (resolver_run_end) are their threads': the goroutine is
+ * gone.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -35,6 +35,7 @@
 
 #include "clock.h"
 #include "io.h"
+#include "outside_wait.h"
 #include "resolver.h"
 #include "scheduler.h"
 #include "stack.h"
@@ -43,7 +44,6 @@
 
 #include "atomic.h"
 
-enum req_state { REQ_SUBMITTED, REQ_PARKED, REQ_DONE, REQ_ABANDONED };
 enum req_kind { REQ_ADDRINFO, REQ_NAMEINFO, REQ_HOSTBYNAME };
 
 struct resolver_req {
@@ -52,11 +52,9 @@ struct resolver_req {
 	char *node, *service;          /* copies, NULL allowed */
 	struct addrinfo hints;
 	bool has_hints;
-	struct g *g;                   /* the goroutine waiting */
-	bool *timed_out;               /* on its stack: set by the deadline */
+	struct outside_wait ow;        /* the goroutine's wait for it */
 	uint64_t run;                  /* the goro_main run it belongs to */
-	struct timer deadline;         /* armed while PARKED, if any */
-	_Atomic int state;             /* enum req_state */
+	struct timer deadline;         /* armed while it is parked, if any */
 	/* Written by the thread before WAITING -> DONE. */
 	int rc, err;
 	struct addrinfo *res;
@@ -133,20 +131,11 @@ static void resolve(struct workpool_job *job)
 		req_drop(r);  /* its run has ended, and its goroutine with it */
 		return;
 	}
-	struct g *g = r->g;
-	int old = atomic_load_explicit(&r->state, ACQUIRE);
-	while (old != REQ_ABANDONED &&
-	       !atomic_compare_exchange_weak_explicit(&r->state, &old, REQ_DONE,
-						      ACQ_REL, ACQUIRE))
-		;
-	if (old == REQ_PARKED) {
-		/* The last touch of r was the exchange: it is the
-		 * goroutine's. */
-		sched_ready_global(g);
-		atomic_fetch_sub_explicit(&sched.nblocked, 1, RELAXED);
-	}
+	/* Under the lock: resolver_run_end waits for this goroutine to be
+	 * readied, or left alone. */
+	int old = outside_wait_done(&r->ow);
 	pthread_mutex_unlock(&live.lock);
-	if (old == REQ_ABANDONED) {
+	if (old == OW_ABANDONED) {
 		/* The deadline's callback may still be returning. */
 		while (atomic_load_explicit(&r->deadline.running, ACQUIRE))
 			sched_yield();
@@ -154,40 +143,20 @@ static void resolve(struct workpool_job *job)
 	}
 }
 
-/* The deadline passed while the goroutine waited.  Once ABANDONED, r is
- * the thread's, which may free it at once: the goroutine learns of the
- * timeout on its own stack. */
+/* The deadline passed while the goroutine waited. */
 static void deadline_fire(struct timer *t)
 {
 	struct resolver_req *r = t->arg;
-	struct g *g = r->g;
-	bool *timed_out = r->timed_out;
-	int expect = REQ_PARKED;
-	if (atomic_compare_exchange_strong_explicit(&r->state, &expect,
-						    REQ_ABANDONED, ACQ_REL,
-						    ACQUIRE)) {
-		*timed_out = true;
-		sched_ready(g, false);
-		atomic_fetch_sub_explicit(&sched.nblocked, 1, RELAXED);
-	}
+	outside_wait_abandon(&r->ow);
 }
 
-/* sched_park's callback, on g0 once the goroutine is off the CPU. */
-static void park_commit(void *arg)
+/* On g0 once the goroutine is parked: its deadline can fire now. */
+static void arm_deadline(struct outside_wait *w)
 {
-	struct resolver_req *r = arg;
-	struct g *g = r->g;
-	int expect = REQ_SUBMITTED;
-	if (atomic_compare_exchange_strong_explicit(&r->state, &expect,
-						    REQ_PARKED, ACQ_REL,
-						    ACQUIRE)) {
-		if (r->deadline.when)
-			timer_start(&r->deadline);
-		return;
-	}
-	/* DONE while it was switching away. */
-	sched_ready(g, false);
-	atomic_fetch_sub_explicit(&sched.nblocked, 1, RELAXED);
+	struct resolver_req *r = (struct resolver_req *)
+		((char *)w - offsetof(struct resolver_req, ow));
+	if (r->deadline.when)
+		timer_start(&r->deadline);
 }
 
 /* Queue r on the pool.  false if no thread exists and none could be
@@ -210,7 +179,6 @@ static struct resolver_req *req_new(enum req_kind kind)
 	if (!r)
 		return NULL;
 	r->kind = kind;
-	atomic_init(&r->state, REQ_SUBMITTED);
 	return r;
 }
 
@@ -222,9 +190,6 @@ static struct resolver_req *req_new(enum req_kind kind)
  */
 static int wait_done(struct resolver_req *r, int64_t deadline)
 {
-	bool timed_out = false;
-	r->g = g_current();
-	r->timed_out = &timed_out;
 	pthread_mutex_lock(&live.lock);
 	r->run = live.run;
 	pthread_mutex_unlock(&live.lock);
@@ -234,18 +199,15 @@ static int wait_done(struct resolver_req *r, int64_t deadline)
 		r->deadline.arg = r;
 		r->deadline.counted = true;
 	}
-	/* Waiting on the outside world: not a deadlock (src/sched/deadlock.c). */
-	atomic_fetch_add_explicit(&sched.nblocked, 1, RELAXED);
+	outside_wait_begin(&r->ow);
+	r->ow.on_parked = arm_deadline;
 	if (!submit(r)) {
-		atomic_fetch_sub_explicit(&sched.nblocked, 1, RELAXED);
+		outside_wait_cancel(&r->ow);
 		req_free(r);
 		return 0;
 	}
-	if (atomic_load_explicit(&r->state, ACQUIRE) == REQ_DONE)
-		atomic_fetch_sub_explicit(&sched.nblocked, 1, RELAXED);
-	else
-		sched_park(WAIT_IO, park_commit, r);
-	if (timed_out) {  /* r is the thread's: not touched again */
+	if (outside_wait_park(&r->ow, WAIT_IO)) {
+		/* r is the thread's: not touched again. */
 		IO_ERRNO = ETIMEDOUT;
 		return -1;
 	}
