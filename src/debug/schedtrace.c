@@ -235,7 +235,6 @@ void schedtrace_stop(void)
 	st.stop = true;
 	pthread_cond_signal(&st.wake);
 	pthread_mutex_unlock(&st.lock);
-	note_sleep(&st.stopped);
-	m_exit_join_later(st.thread);
+	m_runtime_thread_stopped(&st.stopped, st.thread);
 	st.started = false;
 }

@@ -218,8 +218,9 @@ static struct {
 	int n;
 } exit_joins;
 
-void m_exit_join_later(pthread_t thread)
+void m_runtime_thread_stopped(struct note *stopped, pthread_t thread)
 {
+	note_sleep(stopped);
 	if (exit_joins.n < (int)(sizeof(exit_joins.thread) /
 				 sizeof(exit_joins.thread[0])))
 		exit_joins.thread[exit_joins.n++] = thread;
@@ -266,14 +267,9 @@ static void *m_reserve_main(void *arg)
 	rlock_lock(&sched.lock);
 	creator.making = false;
 	bool stopping = atomic_load_explicit(&creator.stop, memory_order_acquire);
-	struct m *old = NULL;
-	if (!stopping) {
-		old = creator.reserve;
-		creator.reserve = m;
-	}
+	if (!stopping)
+		creator.reserve = m;  /* none other: the creator made only it */
 	rlock_unlock(&sched.lock);
-	if (old)
-		note_wake(&old->park);  /* no P: it leaves */
 	if (!stopping) {
 		note_wake(&creator.wake);  /* a P may be queued for it */
 		note_sleep(&m->park);
@@ -597,8 +593,7 @@ void m_creator_stop(void)
 		return;
 	atomic_store_explicit(&creator.stop, true, memory_order_release);
 	note_wake(&creator.wake);
-	note_sleep(&creator.stopped);
-	m_exit_join_later(creator.thread);
+	m_runtime_thread_stopped(&creator.stopped, creator.thread);
 	creator.started = false;
 	/* The reserve leaves (woken with no P); the final join waits for it. */
 	rlock_lock(&sched.lock);

@@ -71,10 +71,10 @@ bool m_end_all(struct m *self);
 /* A runtime thread stopped at exit before the Ms leave (sysmon, the M
  * creator, schedtrace) ends the same way.  The thread, as its last step:
  * wake `stopped`, then wait for the verdict (frozen, or it returns).  Its
- * stopper, once `stopped` is woken: hand the thread over to m_end_all,
- * which joins it unless frozen. */
+ * stopper, having asked it to stop: wait for `stopped`, and hand the
+ * thread over to m_end_all, which joins it unless frozen. */
 void m_runtime_thread_leave(struct note *stopped);
-void m_exit_join_later(pthread_t thread);
+void m_runtime_thread_stopped(struct note *stopped, pthread_t thread);
 /* After m_end_all: were the threads left frozen? */
 bool m_exit_frozen(void);
 

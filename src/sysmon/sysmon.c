@@ -379,7 +379,6 @@ void sysmon_stop(void)
 		return;
 	atomic_store_explicit(&sysmon.stop, true, memory_order_release);
 	note_wake(&sysmon.wake);
-	note_sleep(&sysmon.stopped);
-	m_exit_join_later(sysmon.thread);
+	m_runtime_thread_stopped(&sysmon.stopped, sysmon.thread);
 	sysmon.started = false;
 }
