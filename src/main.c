@@ -44,7 +44,9 @@
 #include "atomic.h"
 
 /* At exit: how long Ms get to leave by themselves before the ones in the
- * kernel are pulled out, and how often M0 looks (and asks again). */
+ * kernel inside a blocking region are pulled out (one holding its P is
+ * asked at once: src/signals/exit_kill.c), and how often M0 looks (and
+ * asks again). */
 #define EXIT_GRACE_NS (2 * 1000 * 1000)
 #define EXIT_RETRY_NS (100 * 1000)
 

@@ -11,7 +11,11 @@
  * What happens.  After a short grace period (src/main.c), every M still
  * running a goroutine is sent exit_kill_request(): the preemption signal
  * (SIGURG) with a cookie of its own, which the preemption handler
- * (src/preempt/preempt.c) passes here first.  The handler acts only when
+ * (src/preempt/preempt.c) passes here first.  (A goroutine whose M holds
+ * its P running is asked with the plain preemption signal from the start,
+ * which, while exiting, comes here too and is taken in a system call at
+ * once: only blocking regions wait for the grace.)  The handler acts only
+ * when
  *   - the program is exiting and the M runs a goroutine (not its g0),
  *   - the M holds no runtime lock (m->locks == 0),
  *   - the thread was interrupted on the goroutine's own stack (not inside
