@@ -576,6 +576,10 @@ struct goro_preempt_stats {
 	uint64_t refused_syscall;      /* in a blocking call (goro_blocking_enter) */
 	uint64_t refused_runtime;      /* in libgoro, or called by it */
 	uint64_t refused_stack;        /* not on its goroutine stack, or no room */
+	/* Goroutines that do I/O are asked by a flag first and signalled
+	 * only if they compute on (see goro_preempt_stats(3)): */
+	uint64_t flagged;              /* asked so, without a signal */
+	uint64_t yielded_at_io;        /* stopped at an I/O call (may move) */
 };
 /* Fill the first `size` bytes of *out (pass sizeof(*out): a caller built
  * against an older, shorter struct gets what it knows of).  0, or -EINVAL

@@ -134,6 +134,14 @@ struct g {
 	int saved_errno;             /* errno carried across switches */
 	struct sanitizer_g san;      /* src/base/sanitizer_state.h */
 	_Atomic bool preempt;        /* please yield at the next safe point */
+	/* I/O calls made (sched_io_point): written by the goroutine
+	 * itself, read by sysmon, which gives a goroutine seen making them
+	 * a grace to reach the next before stopping it with its thread. */
+	_Atomic uint32_t io_calls;
+	/* Ever stopped at the end of a slice (sched_preempt_self): written
+	 * by the goroutine's own thread, read by sysmon, which lets a
+	 * goroutine in its first slice wait for a CPU unsignalled. */
+	_Atomic bool ever_preempted;
 	int preempt_disable;         /* goro_preempt_disable nesting */
 	/* Public runtime calls in progress (RT_REQUIRE_G and
 	 * RT_REQUIRE_RUNTIME count them): while non-zero, nothing on this

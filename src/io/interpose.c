@@ -31,6 +31,7 @@
 #include "io.h"
 #include "netpoll.h"
 #include "resolver.h"
+#include "scheduler.h"
 #include "stack.h"
 #include "text_ranges.h"
 
@@ -48,8 +49,13 @@ int goro_posix_active(const void *caller)
 		return 0;
 	if (text_is_runtime((uintptr_t)caller))
 		return 0;
-	return atomic_load_explicit(&sched.running, RELAXED) &&
-	       !atomic_load_explicit(&sched.exiting, RELAXED);
+	if (!atomic_load_explicit(&sched.running, RELAXED) ||
+	    atomic_load_explicit(&sched.exiting, RELAXED))
+		return 0;
+	/* A replaced call is a runtime call: a pending preemption request
+	 * is honoured here, by a plain switch. */
+	sched_io_point();
+	return 1;
 }
 
 void goro_posix_commit(const void *p, size_t n)

@@ -120,6 +120,7 @@ static ssize_t call_until(int fd, uint32_t dir, io_try_fn try, void *ctx,
 			  bool nowait, int mode, io_deadline_fn late,
 			  struct rw_ctx *file)
 {
+	sched_io_point();
 	int err;
 	struct poll_desc *pd = netpoll_ref_mode(fd, &err,
 						(enum np_mode)(mode & 0xff));

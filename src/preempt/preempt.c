@@ -105,6 +105,8 @@ static struct {
 	_Atomic uint64_t requested;
 	_Atomic uint64_t delivered;
 	_Atomic uint64_t handed_off;
+	_Atomic uint64_t flagged;
+	_Atomic uint64_t yielded_at_io;
 	_Atomic uint64_t outcome[OUT_COUNT];
 } stats;
 
@@ -128,6 +130,17 @@ static bool xsave_setup(void)
 }
 
 /* ---- requests ----------------------------------------------------------- */
+
+void preempt_flag(struct g *g)
+{
+	atomic_store_explicit(&g->preempt, true, RELAXED);
+	atomic_fetch_add_explicit(&stats.flagged, 1, RELAXED);
+}
+
+void preempt_count_io_yield(void)
+{
+	atomic_fetch_add_explicit(&stats.yielded_at_io, 1, RELAXED);
+}
 
 bool preempt_request(struct m *m, struct g *g)
 {
@@ -328,6 +341,8 @@ int goro_preempt_stats(struct goro_preempt_stats *out, size_t size)
 		.refused_runtime =
 			atomic_load_explicit(&stats.outcome[OUT_RUNTIME], RELAXED),
 		.refused_stack = atomic_load_explicit(&stats.outcome[OUT_STACK], RELAXED),
+		.flagged = atomic_load_explicit(&stats.flagged, RELAXED),
+		.yielded_at_io = atomic_load_explicit(&stats.yielded_at_io, RELAXED),
 	};
 	st.preempted = st.parked_with_thread + st.migrated;
 	memcpy(out, &st, size < sizeof(st) ? size : sizeof(st));

@@ -27,6 +27,11 @@ void preempt_fini(void);
  * preemption on, signal m.  m and g must stay valid for the call (hold
  * sched.lock, or be sysmon during the run).  True if a signal was sent. */
 bool preempt_request(struct m *m, struct g *g);
+/* Ask g to stop at its next runtime call only (g->preempt), with no
+ * signal: sysmon's grace for a goroutine making I/O calls. */
+void preempt_flag(struct g *g);
+/* A goroutine so asked yielded at an I/O call (sched_io_point). */
+void preempt_count_io_yield(void);
 
 /* A P was handed to another M while its thread parked with a preempted
  * goroutine (src/sched/sched.c counts it here). */

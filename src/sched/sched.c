@@ -184,6 +184,9 @@ static void execute(struct m *m, struct g *from, struct g *next, bool inherit)
 	}
 	atomic_store_explicit(&next->status, G_RUNNING, RELAXED);
 	next->async_preempted = false;
+	/* A request that found it parked (sysmon's flag for the slice it
+	 * was running when it parked) is stale: it must not yield at once. */
+	atomic_store_explicit(&next->preempt, false, RELAXED);
 	switch_to(m, from, next);
 }
 
@@ -810,6 +813,7 @@ void sched_preempt_self(bool async)
 	atomic_store_explicit(&g->preempt, false, RELAXED);
 	g->async_preempted = async;
 	g->used_slice = true;
+	atomic_store_explicit(&g->ever_preempted, true, RELAXED);
 	schedule(PREV_PREEMPT);
 }
 

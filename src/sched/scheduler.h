@@ -6,6 +6,7 @@
 #ifndef GORO_SCHED_H
 #define GORO_SCHED_H
 
+#include "preempt.h"
 #include "runtime.h"
 
 /*
@@ -58,20 +59,51 @@ static inline void sched_check_preempt(struct g *g)
 		sched_preempt_self(false);
 }
 
+/* Was the goroutine g, running on m, asked to stop, and may it now
+ * (holding its P, no runtime lock, preemption enabled)? */
+static inline bool sched_preempt_pending(struct m *m, struct g *g)
+{
+	return __builtin_expect(atomic_load_explicit(&g->preempt,
+						     memory_order_relaxed), 0) &&
+	       g->preempt_disable == 0 && m->locks == 0 && m->p != NULL &&
+	       atomic_load_explicit(&g->status, memory_order_relaxed) ==
+		       G_RUNNING;
+}
+
 /* The preemption point of the cheap public calls (goro_now, goro_self,
- * goro_count): yields if the calling goroutine was asked to stop and may
- * (holding its P, no runtime lock, preemption enabled).  No-op outside a
- * goroutine. */
+ * goro_count): yields if the calling goroutine was asked to stop and may.
+ * No-op outside a goroutine. */
 static inline void sched_preempt_point(void)
 {
 	struct m *m = m_current();
 	struct g *g = m ? m->curg : NULL;
-	if (__builtin_expect(g != NULL &&
-			     atomic_load_explicit(&g->preempt,
-						  memory_order_relaxed), 0) &&
-	    g->preempt_disable == 0 && m->locks == 0 && m->p != NULL &&
-	    atomic_load_explicit(&g->status, memory_order_relaxed) == G_RUNNING)
+	if (g && sched_preempt_pending(m, g))
 		sched_preempt_self(false);
+}
+
+/*
+ * The preemption point of an I/O call (goro_read and the rest of io.c's
+ * calls, libgoro-posix's replaced calls): counts the call for sysmon
+ * (g->io_calls; src/sysmon/sysmon.c gives a goroutine that makes such
+ * calls a grace to reach the next one before it is stopped with its
+ * thread) and yields if the goroutine was asked to stop.  A goroutine
+ * that yields here resumes on whichever thread runs it next, as after
+ * any call that parks.
+ */
+static inline void sched_io_point(void)
+{
+	struct m *m = m_current();
+	struct g *g = m ? m->curg : NULL;
+	if (!g)
+		return;
+	atomic_store_explicit(&g->io_calls,
+			      atomic_load_explicit(&g->io_calls,
+						   memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+	if (sched_preempt_pending(m, g)) {
+		preempt_count_io_yield();
+		sched_preempt_self(false);
+	}
 }
 
 /* With sched.lock held.  Give p to the thread of a goroutine parked with
