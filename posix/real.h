@@ -16,6 +16,7 @@
 #include <dirent.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/epoll.h>
@@ -77,7 +78,13 @@
 	X(getaddrinfo, int, (const char *, const char *, const struct addrinfo *, struct addrinfo **)) \
 	X(getnameinfo, int, (const struct sockaddr *, socklen_t, char *, socklen_t, char *, socklen_t, int)) \
 	X(gethostbyname, struct hostent *, (const char *)) \
-	X(gethostbyname_r, int, (const char *, struct hostent *, char *, size_t, struct hostent **, int *))
+	X(gethostbyname_r, int, (const char *, struct hostent *, char *, size_t, struct hostent **, int *)) \
+	X(pthread_mutex_timedlock, int, (pthread_mutex_t *, const struct timespec *)) \
+	X(pthread_mutex_clocklock, int, (pthread_mutex_t *, clockid_t, const struct timespec *)) \
+	X(pthread_rwlock_timedrdlock, int, (pthread_rwlock_t *, const struct timespec *)) \
+	X(pthread_rwlock_timedwrlock, int, (pthread_rwlock_t *, const struct timespec *)) \
+	X(pthread_rwlock_clockrdlock, int, (pthread_rwlock_t *, clockid_t, const struct timespec *)) \
+	X(pthread_rwlock_clockwrlock, int, (pthread_rwlock_t *, clockid_t, const struct timespec *))
 
 #define POSIX_REAL_DECL(name, ret, args) \
 	typedef ret (*real_##name##_fn) args; \

@@ -72,6 +72,11 @@ int goro_posix_runtime(const void *caller)
 	return m && (m->locks || (m->curg && m->curg->rt_libc));
 }
 
+void goro_posix_lock_probe(int (*held)(void))
+{
+	sched_set_lock_probe(held);
+}
+
 void goro_posix_engine_calls(int begin)
 {
 	if (begin)

@@ -47,6 +47,14 @@ int goro_posix_runtime(const void *caller);
  * sanitizer's interceptor, is libc's and never the engine again. */
 void goro_posix_engine_calls(int begin);
 
+/* libgoro-posix counts, per thread, the pthread mutexes and rwlocks its
+ * thread holds (posix/lock.c) and registers here how to ask: a goroutine
+ * whose thread holds one keeps that thread wherever it parks or yields
+ * (src/sched/sched.c, keep_thread), so a lock's owner stays right across
+ * a replaced call that waits.  `held` must be async-signal-safe and take
+ * no lock. */
+void goro_posix_lock_probe(int (*held)(void));
+
 /* One attempt of a libc call: its result, or -1 with errno.  sock: 1 if fd
  * is known to be a socket, 0 if known not to be, -1 unknown.  It must not
  * block: on a socket it uses MSG_DONTWAIT (the description may be

@@ -721,10 +721,55 @@ static int64_t wait_clock(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/*
+ * A goroutine whose thread holds a pthread lock keeps that thread across a
+ * park or a yield: the lock's owner is the thread (a recursive mutex
+ * relocked, an error-checking one unlocked, a write-held rwlock released
+ * from another thread fail or hang), and libgoro-posix makes waits out of
+ * libc calls that an unmodified library makes with its locks held
+ * (sqlite's connection mutex across its file reads and its busy-wait
+ * sleeps).  libgoro-posix counts the locks (posix/lock.c) and says so
+ * through lock_probe; the goroutine is then wired to its thread as
+ * goro_lock_thread wires it, until it runs again: its M hands the P on
+ * and sleeps, and whichever M picks the goroutine wakes this one.  Without
+ * libgoro-posix nothing is counted: a goroutine parks only in runtime
+ * calls, across which it may hold nothing tied to its thread.
+ */
+static int (*_Atomic lock_probe)(void);
+
+void sched_set_lock_probe(int (*held)(void))
+{
+	atomic_store_explicit(&lock_probe, held, RELEASE);
+}
+
+/* Wire g to m if its thread holds a lock and it is not wired already;
+ * true if it did (keep_thread_end undoes it). */
+static bool keep_thread_begin(struct m *m, struct g *g)
+{
+	int (*held)(void) = atomic_load_explicit(&lock_probe, ACQUIRE);
+	/* At exit goroutines are left where they stop (src/main.c). */
+	if (!held || m->locked_g == g ||
+	    atomic_load_explicit(&sched.exiting, RELAXED) || !held())
+		return false;
+	g->locked_m = m;
+	m->locked_g = g;
+	return true;
+}
+
+static void keep_thread_end(struct g *g, bool wired)
+{
+	if (!wired)
+		return;
+	struct m *m = m_current();  /* the same M: it was wired */
+	g->locked_m = NULL;
+	m->locked_g = NULL;
+}
+
 void sched_park(enum wait_reason reason, void (*unlock)(void *), void *arg)
 {
 	struct m *m = m_current();
 	struct g *g = m->curg;
+	bool wired = keep_thread_begin(m, g);
 	g->wait_reason = (uint8_t)reason;
 	g->wait_since = wait_clock();
 	GORO_PROBE3(goroutine_park, g->id, (int)reason, wait_reason_name(reason));
@@ -732,6 +777,7 @@ void sched_park(enum wait_reason reason, void (*unlock)(void *), void *arg)
 	m->prev_unlock_arg = arg;
 	schedule(PREV_PARK);
 	g->wait_reason = WAIT_NONE;
+	keep_thread_end(g, wired);
 }
 
 void sched_ready(struct g *g, bool next)
@@ -780,13 +826,17 @@ void sched_ready_list(struct g *head, int32_t n)
 void sched_gosched(void)
 {
 	struct m *m = m_current();
-	atomic_store_explicit(&m->curg->preempt, false, RELAXED);
+	struct g *g = m->curg;
+	atomic_store_explicit(&g->preempt, false, RELAXED);
+	bool wired = keep_thread_begin(m, g);
 	if (must_leave_p()) {
 		schedule(PREV_PREEMPT);
+		keep_thread_end(g, wired);
 		return;
 	}
 	if (m->locked_g) {
 		schedule(PREV_YIELD);
+		keep_thread_end(g, wired);
 		return;
 	}
 	bool inherit;
@@ -810,11 +860,15 @@ void sched_preempt_self(bool async)
 {
 	struct m *m = m_current();
 	struct g *g = m->curg;
+	/* At a runtime call (not async: the trampoline moves only
+	 * thread-agnostic code, or comes through sched_preempt_klt wired). */
+	bool wired = !async && keep_thread_begin(m, g);
 	atomic_store_explicit(&g->preempt, false, RELAXED);
 	g->async_preempted = async;
 	g->used_slice = true;
 	atomic_store_explicit(&g->ever_preempted, true, RELAXED);
 	schedule(PREV_PREEMPT);
+	keep_thread_end(g, wired);
 }
 
 /*

@@ -50,6 +50,11 @@ bool sched_exit_drain(struct m *m, bool wait);
  * call): the goroutine goes to the global queue, the M looks for work. */
 void sched_requeue_without_p(void);
 
+/* How to ask whether the calling thread holds a pthread lock (registered
+ * by libgoro-posix, which counts them; NULL: nobody counts).  While it
+ * does, the goroutine keeps its thread wherever it parks or yields. */
+void sched_set_lock_probe(int (*held)(void));
+
 /* Cooperative preemption point: yields if the goroutine was asked to. */
 static inline void sched_check_preempt(struct g *g)
 {
