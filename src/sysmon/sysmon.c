@@ -84,7 +84,7 @@ struct sysmon_p {
 	int64_t cpu_mark;            /* that thread's CPU time ... */
 	int64_t cpu_mark_at;         /* ... read at this time (0: none) */
 	int64_t signalled_at;        /* asked to stop during this slice */
-	int64_t flagged_at;          /* asked by its flag alone (I/O grace), */
+	int64_t flagged_at;          /* asked by its flag alone (flag_grace), */
 	int64_t flagged_cpu;         /* its thread's CPU time then */
 };
 
@@ -142,38 +142,47 @@ static bool hogs_only_wait(struct p *p)
 /*
  * A goroutine that does I/O (it has made I/O calls: goro_read, a replaced
  * libc call; a library running its own event loop, such as libcurl's or a
- * Redis client's) will likely make another soon, and yields there by a
- * plain switch (sched_io_point).  So it is asked by its flag alone first,
- * and signalled only once its thread has computed for a 1/IO_GRACE_DIV of
- * a quantum since without making one.  CPU time, not time: with more
- * runnable threads than CPUs a thread may wait its turn in the kernel
- * (a loaded machine, a thread just handed a P), and a signal would not
- * bring its turn sooner; it would stop the goroutine with its thread the
- * moment it ran.  Signalled at once, such goroutines were stopped with
- * their threads wherever they were, each thread held until its
- * goroutine's turn came round again: 200 libcurl transfers on 2 Ps held
- * 35-62 threads, and 26-37 with a wall-clock bound on the grace on a
- * loaded machine (check_posix_curl).  A goroutine that never made an I/O
- * call, a hog, is signalled at once as before: latency beside it is
- * unchanged.  True while the grace runs.
+ * Redis client's, makes the next within microseconds) is asked by its flag
+ * alone first, and yields at its next I/O call by a plain switch
+ * (sched_io_point).  It is signalled only once its thread has computed for
+ * 1/FLAG_GRACE_DIV of a quantum since without making one (since the last
+ * refused signal, on a retry).  CPU time, not time: with more runnable
+ * threads than CPUs a thread may wait its turn in the kernel (a loaded
+ * machine, a thread just handed a P), and a signal would not bring its
+ * turn sooner; it would stop the goroutine with its thread the moment it
+ * ran.  Signalled at once, such goroutines were stopped with their threads
+ * wherever they were, each thread held until its goroutine's turn came
+ * round again: 200 libcurl transfers on 2 Ps held 35-62 threads
+ * (check_posix_curl).  A goroutine that never made an I/O call, a hog, is
+ * signalled on time as before: giving goroutines in their first slice the
+ * same grace cost the request load's tail (median tail-p99@1ms of 10 runs
+ * 5.6 -> 8.6 ms), so those get only first_slice_waits.  True while the
+ * grace runs.
  */
-#define IO_GRACE_DIV 4
+#define FLAG_GRACE_DIV 4
 
-static bool io_grace(struct round *r, struct sysmon_p *s, struct g *g,
-		     int64_t cpu)
+static bool flag_grace(struct round *r, struct sysmon_p *s, struct g *g,
+		       int64_t cpu)
 {
-	if (s->signalled_at || cpu < 0 ||
-	    atomic_load_explicit(&g->io_calls, RELAXED) == 0)
+	if (cpu < 0 || atomic_load_explicit(&g->io_calls, RELAXED) == 0)
 		return false;
-	int64_t grace = config.quantum_ns / IO_GRACE_DIV;
-	if (!s->flagged_at) {
-		preempt_flag(g);
-		s->flagged_at = r->now;
-		s->flagged_cpu = cpu;
+	int64_t grace = config.quantum_ns / FLAG_GRACE_DIV;
+	int64_t since;
+	if (s->signalled_at) {
+		/* A signal was refused (in libgoro, inside a replaced call):
+		 * the flag still stands, and it is counted again from then. */
+		since = s->cpu_mark;
+	} else {
+		if (!s->flagged_at) {
+			preempt_flag(g);
+			s->flagged_at = r->now;
+			s->flagged_cpu = cpu;
+		}
+		since = s->flagged_cpu;
 	}
-	if (cpu - s->flagged_cpu >= grace)
+	if (cpu - since >= grace)
 		return false;
-	wake_by(r, r->now + grace - (cpu - s->flagged_cpu));
+	wake_by(r, r->now + grace - (cpu - since));
 	return true;
 }
 
@@ -184,14 +193,13 @@ static bool io_grace(struct round *r, struct sysmon_p *s, struct g *g,
  * machine).  A signal would not bring its turn sooner, and would stop it
  * with its thread the moment it ran, holding that thread until its turn
  * came round again (it is looked at again half a quantum on, not sooner:
- * sysmon's own wake-ups would take CPU from it): a burst of goroutines started together (200 libcurl
- * transfers on 2 Ps, beside another test process) held 9-16 threads so,
- * before their first I/O call made them subject to io_grace.  Only the
- * first slice: a goroutine that was stopped before, a hog taking turns
- * with others, is stopped on time, for the latency of what waits behind
- * it (with this rule for every goroutine, the median tail-p99@1ms of 10
- * runs of goro-bench preempt's request load went from 6.0 to 9.7 ms).
- * True while it waits.
+ * sysmon's own wake-ups would take CPU from it): a burst of goroutines
+ * started together (200 libcurl transfers on 2 Ps, beside another test
+ * process) held 9-16 threads so, before their first I/O call made them
+ * subject to flag_grace.  Only the first slice, and only a thread that
+ * has not run: applied to every slice this rule cost the request load's
+ * tail (median tail-p99@1ms of 10 runs 6.0 -> 9.7 ms); as it is, 12 runs
+ * gave 6.0 ms before and 6.1 ms after.  True while it waits.
  */
 static bool first_slice_waits(struct round *r, struct sysmon_p *s,
 			      struct g *g, int64_t cpu)
@@ -294,10 +302,8 @@ static void preempt_overrunning(struct round *r)
 		 * an EINTR there.  Little CPU since the mark says so, unless
 		 * the kernel says it is runnable: on a loaded machine a real
 		 * hog may get only a small share of a CPU.  One exception: a
-		 * goroutine in its first slice (never stopped before) whose
-		 * thread is runnable but has had next to no CPU since the mark
-		 * waits for a CPU before its slice is counted (see
-		 * first_slice_waits). */
+		 * goroutine in its first slice whose thread is runnable but has
+		 * had next to no CPU since the mark (first_slice_waits). */
 		int64_t cpu = m_thread_cpu_ns(m->tid);
 		if (cpu >= 0 && s->cpu_mark >= 0 && r->now > s->cpu_mark_at &&
 		    BLOCKED_CPU_SHARE * (cpu - s->cpu_mark) < r->now - s->cpu_mark_at) {
@@ -306,7 +312,7 @@ static void preempt_overrunning(struct round *r)
 			if (first_slice_waits(r, s, g, cpu))
 				continue;
 		}
-		if (io_grace(r, s, g, cpu))
+		if (flag_grace(r, s, g, cpu))
 			continue;
 		s->cpu_mark = cpu;
 		s->cpu_mark_at = r->now;
