@@ -21,11 +21,12 @@
  * futex is not seen.  A mutex locked on one thread and unlocked on another
  * (used as a semaphore) leaves the first thread's count high: its
  * goroutines then keep it across waits, which costs threads, never
- * correctness.  libc's own functions are called by the __pthread_* names
- * it still exports for old binaries, so nothing here needs dlsym (a lock may be taken
- * while another library's constructor runs, or inside the lookup
- * itself); the timed and clock variants have no such names and are found
- * like the other replacements (posix/real.h).
+ * correctness.  libc's functions are found like the other replacements'
+ * (posix/real.h: dlsym(RTLD_NEXT), so that a sanitizer's interceptor
+ * before this library still sees every call).  A lock taken on the thread
+ * that is inside that lookup (an allocator locking while dlsym allocates)
+ * goes to the __pthread_* names libc keeps for old binaries instead,
+ * bound by version.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -34,8 +35,10 @@
 
 #include "posix.h"
 
-/* libc's own, under the names it has kept for binary compatibility
- * since version 2.2.5 (not linkable by name, hence the version). */
+/* libc's own under the names it has kept for binary compatibility since
+ * version 2.2.5 (not linkable by name, hence the version): only while the
+ * lookup runs on this thread.  A sanitizer may intercept these names and
+ * not be ready to pass them on, so never otherwise. */
 #define LIBC_COMPAT(name, ret, args) \
 	ret libc_##name args; \
 	__asm__(".symver libc_" #name ", __" #name "@GLIBC_2.2.5");
@@ -75,81 +78,39 @@ __attribute__((constructor)) static void lock_probe_register(void)
 	goro_posix_lock_probe(thread_holds_locks);
 }
 
-int pthread_mutex_lock(pthread_mutex_t *m)
-{
-	return taken(libc_pthread_mutex_lock(m));
-}
+/* The plain calls: libc's, counted when they succeed. */
+#define COUNTED(name, type, count) \
+	int name(type *l) \
+	{ \
+		real_##name##_fn f = REAL(name); \
+		return count(f ? f(l) : libc_##name(l)); \
+	}
+COUNTED(pthread_mutex_lock, pthread_mutex_t, taken)
+COUNTED(pthread_mutex_trylock, pthread_mutex_t, taken)
+COUNTED(pthread_mutex_unlock, pthread_mutex_t, released)
+COUNTED(pthread_rwlock_rdlock, pthread_rwlock_t, taken)
+COUNTED(pthread_rwlock_wrlock, pthread_rwlock_t, taken)
+COUNTED(pthread_rwlock_tryrdlock, pthread_rwlock_t, taken)
+COUNTED(pthread_rwlock_trywrlock, pthread_rwlock_t, taken)
+COUNTED(pthread_rwlock_unlock, pthread_rwlock_t, released)
 
-int pthread_mutex_trylock(pthread_mutex_t *m)
-{
-	return taken(libc_pthread_mutex_trylock(m));
-}
-
-int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *at)
-{
-	real_pthread_mutex_timedlock_fn f = REAL(pthread_mutex_timedlock);
-	return taken(f ? f(m, at) : libc_pthread_mutex_lock(m));
-}
-
-int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t c,
-			    const struct timespec *at)
-{
-	real_pthread_mutex_clocklock_fn f = REAL(pthread_mutex_clocklock);
-	return taken(f ? f(m, c, at) : libc_pthread_mutex_lock(m));
-}
-
-int pthread_mutex_unlock(pthread_mutex_t *m)
-{
-	return released(libc_pthread_mutex_unlock(m));
-}
-
-int pthread_rwlock_rdlock(pthread_rwlock_t *l)
-{
-	return taken(libc_pthread_rwlock_rdlock(l));
-}
-
-int pthread_rwlock_wrlock(pthread_rwlock_t *l)
-{
-	return taken(libc_pthread_rwlock_wrlock(l));
-}
-
-int pthread_rwlock_tryrdlock(pthread_rwlock_t *l)
-{
-	return taken(libc_pthread_rwlock_tryrdlock(l));
-}
-
-int pthread_rwlock_trywrlock(pthread_rwlock_t *l)
-{
-	return taken(libc_pthread_rwlock_trywrlock(l));
-}
-
-int pthread_rwlock_timedrdlock(pthread_rwlock_t *l, const struct timespec *at)
-{
-	real_pthread_rwlock_timedrdlock_fn f = REAL(pthread_rwlock_timedrdlock);
-	return taken(f ? f(l, at) : libc_pthread_rwlock_rdlock(l));
-}
-
-int pthread_rwlock_timedwrlock(pthread_rwlock_t *l, const struct timespec *at)
-{
-	real_pthread_rwlock_timedwrlock_fn f = REAL(pthread_rwlock_timedwrlock);
-	return taken(f ? f(l, at) : libc_pthread_rwlock_wrlock(l));
-}
-
-int pthread_rwlock_clockrdlock(pthread_rwlock_t *l, clockid_t c,
-			       const struct timespec *at)
-{
-	real_pthread_rwlock_clockrdlock_fn f = REAL(pthread_rwlock_clockrdlock);
-	return taken(f ? f(l, c, at) : libc_pthread_rwlock_rdlock(l));
-}
-
-int pthread_rwlock_clockwrlock(pthread_rwlock_t *l, clockid_t c,
-			       const struct timespec *at)
-{
-	real_pthread_rwlock_clockwrlock_fn f = REAL(pthread_rwlock_clockwrlock);
-	return taken(f ? f(l, c, at) : libc_pthread_rwlock_wrlock(l));
-}
-
-int pthread_rwlock_unlock(pthread_rwlock_t *l)
-{
-	return released(libc_pthread_rwlock_unlock(l));
-}
+/* The timed ones: while the lookup runs on this thread, the untimed
+ * call (they have no compatibility names). */
+#define TIMED(name, type, plain) \
+	int name(type *l, const struct timespec *at) \
+	{ \
+		real_##name##_fn f = REAL(name); \
+		return taken(f ? f(l, at) : libc_##plain(l)); \
+	}
+#define CLOCKED(name, type, plain) \
+	int name(type *l, clockid_t c, const struct timespec *at) \
+	{ \
+		real_##name##_fn f = REAL(name); \
+		return taken(f ? f(l, c, at) : libc_##plain(l)); \
+	}
+TIMED(pthread_mutex_timedlock, pthread_mutex_t, pthread_mutex_lock)
+CLOCKED(pthread_mutex_clocklock, pthread_mutex_t, pthread_mutex_lock)
+TIMED(pthread_rwlock_timedrdlock, pthread_rwlock_t, pthread_rwlock_rdlock)
+TIMED(pthread_rwlock_timedwrlock, pthread_rwlock_t, pthread_rwlock_wrlock)
+CLOCKED(pthread_rwlock_clockrdlock, pthread_rwlock_t, pthread_rwlock_rdlock)
+CLOCKED(pthread_rwlock_clockwrlock, pthread_rwlock_t, pthread_rwlock_wrlock)

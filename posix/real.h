@@ -79,6 +79,14 @@
 	X(getnameinfo, int, (const struct sockaddr *, socklen_t, char *, socklen_t, char *, socklen_t, int)) \
 	X(gethostbyname, struct hostent *, (const char *)) \
 	X(gethostbyname_r, int, (const char *, struct hostent *, char *, size_t, struct hostent **, int *)) \
+	X(pthread_mutex_lock, int, (pthread_mutex_t *)) \
+	X(pthread_mutex_trylock, int, (pthread_mutex_t *)) \
+	X(pthread_mutex_unlock, int, (pthread_mutex_t *)) \
+	X(pthread_rwlock_rdlock, int, (pthread_rwlock_t *)) \
+	X(pthread_rwlock_wrlock, int, (pthread_rwlock_t *)) \
+	X(pthread_rwlock_tryrdlock, int, (pthread_rwlock_t *)) \
+	X(pthread_rwlock_trywrlock, int, (pthread_rwlock_t *)) \
+	X(pthread_rwlock_unlock, int, (pthread_rwlock_t *)) \
 	X(pthread_mutex_timedlock, int, (pthread_mutex_t *, const struct timespec *)) \
 	X(pthread_mutex_clocklock, int, (pthread_mutex_t *, clockid_t, const struct timespec *)) \
 	X(pthread_rwlock_timedrdlock, int, (pthread_rwlock_t *, const struct timespec *)) \
