@@ -29,7 +29,6 @@
  * bound by version.
  */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <pthread.h>
 #include <time.h>
 

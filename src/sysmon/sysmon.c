@@ -84,7 +84,7 @@ struct sysmon_p {
 	int64_t cpu_mark;            /* that thread's CPU time ... */
 	int64_t cpu_mark_at;         /* ... read at this time (0: none) */
 	int64_t signalled_at;        /* asked to stop during this slice */
-	int64_t flagged_at;          /* asked by its flag alone (flag_grace), */
+	bool flagged;                /* asked by its flag alone (flag_grace), */
 	int64_t flagged_cpu;         /* its thread's CPU time then */
 };
 
@@ -173,9 +173,9 @@ static bool flag_grace(struct round *r, struct sysmon_p *s, struct g *g,
 		 * the flag still stands, and it is counted again from then. */
 		since = s->cpu_mark;
 	} else {
-		if (!s->flagged_at) {
+		if (!s->flagged) {
 			preempt_flag(g);
-			s->flagged_at = r->now;
+			s->flagged = true;
 			s->flagged_cpu = cpu;
 		}
 		since = s->flagged_cpu;
@@ -277,7 +277,7 @@ static void preempt_overrunning(struct round *r)
 				s->cpu_mark_at = answered ? s->signalled_at : r->now;
 			}
 			s->signalled_at = 0;
-			s->flagged_at = 0;
+			s->flagged = false;
 		}
 		int64_t slice_end = s->since + quantum;
 		if (s->signalled_at)
