@@ -580,6 +580,9 @@ struct goro_preempt_stats {
 	 * only if they compute on (see goro_preempt_stats(3)): */
 	uint64_t flagged;              /* asked so, without a signal */
 	uint64_t yielded_at_io;        /* stopped at an I/O call (may move) */
+	/* Slices whose signal sysmon held back, the flag standing, while
+	 * the threads parked with goroutines were at their budget: */
+	uint64_t thread_budget_held;
 };
 /* Fill the first `size` bytes of *out (pass sizeof(*out): a caller built
  * against an older, shorter struct gets what it knows of).  0, or -EINVAL

@@ -329,6 +329,10 @@ struct sched {
 	 * deadlock_blocked_add, its one writer. */
 	_Atomic int64_t nblocked;
 	_Atomic int64_t mid_next;
+	/* Goroutines parked with their thread right now (KLT-switching),
+	 * each holding an M: written by sched_preempt_klt, read by sysmon
+	 * (its thread budget, src/sysmon/sysmon.c). */
+	_Atomic int32_t threads_parked;
 };
 
 extern struct sched sched;

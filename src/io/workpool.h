@@ -10,7 +10,7 @@
  * bound wait in a FIFO queue.  Pool threads block every signal (the
  * application's handlers never run there) and need nothing of the
  * scheduler: how a job tells its goroutine it is done is the job's own
- * business (an eventfd for the resolver, sched_ready_global for file I/O).
+ * business (both users ready the goroutine with sched_ready_global).
  *
  * Users: src/io/resolver.c and src/io/fileio.c, one pool each, so that slow
  * name servers never starve file reads of threads and the reverse.

@@ -107,6 +107,7 @@ static struct {
 	_Atomic uint64_t handed_off;
 	_Atomic uint64_t flagged;
 	_Atomic uint64_t yielded_at_io;
+	_Atomic uint64_t thread_budget_held;
 	_Atomic uint64_t outcome[OUT_COUNT];
 } stats;
 
@@ -140,6 +141,11 @@ void preempt_flag(struct g *g)
 void preempt_count_io_yield(void)
 {
 	atomic_fetch_add_explicit(&stats.yielded_at_io, 1, RELAXED);
+}
+
+void preempt_count_budget_hold(void)
+{
+	atomic_fetch_add_explicit(&stats.thread_budget_held, 1, RELAXED);
 }
 
 bool preempt_request(struct m *m, struct g *g)
@@ -343,6 +349,8 @@ int goro_preempt_stats(struct goro_preempt_stats *out, size_t size)
 		.refused_stack = atomic_load_explicit(&stats.outcome[OUT_STACK], RELAXED),
 		.flagged = atomic_load_explicit(&stats.flagged, RELAXED),
 		.yielded_at_io = atomic_load_explicit(&stats.yielded_at_io, RELAXED),
+		.thread_budget_held =
+			atomic_load_explicit(&stats.thread_budget_held, RELAXED),
 	};
 	st.preempted = st.parked_with_thread + st.migrated;
 	memcpy(out, &st, size < sizeof(st) ? size : sizeof(st));

@@ -32,6 +32,8 @@ bool preempt_request(struct m *m, struct g *g);
 void preempt_flag(struct g *g);
 /* A goroutine so asked yielded at an I/O call (sched_io_point). */
 void preempt_count_io_yield(void);
+/* sysmon held a goroutine's signal back for the thread budget. */
+void preempt_count_budget_hold(void);
 
 /* A P was handed to another M while its thread parked with a preempted
  * goroutine (src/sched/sched.c counts it here). */

@@ -75,6 +75,7 @@ void sched_reset(void)
 	atomic_store_explicit(&sched.nmspinning, 0, RELAXED);
 	atomic_store_explicit(&sched.stw_waiting, false, RELAXED);
 	atomic_store_explicit(&sched.nblocked, 0, RELAXED);
+	atomic_store_explicit(&sched.threads_parked, 0, RELAXED);
 	atomic_store_explicit(&sched.goid_next, 1, RELAXED);
 }
 
@@ -890,7 +891,9 @@ void sched_preempt_klt(void)
 		m->locked_g = g;
 	}
 	g->thread_parked = true;
+	atomic_fetch_add_explicit(&sched.threads_parked, 1, RELAXED);
 	sched_preempt_self(true);
+	atomic_fetch_sub_explicit(&sched.threads_parked, 1, RELAXED);
 	g->thread_parked = false;
 	if (!wired) {
 		g->locked_m = NULL;
