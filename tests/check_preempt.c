@@ -14,6 +14,7 @@
  * libc's code.
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -26,7 +27,7 @@
 
 static struct goro_preempt_stats stats_now(void)
 {
-	struct goro_preempt_stats s;
+	struct goro_preempt_stats s = { 0 };
 	ck_assert_int_eq(goro_preempt_stats(&s, sizeof(s)), 0);
 	return s;
 }
@@ -633,6 +634,118 @@ START_TEST(maxprocs_and_exit_stop_tight_loops)
 }
 END_TEST
 
+/* ---- the thread budget: goroutines that do I/O --------------------------- */
+
+/*
+ * 24 goroutines on 2 Ps, each computing 1.5 ms of CPU (more than the
+ * quantum and its I/O grace) between I/O calls on a pipe of its own.
+ * Signalled, each would park with its thread behind 22 others; within the
+ * budget, those beyond it yield at their next I/O call instead, so the
+ * process stays within GOMAXPROCS + 8 threads (plus this test's sampler).
+ * Before the budget such a load held a thread per goroutine stopped.
+ */
+#define BUDGET_GOROUTINES 24
+#define BUDGET_BURSTS 12
+
+static _Atomic int budget_threads_max;
+static _Atomic bool budget_sampling;
+static struct goro_wg budget_wg;
+
+static int64_t thread_cpu_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int thread_count_now(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[128];
+	int n = -1;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "Threads: %d", &n) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+static void *budget_sampler(void *arg)
+{
+	(void)arg;
+	while (atomic_load(&budget_sampling)) {
+		int n = thread_count_now();
+		if (n > atomic_load(&budget_threads_max))
+			atomic_store(&budget_threads_max, n);
+		struct timespec ts = { 0, 500 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+static void io_burster(void *arg)
+{
+	(void)arg;
+	int fds[2];
+	ck_assert_int_eq(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
+	char c = 'x';
+	for (int i = 0; i <= BUDGET_BURSTS; i++) {
+		/* An I/O call first: this goroutine is one that does I/O. */
+		ck_assert_int_eq(goro_write(fds[1], &c, 1), 1);
+		ck_assert_int_eq(goro_read(fds[0], &c, 1), 1);
+		if (i == BUDGET_BURSTS)
+			break;
+		int64_t start = thread_cpu_now();
+		for (unsigned long k = 1;; k++) {
+			hog_counter++;
+			if ((k & 0x3fff) == 0 &&
+			    thread_cpu_now() - start >= 1500 * 1000)
+				break;
+		}
+	}
+	close(fds[0]);
+	close(fds[1]);
+	goro_wg_done(&budget_wg);
+}
+
+static int budget_main(int argc, char **argv)
+{
+	(void)argc; (void)argv;
+	goro_wg_add(&budget_wg, BUDGET_GOROUTINES);
+	for (int i = 0; i < BUDGET_GOROUTINES; i++)
+		ck_assert_int_gt(goro_go(io_burster, NULL), 0);
+	goro_wg_wait(&budget_wg);
+	return 0;
+}
+
+START_TEST(io_goroutines_stay_within_the_thread_budget)
+{
+	setenv("GORO_QUANTUM", "1ms", 1);
+	atomic_store(&budget_threads_max, 0);
+	atomic_store(&budget_sampling, true);
+	pthread_t sampler;
+	ck_assert_int_eq(pthread_create(&sampler, NULL, budget_sampler, NULL),
+			 0);
+	struct goro_preempt_stats before = stats_now();
+	int r = run_goro(budget_main, 2);
+	struct goro_preempt_stats after = stats_now();
+	atomic_store(&budget_sampling, false);
+	pthread_join(sampler, NULL);
+	unsetenv("GORO_QUANTUM");
+	ck_assert_int_eq(r, 0);
+	int max = atomic_load(&budget_threads_max);
+	fprintf(stderr, "thread budget: %d threads at most, %llu parked with "
+		"their thread, %llu slices held\n", max,
+		(unsigned long long)(after.parked_with_thread -
+				     before.parked_with_thread),
+		(unsigned long long)(after.thread_budget_held -
+				     before.thread_budget_held));
+	/* The test's thread and its sampler, GOMAXPROCS + 8 for goro. */
+	ck_assert_msg(max <= 2 + 2 + 8, "%d threads", max);
+}
+END_TEST
+
 static Suite *preempt_suite(void)
 {
 	Suite *s = suite_create("preempt");
@@ -648,6 +761,7 @@ static Suite *preempt_suite(void)
 	tcase_add_test(tc, blocking_read_never_sees_eintr);
 	tcase_add_test(tc, application_sigurg_handler_still_called);
 	tcase_add_test(tc, maxprocs_and_exit_stop_tight_loops);
+	tcase_add_test(tc, io_goroutines_stay_within_the_thread_budget);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -219,18 +219,19 @@ static bool first_slice_waits(struct round *r, struct sysmon_p *s,
  * thread-agnostic holds its thread, parked, until its turn comes round
  * again, and each such thread is one more than GOMAXPROCS.  Goroutines that
  * do I/O are the ones a flag can stop instead (flag_grace), yet on a loaded
- * machine their grace runs out too: 200 libcurl transfers on 2 Ps beside
- * four other test processes held 12-21 threads (check_posix_curl).  So
- * once GOMAXPROCS threads (at least PARKED_THREADS_MIN) are parked with
- * their goroutines, a goroutine that has made I/O calls is not signalled
- * until its thread has computed PARKED_STRETCH quanta, in CPU time, without
- * reaching the next one (or until the count drops below the budget); its
- * flag stands meanwhile.  Any other goroutine — a hog, a request handler
- * in its first slice — is signalled on time whatever the count: holding
- * those back (first slices for one quantum of CPU) took the request load's
- * median tail-p99@1ms from 7.0 to 7.9 ms and its p999 from 10.5 to 17 ms
- * over 6 runs, for threads that were not the ones in excess.  True while
- * it holds the goroutine's signal back.
+ * machine their grace runs out too (200 libcurl transfers on 2 Ps beside
+ * four other test processes held up to 21 threads, check_posix_curl), and
+ * goroutines that compute between I/O calls outlast it always (24 of them
+ * on 2 Ps held 25-27 threads: check_preempt, thread budget).  So once GOMAXPROCS threads
+ * (at least PARKED_THREADS_MIN) are parked with their goroutines, a
+ * goroutine that has made I/O calls is not signalled until its thread has
+ * computed PARKED_STRETCH quanta since it was flagged, in CPU time, without
+ * reaching its next I/O call (or until the count drops below the budget);
+ * its flag stands meanwhile.  Any other goroutine — a hog, a request
+ * handler in its first slice — is signalled on time whatever the count:
+ * holding first slices back too (for one quantum of CPU) took the request
+ * load's median tail-p99@1ms from 7.0 to 7.9 ms and its p999 from 10.5 to
+ * 17 ms over 6 runs.  True while it holds the goroutine's signal back.
  */
 #define PARKED_THREADS_MIN 2
 #define PARKED_STRETCH 4
@@ -246,16 +247,18 @@ static bool thread_budget_spent(struct round *r, struct sysmon_p *s,
 		return false;
 	if (atomic_load_explicit(&g->io_calls, RELAXED) == 0)
 		return false;
-	if (cpu < 0 || s->cpu_mark < 0 ||
-	    cpu - s->cpu_mark >= PARKED_STRETCH * quantum)
+	if (cpu < 0)
+		return false;
+	if (!s->flagged) {
+		preempt_flag(g);
+		s->flagged = true;
+		s->flagged_cpu = cpu;
+	}
+	/* Counted from the flag: before it, nothing asked it to stop. */
+	if (cpu - s->flagged_cpu >= PARKED_STRETCH * quantum)
 		return false;
 	if (!s->budget_held) {
-		if (!s->flagged) {
-			preempt_flag(g);
-			s->flagged_cpu = cpu;
-		}
 		preempt_count_budget_hold();
-		s->flagged = true;
 		s->budget_held = true;
 	}
 	/* The count may drop any time: look again within half a quantum. */
