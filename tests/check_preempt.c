@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "testutil.h"
+#include "posixutil.h"
 
 #define MS (1000 * 1000LL)
 
@@ -658,24 +659,11 @@ static int64_t thread_cpu_now(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static int thread_count_now(void)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[128];
-	int n = -1;
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "Threads: %d", &n) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return n;
-}
-
 static void *budget_sampler(void *arg)
 {
 	(void)arg;
 	while (atomic_load(&budget_sampling)) {
-		int n = thread_count_now();
+		int n = thread_count();
 		if (n > atomic_load(&budget_threads_max))
 			atomic_store(&budget_threads_max, n);
 		struct timespec ts = { 0, 500 * 1000 };
