@@ -222,16 +222,18 @@ static bool first_slice_waits(struct round *r, struct sysmon_p *s,
  * machine their grace runs out too (200 libcurl transfers on 2 Ps beside
  * four other test processes held up to 21 threads, check_posix_curl), and
  * goroutines that compute between I/O calls outlast it always (24 of them
- * on 2 Ps held 25-27 threads: check_preempt, thread budget).  So once GOMAXPROCS threads
- * (at least PARKED_THREADS_MIN) are parked with their goroutines, a
- * goroutine that has made I/O calls is not signalled until its thread has
- * computed PARKED_STRETCH quanta since it was flagged, in CPU time, without
- * reaching its next I/O call (or until the count drops below the budget);
- * its flag stands meanwhile.  Any other goroutine — a hog, a request
- * handler in its first slice — is signalled on time whatever the count:
- * holding first slices back too (for one quantum of CPU) took the request
- * load's median tail-p99@1ms from 7.0 to 7.9 ms and its p999 from 10.5 to
- * 17 ms over 6 runs.  True while it holds the goroutine's signal back.
+ * on 2 Ps held 25-27 threads: check_preempt's thread-budget test).  So
+ * once GOMAXPROCS threads (at least PARKED_THREADS_MIN) are parked with
+ * their goroutines, a goroutine that has made I/O calls is not signalled
+ * until its thread has computed PARKED_STRETCH quanta since it was
+ * flagged, in CPU time, without reaching its next I/O call (or until the
+ * count drops below the budget); its flag stands meanwhile, so it holds
+ * its P that much longer than the quantum.  Any other goroutine — a
+ * hog, a request handler in its first slice — is signalled on time
+ * whatever the count: holding first slices back too (for one quantum of
+ * CPU) took the request load's median tail-p99@1ms from 7.0 to 7.9 ms and
+ * its p999 from 10.5 to 17 ms over 6 runs.  True while it holds the
+ * goroutine's signal back.
  */
 #define PARKED_THREADS_MIN 2
 #define PARKED_STRETCH 4
