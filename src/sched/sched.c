@@ -743,20 +743,28 @@ void sched_set_lock_probe(int (*held)(void))
 	atomic_store_explicit(&lock_probe, held, RELEASE);
 }
 
-/* Wire g to m if its thread holds a lock and it is not wired already;
+/* Wire g to m, as goro_lock_thread does, unless it is wired already;
  * true if it did (keep_thread_end undoes it). */
-static bool keep_thread_begin(struct m *m, struct g *g)
+static bool wire_to_thread(struct m *m, struct g *g)
 {
-	int (*held)(void) = atomic_load_explicit(&lock_probe, ACQUIRE);
-	/* At exit goroutines are left where they stop (src/main.c). */
-	if (!held || m->locked_g == g ||
-	    atomic_load_explicit(&sched.exiting, RELAXED) || !held())
+	if (m->locked_g == g)
 		return false;
 	g->locked_m = m;
 	m->locked_g = g;
 	return true;
 }
 
+/* Wire g to m if its thread holds a lock; true if it did. */
+static bool keep_thread_begin(struct m *m, struct g *g)
+{
+	int (*held)(void) = atomic_load_explicit(&lock_probe, ACQUIRE);
+	/* At exit goroutines are left where they stop (src/main.c). */
+	if (!held || atomic_load_explicit(&sched.exiting, RELAXED) || !held())
+		return false;
+	return wire_to_thread(m, g);
+}
+
+/* Undo wire_to_thread (or keep_thread_begin) if it wired g. */
 static void keep_thread_end(struct g *g, bool wired)
 {
 	if (!wired)
@@ -885,20 +893,13 @@ void sched_preempt_klt(void)
 {
 	struct m *m = m_current();
 	struct g *g = m->curg;
-	bool wired = m->locked_g == g;
-	if (!wired) {
-		g->locked_m = m;
-		m->locked_g = g;
-	}
+	bool wired = wire_to_thread(m, g);
 	g->thread_parked = true;
 	atomic_fetch_add_explicit(&sched.threads_parked, 1, RELAXED);
 	sched_preempt_self(true);
 	atomic_fetch_sub_explicit(&sched.threads_parked, 1, RELAXED);
 	g->thread_parked = false;
-	if (!wired) {
-		g->locked_m = NULL;
-		m->locked_g = NULL;
-	}
+	keep_thread_end(g, wired);
 }
 
 /* ---- goro_lock_thread ------------------------------------------------------- */
