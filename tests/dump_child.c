@@ -12,14 +12,17 @@
  *   dump_child wedge   every M stuck: goroutines spinning with preemption
  *                      disabled, main blocked on a pthread mutex; "ready"
  *   dump_child dump    the park set, then goro_dump(1) from main
- *   dump_child segv [nofork|stall|nostdin]  goroutine "crasher"
+ *   dump_child segv [nofork|stall|slow|nostdin]  goroutine "crasher"
  *                      dereferences NULL; with "nostdin", after closing
  *                      its standard input; with "nofork", under a seccomp filter that
  *                      refuses to create processes (threads are still
  *                      allowed), so that the crash report cannot fork;
  *                      with "stall", under one that blocks close_range
  *                      for good (the forked copy of the crash report
- *                      calls it first, and stalls there)
+ *                      calls it first, and stalls there); with "slow",
+ *                      the forked copy computes for SLOW_COPY_CPU_NS
+ *                      before it writes anything (as one starved of CPU
+ *                      on a loaded machine does: see dup2 below)
  *   dump_child trap [own]  goroutine "trapper" executes ud2 (SIGILL); with
  *                      "own", after installing its own SIGILL handler
  *                      (which says so and exits 9) before goro_main
@@ -464,12 +467,34 @@ static void block_close_range(void)
 	}
 }
 
+/* "segv slow": the crash report's forked copy calls dup2 before its
+ * work (to point its standard descriptors at /dev/null).  This definition
+ * takes the place of libc's for the whole program; in that copy, and
+ * only there, it first computes for longer than a copy may go without
+ * writing and without computing, the stall limit (5 s). */
+#define SLOW_COPY_CPU_NS (6LL * 1000 * 1000 * 1000)
+static pid_t slow_copy_parent;
+
+int dup2(int oldfd, int newfd)
+{
+	if (slow_copy_parent && getpid() != slow_copy_parent) {
+		struct timespec ts;
+		do
+			clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+		while ((long long)ts.tv_sec * 1000000000 + ts.tv_nsec <
+		       SLOW_COPY_CPU_NS);
+	}
+	return (int)syscall(SYS_dup2, oldfd, newfd);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 2 && !strcmp(argv[1], "segv") && !strcmp(argv[2], "nofork"))
 		refuse_fork();
 	if (argc > 2 && !strcmp(argv[1], "segv") && !strcmp(argv[2], "stall"))
 		block_close_range();
+	if (argc > 2 && !strcmp(argv[1], "segv") && !strcmp(argv[2], "slow"))
+		slow_copy_parent = getpid();
 	if (argc > 1 && !strcmp(argv[1], "ownquit"))
 		signal(SIGQUIT, own_handler);
 	if (argc > 2 && !strcmp(argv[1], "trap") && !strcmp(argv[2], "own"))

@@ -97,18 +97,25 @@ static inline void child_start(struct child *c, const char *env,
 	child_start_prog(c, env, DUMP_CHILD, mode, arg, wait_ready);
 }
 
-/* Collect everything it prints until it exits, then return its exit
- * status (128 + signal if killed); with close_stdin, first close its
- * stdin (the park child then ends). */
+/* Collect everything it prints until it closes its output (a minute at
+ * most: a crash report may take seconds of silence while its forked copy
+ * reads DWARF on a loaded machine), then return its exit status (128 +
+ * signal if killed); with close_stdin, first close its stdin (the park
+ * child then ends). */
 static inline int child_wait(struct child *c, bool close_stdin)
 {
 	if (close_stdin)
 		close(c->to_child);
-	for (;;) {
-		size_t before = c->len;
-		read_some(c, 5000);
-		if (c->len == before)
+	for (int i = 0; i < 600; i++) {
+		struct pollfd p = { .fd = c->from_child, .events = POLLIN };
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		ssize_t r = read(c->from_child, c->out + c->len,
+				 OUT_CAP - 1 - c->len);
+		if (r <= 0)
 			break;
+		c->len += (size_t)r;
+		c->out[c->len] = '\0';
 	}
 	int st;
 	waitpid(c->pid, &st, 0);

@@ -14,8 +14,10 @@
  *  - the child writes into a memfd, never to the parent's output, so a
  *    child that fails leaves no half report behind;
  *  - it says it finished by writing one byte to a pipe; a child that
- *    dies, or writes nothing for SNAPSHOT_STALL_NS, is killed, and the
- *    caller prints its report the signal-safe way instead;
+ *    dies, or neither writes nor computes for SNAPSHOT_STALL_NS, is
+ *    killed, and the caller prints its report the signal-safe way
+ *    instead (a child starved of CPU by a loaded machine still computes
+ *    now and then, so it is waited for);
  *  - only then is the memfd copied to the real output.
  * The child's fatal signals are set back to their defaults, so that its
  * own crash ends it at once, and it dies with the reporting thread.
@@ -32,6 +34,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -105,10 +108,29 @@ static int above_stdio(int fd)
 	return moved;
 }
 
-/* Wait for the child's byte while it makes progress (its output grows). */
-static bool wait_done(int done_fd, int fd)
+/* The child's CPU time in ns, or -1 where it cannot be read.  (The
+ * clock id is pure arithmetic on the pid plus one clock_getres system
+ * call, and clock_gettime is async-signal-safe.) */
+static int64_t child_cpu_ns(clockid_t clock)
 {
+	struct timespec ts;
+	if (clock_gettime(clock, &ts) != 0)
+		return -1;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Wait for the child's byte while it makes progress.  Progress is output
+ * that grows, or CPU time that grows: a copy that takes seconds to read
+ * DWARF on a loaded machine is working, one that waits on a lock that
+ * nobody in it will release uses none.  Computing without output is
+ * progress only up to SNAPSHOT_BUSY_NS (a copy looping for good). */
+static bool wait_done(int done_fd, int fd, pid_t pid)
+{
+	clockid_t clock;
+	bool have_clock = clock_getcpuclockid(pid, &clock) == 0;
 	int64_t last_progress = rt_now();
+	int64_t last_output = last_progress;
+	int64_t last_cpu = have_clock ? child_cpu_ns(clock) : -1;
 	off_t last_size = 0;
 	for (;;) {
 		struct pollfd p = { .fd = done_fd, .events = POLLIN };
@@ -127,9 +149,15 @@ static bool wait_done(int done_fd, int fd)
 		int64_t now = rt_now();
 		if (fstat(fd, &st) == 0 && st.st_size != last_size) {
 			last_size = st.st_size;
+			last_output = last_progress = now;
+		}
+		int64_t cpu = have_clock ? child_cpu_ns(clock) : -1;
+		if (cpu > last_cpu) {
+			last_cpu = cpu;
 			last_progress = now;
 		}
-		if (now - last_progress > SNAPSHOT_STALL_NS)
+		if (now - last_progress > SNAPSHOT_STALL_NS ||
+		    now - last_output > SNAPSHOT_BUSY_NS)
 			return false;
 	}
 }
@@ -194,7 +222,7 @@ bool snapshot_run(bool (*work)(void *arg, int fd), void *arg, int out_fd)
 		child(work, arg, fd, done[1], parent);
 	}
 	close(done[1]);
-	bool ok = pid > 0 && wait_done(done[0], fd);
+	bool ok = pid > 0 && wait_done(done[0], fd, pid);
 	if (pid > 0) {
 		if (!ok)
 			kill(pid, SIGKILL);
