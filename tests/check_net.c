@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -594,6 +595,67 @@ START_TEST(lookup_deadlines_race_their_results)
 }
 END_TEST
 
+/* Lookups that finish while their goroutine is still parking: the
+ * resolver thread readies it between the park's commit and the arming of
+ * its deadline, and the goroutine frees the request at once.  The deadline
+ * must not be armed in freed memory afterwards (old code did, about 4
+ * runs in 10 of this test under ASan: a timer in freed memory, whose
+ * callback, run later, jumped into the heap).  Two pthreads computing
+ * beside the 2 Ps make the kernel stop Ms at any instruction, the
+ * commit's included. */
+#define BEAT_DIALERS 8
+#define BEAT_DIALS 600
+static _Atomic int beaters_back, beat_stop;
+
+static void dial_with_deadline(void *arg)
+{
+	int l = (int)(intptr_t)arg;
+	char addr[64];
+	snprintf(addr, sizeof(addr), "localhost:%d", local_port(l));
+	for (int i = 0; i < BEAT_DIALS; i++) {
+		int c = goro_dial("tcp", addr, (int64_t)5000 * 1000 * 1000);
+		ck_assert_int_ge(c, 0);
+		goro_close(c);
+	}
+	atomic_fetch_add(&beaters_back, 1);
+}
+
+static void *compute(void *arg)
+{
+	(void)arg;
+	while (!atomic_load_explicit(&beat_stop, memory_order_relaxed))
+		;
+	return NULL;
+}
+
+static int beat_main(int argc, char **argv)
+{
+	(void)argc; (void)argv;
+	int l = goro_listen("tcp", "127.0.0.1:0", 0);
+	assert_goro_fd(l);
+	goro_go(accept_all, (void *)(intptr_t)l);
+	atomic_store(&beaters_back, 0);
+	atomic_store(&beat_stop, 0);
+	pthread_t hog[2];
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(pthread_create(&hog[i], NULL, compute, NULL), 0);
+	for (int i = 0; i < BEAT_DIALERS; i++)
+		goro_go(dial_with_deadline, (void *)(intptr_t)l);
+	while (atomic_load(&beaters_back) < BEAT_DIALERS)
+		goro_sleep(MS);
+	atomic_store(&beat_stop, 1);
+	for (int i = 0; i < 2; i++)
+		GORO_BLOCKING(pthread_join(hog[i], NULL));
+	goro_close(l);
+	return 0;
+}
+
+START_TEST(lookups_done_before_the_park_ends)
+{
+	ck_assert_int_eq(run_goro(beat_main, 2), 0);
+}
+END_TEST
+
 static Suite *net_suite(void)
 {
 	Suite *s = suite_create("net");
@@ -609,6 +671,7 @@ static Suite *net_suite(void)
 	tcase_add_test(tc, many_lookups);
 	tcase_add_test(tc, lookups_take_no_descriptor);
 	tcase_add_test(tc, lookup_deadlines_race_their_results);
+	tcase_add_test(tc, lookups_done_before_the_park_ends);
 	suite_add_tcase(s, tc);
 	return s;
 }

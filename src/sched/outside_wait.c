@@ -10,7 +10,16 @@
  * found PARKED, the commit if it found DONE.  Each side reads what it
  * needs of the wait (the goroutine, the flag on its stack) before its
  * exchange, because after it the other side may free the request.
+ *
+ * The commit's on_parked callback (a deadline armed) uses the request
+ * too, so it runs in a state of its own, ARMING, which neither the
+ * thread nor the deadline may leave: they wait the few instructions it
+ * lasts.  Without it, a thread done between the commit's exchange and the
+ * callback readied the goroutine, which freed the request, and the
+ * callback then armed a timer inside freed memory.
  */
+#include <sched.h>
+
 #include "outside_wait.h"
 #include "scheduler.h"
 
@@ -38,10 +47,13 @@ static void park_commit(void *arg)
 	void (*on_parked)(struct outside_wait *) = w->on_parked;
 	int expect = OW_SUBMITTED;
 	if (atomic_compare_exchange_strong_explicit(&w->state, &expect,
+						    on_parked ? OW_ARMING :
 						    OW_PARKED, ACQ_REL,
 						    ACQUIRE)) {
-		if (on_parked)
+		if (on_parked) {
 			on_parked(w);
+			atomic_store_explicit(&w->state, OW_PARKED, RELEASE);
+		}
 		return;
 	}
 	/* DONE while it was switching away. */
@@ -64,14 +76,24 @@ bool outside_wait_park(struct outside_wait *w, enum wait_reason reason)
 	return false;
 }
 
+/* The state once the commit's on_parked callback has ended. */
+static int settled(struct outside_wait *w)
+{
+	int s;
+	while ((s = atomic_load_explicit(&w->state, ACQUIRE)) == OW_ARMING)
+		sched_yield();
+	return s;
+}
+
 int outside_wait_done(struct outside_wait *w)
 {
 	struct g *g = w->g;
-	int old = atomic_load_explicit(&w->state, ACQUIRE);
+	int old = settled(w);
 	while (old != OW_ABANDONED &&
 	       !atomic_compare_exchange_weak_explicit(&w->state, &old, OW_DONE,
 						      ACQ_REL, ACQUIRE))
-		;
+		if (old == OW_ARMING)
+			old = settled(w);
 	if (old == OW_PARKED) {
 		sched_ready_global(g);
 		atomic_fetch_sub_explicit(&sched.nblocked, 1, RELAXED);
@@ -84,7 +106,8 @@ bool outside_wait_abandon(struct outside_wait *w)
 	struct g *g = w->g;
 	bool *abandoned = w->abandoned;
 	int expect = OW_PARKED;
-	if (!atomic_compare_exchange_strong_explicit(&w->state, &expect,
+	if (settled(w) != OW_PARKED ||
+	    !atomic_compare_exchange_strong_explicit(&w->state, &expect,
 						     OW_ABANDONED, ACQ_REL,
 						     ACQUIRE))
 		return false;

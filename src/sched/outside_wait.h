@@ -20,7 +20,11 @@
 
 #include "runtime.h"
 
-enum outside_state { OW_SUBMITTED, OW_PARKED, OW_DONE, OW_ABANDONED };
+/* OW_ARMING: parked, its on_parked callback still running on g0.  The
+ * thread and the deadline wait for it to end (it is short: arming a
+ * timer), so that the goroutine never frees the request under it. */
+enum outside_state { OW_SUBMITTED, OW_ARMING, OW_PARKED, OW_DONE,
+		     OW_ABANDONED };
 
 struct outside_wait {
 	struct g *g;               /* the goroutine waiting */
