@@ -179,6 +179,7 @@ struct p {
 	 * sysmon when it hands the P on), read by sysmon. */
 	struct m *_Atomic m;
 	struct p *link;              /* idle list; under sched.lock */
+	bool idle_listed;            /* on the idle list; under sched.lock */
 	/* Schedules done on this P: written only by the M that owns the P,
 	 * read by sysmon to see a new time slice. */
 	_Atomic uint32_t schedtick;

@@ -409,6 +409,47 @@ START_TEST(plain_sleep_hands_p_on)
 }
 END_TEST
 
+/* Plain sleeps that end while sysmon is taking their P over: two
+ * goroutines on 2 Ps sleep 2.5-4.5 ms in nanosleep (sysmon's takeover
+ * starts at about 3 ms), then park briefly, so that their Ms often wake
+ * and let their P go in the middle of a takeover.  Old code swapped a
+ * spare into such an M all the same and let it take back the P it had
+ * already given up: two Ms held one P (4 runs in 5 of this loop ended in
+ * "P 1 put on the idle list twice"; under load, a false "all goroutines
+ * are asleep").  400 rounds each, about 1.6 s. */
+#define TAKEOVER_ROUNDS 400
+static _Atomic int takeover_back;
+
+static void sleep_then_park(void *arg)
+{
+	unsigned seed = (unsigned)(uintptr_t)arg;
+	for (int i = 0; i < TAKEOVER_ROUNDS; i++) {
+		seed = seed * 1103515245u + 12345u;
+		struct timespec ts = { 0, 2500000 + (long)(seed >> 8) % 2000000 };
+		nanosleep(&ts, NULL);
+		goro_sleep(MS / 20);
+	}
+	atomic_fetch_add(&takeover_back, 1);
+}
+
+static int takeover_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	atomic_store(&takeover_back, 0);
+	goro_go(sleep_then_park, (void *)(uintptr_t)1);
+	goro_go(sleep_then_park, (void *)(uintptr_t)2);
+	while (atomic_load(&takeover_back) < 2)
+		goro_sleep(MS);
+	return 0;
+}
+
+START_TEST(plain_sleeps_that_end_during_the_takeover)
+{
+	ck_assert_int_eq(run_goro(takeover_main, 2), 0);
+}
+END_TEST
+
 /* One P.  The holder takes a pthread mutex and is preempted while holding
  * it (it sleeps); the main goroutine then blocks in pthread_mutex_lock on
  * the only P.  Without the hand-off the holder never runs again. */
@@ -892,6 +933,7 @@ static Suite *io_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, blocking_call_hands_p_on);
 	tcase_add_test(tc, plain_sleep_hands_p_on);
+	tcase_add_test(tc, plain_sleeps_that_end_during_the_takeover);
 	tcase_add_test(tc, plain_mutex_no_deadlock);
 	tcase_add_test(tc, preempted_lock_holder_runs_first);
 	tcase_add_test(tc, parked_holder_runs_when_waiter_looks_like_runtime);

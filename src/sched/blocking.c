@@ -32,12 +32,11 @@
 static void region_enter(struct m *m)
 {
 	struct g *g = m->curg;
-	struct p *p = m->p;
 	/* Waiting on the outside world: not a deadlock (src/sched/deadlock.c). */
 	deadlock_blocked_add(1);
 	atomic_store_explicit(&g->status, G_SYSCALL, RELAXED);
+	struct p *p = p_take_own(m, false);
 	m->syscall_p = p;
-	atomic_store_explicit(&m->p, NULL, RELAXED);
 	atomic_store_explicit(&p->m, NULL, RELAXED);
 	atomic_fetch_add_explicit(&p->syscalltick, 1, RELAXED);
 	atomic_store_explicit(&p->status, P_SYSCALL, memory_order_release);

@@ -116,16 +116,38 @@ void p_acquire(struct m *m, struct p *p)
 	atomic_store_explicit(&p->status, P_RUNNING, RELAXED);
 }
 
-void p_release(struct m *m)
+static void spare_undo(struct p *spare, struct p *own, bool sched_locked);
+
+struct p *p_take_own(struct m *m, bool sched_locked)
 {
-	struct p *p = m->p;
+	struct p *p = atomic_exchange_explicit(&m->p, NULL, memory_order_acq_rel);
+	if (!p || !p->spare.is_spare)
+		return p;
+	/* A swap that succeeded clears stolen_p; one in progress or failed
+	 * leaves it naming the P this thread went on using. */
+	struct p *own = atomic_exchange_explicit(&m->stolen_p, NULL,
+						 memory_order_acq_rel);
+	if (!own)
+		return p;
+	spare_undo(p, own, sched_locked);
+	return own;
+}
+
+struct p *p_release(struct m *m, bool sched_locked)
+{
+	struct p *p = p_take_own(m, sched_locked);
 	atomic_store_explicit(&p->m, NULL, RELAXED);
-	atomic_store_explicit(&m->p, NULL, RELAXED);
 	atomic_store_explicit(&p->status, P_IDLE, RELAXED);
+	return p;
 }
 
 void pidle_put(struct p *p)
 {
+	/* Two Ms that each believe they hold p would both come here. */
+	if (p->idle_listed)
+		rt_fatal("P %d put on the idle list twice: two Ms held it",
+			 (int)p->id);
+	p->idle_listed = true;
 	atomic_store_explicit(&p->status, P_IDLE, RELAXED);
 	p->link = sched.pidle;
 	sched.pidle = p;
@@ -138,6 +160,7 @@ struct p *pidle_get(void)
 	if (p) {
 		sched.pidle = p->link;
 		p->link = NULL;
+		p->idle_listed = false;
 		atomic_fetch_sub_explicit(&sched.npidle, 1, RELAXED);
 	}
 	return p;
@@ -232,6 +255,18 @@ void p_spare_unused(struct p *p)
 	spare_put(p);
 }
 
+static void retire(struct p *p, struct p *timers_to, bool sched_locked);
+
+/* The spare of a swap the thread raced: what it queued on the spare
+ * meanwhile goes on, and the spare goes back. */
+static void spare_undo(struct p *spare, struct p *own, bool sched_locked)
+{
+	retire(spare, own, sched_locked);
+	atomic_store_explicit(&spare->m, NULL, RELAXED);
+	atomic_store_explicit(&spare->status, P_IDLE, RELAXED);
+	spare_put(spare);
+}
+
 void p_spare_release(struct m *m)
 {
 	struct p *spare = m->p;
@@ -285,17 +320,24 @@ struct p *p_create(int32_t id)
 	return p;
 }
 
-void p_retire(struct p *p, struct p *timers_to)
+static void retire(struct p *p, struct p *timers_to, bool sched_locked)
 {
 	struct g *g;
 	bool inherit;
-	rlock_lock(&sched.lock);
+	if (!sched_locked)
+		rlock_lock(&sched.lock);
 	while ((g = runq_get(p, &inherit)))
 		global_runq_put(g);
-	rlock_unlock(&sched.lock);
+	if (!sched_locked)
+		rlock_unlock(&sched.lock);
 	timers_move(p, timers_to);
 	g_free_list_flush(p);
 	stack_cache_drain(&p->stack_cache);
+}
+
+void p_retire(struct p *p, struct p *timers_to)
+{
+	retire(p, timers_to, false);
 }
 
 void p_destroy(struct p *p)
@@ -311,8 +353,10 @@ int procs_init(int n)
 		if (!sched.allp[i] && !(sched.allp[i] = p_create(i)))
 			return -ENOMEM;
 	}
-	for (int i = n - 1; i >= 0; i--)
+	for (int i = n - 1; i >= 0; i--) {
+		sched.allp[i]->idle_listed = false;  /* a list of a past run */
 		pidle_put(sched.allp[i]);
+	}
 	atomic_store_explicit(&sched.gomaxprocs, n, RELAXED);
 	return 0;
 }

@@ -8,12 +8,21 @@
 #ifndef GORO_PROCS_H
 #define GORO_PROCS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "runtime.h"
 
 void p_acquire(struct m *m, struct p *p);
-void p_release(struct m *m);
+/* m's thread lets its P go, and gets it back to pass on; sched_locked
+ * says whether it holds sched.lock.  Normally that is m->p.  But if
+ * sysmon swapped a spare into m->p (retake_silent) while the thread,
+ * awake after all, still used its own P, that swap fails (sysmon sees the
+ * thread run): the spare goes back, and the own P is the one released. */
+struct p *p_release(struct m *m, bool sched_locked);
+/* The same without releasing: m->p, now NULL, and the P the thread holds
+ * (region_enter, which lends it out as P_SYSCALL). */
+struct p *p_take_own(struct m *m, bool sched_locked);
 
 /* Idle P list; callers hold sched.lock. */
 void pidle_put(struct p *p);

@@ -315,11 +315,8 @@ static void stop_for_world(struct m *m)
 		atomic_fetch_sub_explicit(&sched.nmspinning, 1, RELAXED);
 	}
 	rlock_lock(&sched.lock);
-	struct p *p = m->p;
-	if (p && atomic_load_explicit(&sched.stw_waiting, RELAXED)) {
-		p_release(m);
-		p_stop_for_world(p);
-	}
+	if (m->p && atomic_load_explicit(&sched.stw_waiting, RELAXED))
+		p_stop_for_world(p_release(m, true));
 	rlock_unlock(&sched.lock);
 	if (!m->p)
 		m_stop(m, -1);
@@ -430,7 +427,7 @@ top:
 		rlock_unlock(&sched.lock);
 		goto found;
 	}
-	p_release(m);
+	p = p_release(m, true);
 	pidle_put(p);
 	rlock_unlock(&sched.lock);
 
@@ -509,9 +506,7 @@ found:
  * (true), else to the idle list. */
 static bool handoff_p(struct m *m)
 {
-	struct p *p = m->p;
-	p_release(m);
-	return p_handoff(p);
+	return p_handoff(p_release(m, false));
 }
 
 /*
@@ -562,7 +557,7 @@ static bool handoff_p_to_parked(struct m *m)
 	if (!atomic_load_explicit(&sched.stw_waiting, RELAXED) &&
 	    !atomic_load_explicit(&sched.exiting, RELAXED) &&
 	    (owner = sched_give_p_to_parked(p, true)))
-		p_release(m);
+		owner->nextp = p_release(m, true);  /* p, unless a swap raced */
 	rlock_unlock(&sched.lock);
 	if (!owner)
 		return false;
@@ -604,8 +599,7 @@ static struct g *stop_locked_m(struct m *m)
 static void start_locked_m(struct m *m, struct g *g)
 {
 	struct m *owner = g->locked_m;
-	struct p *p = m->p;
-	p_release(m);
+	struct p *p = p_release(m, false);
 	m_sleeps_after_handoff(true);
 	m_wake_locked(owner, p);
 	m_sleeps_after_handoff(false);
@@ -639,9 +633,7 @@ void sched_m_loop(struct m *m)
 	}
 	if (m->p) {
 		rlock_lock(&sched.lock);
-		struct p *p = m->p;
-		p_release(m);
-		pidle_put(p);
+		pidle_put(p_release(m, true));
 		rlock_unlock(&sched.lock);
 	}
 }
@@ -679,8 +671,7 @@ bool sched_exit_drain(struct m *m, bool wait)
 			exit_drain_end();
 	}
 	rlock_lock(&sched.lock);
-	p_release(m);
-	pidle_put(p);
+	pidle_put(p_release(m, true));
 	rlock_unlock(&sched.lock);
 	return true;
 }

@@ -206,11 +206,34 @@ static bool blocked_in_app_code(pid_t tid, const struct g *g)
 	return !text_runtime_frame_in(words, (size_t)got / sizeof(*words));
 }
 
-/* Take p from m, whose thread sleeps in the kernel inside goroutine g. */
+/* Put back a spare that a swap did not use. */
+static void spare_unused(struct p *spare)
+{
+	atomic_store_explicit(&spare->m, NULL, RELAXED);
+	atomic_store_explicit(&spare->status, P_IDLE, RELAXED);
+	p_spare_unused(spare);
+}
+
+/*
+ * Take p from m, whose thread sleeps in the kernel inside goroutine g.
+ * What retake_running saw (m holding p) may be stale by now: the thread
+ * may have woken, moved to another P and slept again, in the same
+ * goroutine, or be asleep in the scheduler having let p go.  So the swap
+ * is a compare-and-swap of m->p from p, made between two looks that find
+ * the thread asleep with the same count of context switches, the first
+ * before blocked_in_app_code looks where it sleeps: the thread then held
+ * p, asleep in the application's code, all along.  Only sysmon ever puts
+ * a spare in m->p, so a thread that holds p cannot be on a spare
+ * meanwhile, and stolen_p is read by nobody until the swap.  A thread
+ * that woke in between (the second look fails) finds the spare in m->p
+ * and p in stolen_p: it gives the spare back as it lets its P go
+ * (p_take_own), or at its next scheduling point (p_spare_release).
+ */
 static bool retake_silent(struct p *p, struct m *m, struct g *g)
 {
 	long before, after;
-	if (!thread_asleep(m->tid, &before) || !blocked_in_app_code(m->tid, g))
+	if (atomic_load_explicit(&m->p, RELAXED) != p ||
+	    !thread_asleep(m->tid, &before) || !blocked_in_app_code(m->tid, g))
 		return false;
 	struct p *spare = p_spare_get();
 	if (!spare)
@@ -218,8 +241,20 @@ static bool retake_silent(struct p *p, struct m *m, struct g *g)
 	atomic_store_explicit(&spare->m, m, RELAXED);
 	spare->spare.cpu_mark = m_thread_cpu_ns(m->tid);
 	atomic_store_explicit(&spare->status, P_RUNNING, RELAXED);
-	atomic_store_explicit(&m->stolen_p, p, RELAXED);
-	atomic_store_explicit(&m->p, spare, SEQ_CST);
+	struct p *none = NULL;
+	if (!atomic_compare_exchange_strong_explicit(&m->stolen_p, &none, p,
+						     SEQ_CST, RELAXED)) {
+		spare_unused(spare);
+		return false;
+	}
+	struct p *held = p;
+	if (!atomic_compare_exchange_strong_explicit(&m->p, &held, spare,
+						     SEQ_CST, RELAXED)) {
+		/* It let p go since retake_running looked. */
+		atomic_store_explicit(&m->stolen_p, NULL, RELAXED);
+		spare_unused(spare);
+		return false;
+	}
 	/* Whatever happens next, the goroutine leaves the spare at its next
 	 * scheduling point. */
 	atomic_store_explicit(&g->preempt, true, RELAXED);
