@@ -478,14 +478,20 @@ static void crash_report_without_copy(const char *how)
 	ck_assert_msg(fatal && !strstr(fatal + 1, "fatal error"), "%s", c.out);
 }
 
+/* The whole report, file:line included, from dump_child segv <how>. */
+static void crash_report_with_lines(const char *how)
+{
+	static struct child c;
+	child_start(&c, NULL, "segv", how, false);
+	ck_assert_int_eq(child_finish(&c), 2);
+	expect_crash_report(c.out);
+}
+
 /* A program that closed its standard input (a daemon) gets the same
  * report: the descriptors the report opens are not taken for stdin. */
 START_TEST(crash_report_with_stdin_closed)
 {
-	static struct child c;
-	child_start(&c, NULL, "segv", "nostdin", false);
-	ck_assert_int_eq(child_finish(&c), 2);
-	expect_crash_report(c.out);
+	crash_report_with_lines("nostdin");
 }
 END_TEST
 
@@ -506,10 +512,7 @@ END_TEST
  * file:line.  Here it computes for 6 s before writing anything. */
 START_TEST(crash_report_when_the_copy_is_slow)
 {
-	static struct child c;
-	child_start(&c, NULL, "segv", "slow", false);
-	ck_assert_int_eq(child_finish(&c), 2);
-	expect_crash_report(c.out);
+	crash_report_with_lines("slow");
 }
 END_TEST
 

@@ -574,12 +574,19 @@ static void accept_all(void *arg)
 		goro_close(c);
 }
 
-static int hurry_main(int argc, char **argv)
+/* A loopback listener whose connections are accepted and closed. */
+static int serve_and_close(void)
 {
-	(void)argc; (void)argv;
 	int l = goro_listen("tcp", "127.0.0.1:0", 0);
 	assert_goro_fd(l);
 	goro_go(accept_all, (void *)(intptr_t)l);
+	return l;
+}
+
+static int hurry_main(int argc, char **argv)
+{
+	(void)argc; (void)argv;
+	int l = serve_and_close();
 	atomic_store(&dials_back, 0);
 	for (int i = 0; i < 16; i++)
 		goro_go(dial_in_a_hurry, (void *)(intptr_t)l);
@@ -631,9 +638,7 @@ static void *compute(void *arg)
 static int beat_main(int argc, char **argv)
 {
 	(void)argc; (void)argv;
-	int l = goro_listen("tcp", "127.0.0.1:0", 0);
-	assert_goro_fd(l);
-	goro_go(accept_all, (void *)(intptr_t)l);
+	int l = serve_and_close();
 	atomic_store(&beaters_back, 0);
 	atomic_store(&beat_stop, 0);
 	pthread_t hog[2];
