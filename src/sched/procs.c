@@ -116,7 +116,9 @@ void p_acquire(struct m *m, struct p *p)
 	atomic_store_explicit(&p->status, P_RUNNING, RELAXED);
 }
 
-static void spare_undo(struct p *spare, struct p *own, bool sched_locked);
+static void spare_retire(struct p *spare, struct p *timers_to,
+			 bool sched_locked);
+static void spare_put(struct p *p);
 
 struct p *p_take_own(struct m *m, bool sched_locked)
 {
@@ -129,7 +131,10 @@ struct p *p_take_own(struct m *m, bool sched_locked)
 						 memory_order_acq_rel);
 	if (!own)
 		return p;
-	spare_undo(p, own, sched_locked);
+	/* What it queued on the spare meanwhile goes on; the spare goes
+	 * back. */
+	spare_retire(p, own, sched_locked);
+	spare_put(p);
 	return own;
 }
 
@@ -241,8 +246,11 @@ struct p *p_spare_get(void)
 	return p;
 }
 
+/* Back on the free list, owned by nobody. */
 static void spare_put(struct p *p)
 {
+	atomic_store_explicit(&p->m, NULL, RELAXED);
+	atomic_store_explicit(&p->status, P_IDLE, RELAXED);
 	rlock_lock(&spare_lock);
 	p->link = spare_free;
 	spare_free = p;
@@ -257,14 +265,14 @@ void p_spare_unused(struct p *p)
 
 static void retire(struct p *p, struct p *timers_to, bool sched_locked);
 
-/* The spare of a swap the thread raced: what it queued on the spare
- * meanwhile goes on, and the spare goes back. */
-static void spare_undo(struct p *spare, struct p *own, bool sched_locked)
+/* A spare its M is done with: its queue and timers go on, and sysmon's
+ * look at lent spares (p_spares_visit) no longer sees it lent. */
+static void spare_retire(struct p *spare, struct p *timers_to,
+			 bool sched_locked)
 {
-	retire(spare, own, sched_locked);
+	retire(spare, timers_to, sched_locked);
 	atomic_store_explicit(&spare->m, NULL, RELAXED);
 	atomic_store_explicit(&spare->status, P_IDLE, RELAXED);
-	spare_put(spare);
 }
 
 void p_spare_release(struct m *m)
@@ -272,9 +280,7 @@ void p_spare_release(struct m *m)
 	struct p *spare = m->p;
 	struct p *own = atomic_exchange_explicit(&m->stolen_p, NULL,
 						 memory_order_acq_rel);
-	p_retire(spare, own ? own : sched.allp[0]);
-	atomic_store_explicit(&spare->m, NULL, RELAXED);
-	atomic_store_explicit(&spare->status, P_IDLE, RELAXED);
+	spare_retire(spare, own ? own : sched.allp[0], false);
 	if (own) {
 		atomic_store_explicit(&m->p, own, RELAXED);
 	} else {

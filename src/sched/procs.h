@@ -58,7 +58,8 @@ void p_destroy(struct p *p);
  * (p->spare, counted in sched.nblocked while lent), or NULL when out of
  * memory. */
 struct p *p_spare_get(void);
-/* Return a spare from p_spare_get that was never handed to an M. */
+/* Return a spare from p_spare_get that was never handed to an M (its m
+ * and status, if set for the hand-off, are cleared). */
 void p_spare_unused(struct p *p);
 /*
  * The scheduler's side of a silent-blocking hand-off.  While its thread

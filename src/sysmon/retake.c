@@ -206,14 +206,6 @@ static bool blocked_in_app_code(pid_t tid, const struct g *g)
 	return !text_runtime_frame_in(words, (size_t)got / sizeof(*words));
 }
 
-/* Put back a spare that a swap did not use. */
-static void spare_unused(struct p *spare)
-{
-	atomic_store_explicit(&spare->m, NULL, RELAXED);
-	atomic_store_explicit(&spare->status, P_IDLE, RELAXED);
-	p_spare_unused(spare);
-}
-
 /*
  * Take p from m, whose thread sleeps in the kernel inside goroutine g.
  * What retake_running saw (m holding p) may be stale by now: the thread
@@ -244,7 +236,7 @@ static bool retake_silent(struct p *p, struct m *m, struct g *g)
 	struct p *none = NULL;
 	if (!atomic_compare_exchange_strong_explicit(&m->stolen_p, &none, p,
 						     SEQ_CST, RELAXED)) {
-		spare_unused(spare);
+		p_spare_unused(spare);
 		return false;
 	}
 	struct p *held = p;
@@ -252,7 +244,7 @@ static bool retake_silent(struct p *p, struct m *m, struct g *g)
 						     SEQ_CST, RELAXED)) {
 		/* It let p go since retake_running looked. */
 		atomic_store_explicit(&m->stolen_p, NULL, RELAXED);
-		spare_unused(spare);
+		p_spare_unused(spare);
 		return false;
 	}
 	/* Whatever happens next, the goroutine leaves the spare at its next
