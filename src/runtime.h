@@ -190,6 +190,10 @@ struct p {
 	 * its slice: not to be taken straight back by the fairness check
 	 * (compared, never dereferenced). */
 	struct g *last_preempted;
+	/* schedtick when this P last went, over the thread budget, to a
+	 * goroutine parked with its thread (handoff_p_to_parked): written
+	 * and read only by the M that owns the P. */
+	uint32_t budget_handoff_tick;
 	_Atomic uint32_t syscalltick;
 
 	/* Local run queue: lock-free, single producer (the owner), many
@@ -331,8 +335,8 @@ struct sched {
 	_Atomic int64_t nblocked;
 	_Atomic int64_t mid_next;
 	/* Goroutines parked with their thread right now (KLT-switching),
-	 * each holding an M: written by sched_preempt_klt, read by sysmon
-	 * (its thread budget, src/sysmon/sysmon.c). */
+	 * each holding an M: written by sched_preempt_klt, read through
+	 * sched_threads_over_budget (the thread budget). */
 	_Atomic int32_t threads_parked;
 };
 

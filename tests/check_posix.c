@@ -79,8 +79,7 @@ static int park_many(bool sockets)
 		/* Another holder of the same description. */
 		dups[i] = dup(fds[i][0]);
 	}
-	goro_wg_add(&s.done, 1);
-	goro_go(sample_threads, &s);
+	sampler_start(&s);
 	goro_wg_add(&wg, N);
 	for (int i = 0; i < N; i++)
 		goro_go(sockets ? receiver : reader, (void *)(intptr_t)i);
@@ -88,12 +87,11 @@ static int park_many(bool sockets)
 	for (int i = 0; i < N; i++)
 		ck_assert_int_eq(write(fds[i][1], "ping", 4), 4);
 	goro_wg_wait(&wg);
-	atomic_store(&s.stop, true);
-	goro_wg_wait(&s.done);
+	int max_seen = sampler_stop(&s);
 	ck_assert_int_eq(atomic_load(&good), N);
-	ck_assert_msg(atomic_load(&s.max) <= 1 + 8,
+	ck_assert_msg(max_seen <= 1 + 8,
 		      "%d threads for %d goroutines in read at 1 P",
-		      atomic_load(&s.max), N);
+		      max_seen, N);
 	for (int i = 0; i < N; i++) {
 		/* The application's view and the shared description are
 		 * both still blocking. */
@@ -357,8 +355,7 @@ static int pollers_main(int argc, char **argv)
 	struct thread_sampler s = { 0 };
 	for (int i = 0; i < N; i++)
 		ck_assert_int_eq(pipe(fds[i]), 0);
-	goro_wg_add(&s.done, 1);
-	goro_go(sample_threads, &s);
+	sampler_start(&s);
 	goro_wg_add(&wg, N);
 	for (int i = 0; i < N; i++)
 		goro_go(poller, (void *)(intptr_t)i);
@@ -366,11 +363,10 @@ static int pollers_main(int argc, char **argv)
 	for (int i = 0; i < N; i++)
 		ck_assert_int_eq(write(fds[i][1], "x", 1), 1);
 	goro_wg_wait(&wg);
-	atomic_store(&s.stop, true);
-	goro_wg_wait(&s.done);
+	int max_seen = sampler_stop(&s);
 	ck_assert_int_eq(atomic_load(&good), N);
-	ck_assert_msg(atomic_load(&s.max) <= 1 + 8, "%d threads",
-		      atomic_load(&s.max));
+	ck_assert_msg(max_seen <= 1 + 8, "%d threads",
+		      max_seen);
 	return 0;
 }
 
@@ -426,17 +422,15 @@ static int sleeps_main(int argc, char **argv)
 {
 	(void)argc, (void)argv;
 	struct thread_sampler s = { 0 };
-	goro_wg_add(&s.done, 1);
-	goro_go(sample_threads, &s);
+	sampler_start(&s);
 	goro_wg_add(&wg, N);
 	for (int i = 0; i < N; i++)
 		goro_go(sleeper, (void *)(intptr_t)i);
 	goro_wg_wait(&wg);
-	atomic_store(&s.stop, true);
-	goro_wg_wait(&s.done);
+	int max_seen = sampler_stop(&s);
 	ck_assert_int_eq(atomic_load(&good), N);
-	ck_assert_msg(atomic_load(&s.max) <= 1 + 8, "%d threads",
-		      atomic_load(&s.max));
+	ck_assert_msg(max_seen <= 1 + 8, "%d threads",
+		      max_seen);
 	/* Invalid arguments fail as libc's. */
 	struct timespec bad = { 0, 2000000000 };
 	errno = 0;
@@ -1007,8 +1001,7 @@ static int dns_main(int argc, char **argv)
 {
 	(void)argc, (void)argv;
 	struct thread_sampler s = { 0 };
-	goro_wg_add(&s.done, 1);
-	goro_go(sample_threads, &s);
+	sampler_start(&s);
 	goro_wg_add(&wg, 1 + DNS_G);
 	goro_go(ms_sleeper, NULL);
 	for (int i = 0; i < DNS_G; i++)
@@ -1020,16 +1013,15 @@ static int dns_main(int argc, char **argv)
 		goro_sleep(5 * MS);
 	atomic_store(&dns_done, true);
 	goro_wg_wait(&wg);
-	atomic_store(&s.stop, true);
-	goro_wg_wait(&s.done);
+	int max_seen = sampler_stop(&s);
 	fprintf(stderr, "dns: %d lookups, 1 ms sleeper's worst lateness "
 		"%.2f ms, %d threads at most\n", atomic_load(&good),
-		(double)atomic_load(&late_max) / MS, atomic_load(&s.max));
+		(double)atomic_load(&late_max) / MS, max_seen);
 	ck_assert_int_eq(atomic_load(&good), DNS_G);
 	/* The usual bound, plus the resolver pool's own threads (at most
 	 * four, src/io/resolver.h): a lookup never takes a thread of its own. */
-	ck_assert_msg(atomic_load(&s.max) <= 2 + 8 + 4, "%d threads",
-		      atomic_load(&s.max));
+	ck_assert_msg(max_seen <= 2 + 8 + 4, "%d threads",
+		      max_seen);
 	return 0;
 }
 

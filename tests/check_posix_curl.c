@@ -17,11 +17,14 @@
  * signalled (first_slice_waits).  Without them a goroutine stopped with
  * its thread (goro_preempt_stats' parked_with_thread) held that thread
  * until its turn came round again, and 200 transfers held 35 to 64
- * threads.  With them: 5 to 8 on an idle machine, but up to 14 beside
- * other test processes (a goroutine still stopped with its thread now and
- * then), so that run is held to PREEMPTED_MAX_THREADS, which the old rules
- * failed by far.  Under the sanitizers it makes 100 transfers, for time,
- * and its thread count is reported, not bounded.
+ * threads.  With them: 5 to 8 on an idle machine, but up to 20 beside
+ * four looping test suites: transfers stopped inside libc in their first
+ * slice, one after another, while the earlier ones waited for the P.  A
+ * thread that parks over the thread budget now hands its P to an earlier
+ * one (src/sched/sched.c, over_budget_handoff): 7 to 10 in 47 such runs,
+ * so the preempted run is held to the same bound.  Under the sanitizers
+ * it makes 100 transfers, for time, and its thread count is reported, not
+ * bounded.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -41,14 +44,14 @@
 #endif
 #define BODY (1 << 20)
 
-/* GOMAXPROCS + 8; with preemption on, on a loaded machine, 10 more.
- * Under the sanitizers, whose slower code overruns more slices (15
- * threads were seen), the preempted run checks the bytes only. */
+/* GOMAXPROCS + 8.  Under the sanitizers, whose slower code overruns more
+ * slices (15 threads were seen), the preempted run checks the bytes
+ * only. */
 #define MAX_THREADS (2 + 8)
 #ifdef GORO_SANITIZED
 #define PREEMPTED_MAX_THREADS 1000
 #else
-#define PREEMPTED_MAX_THREADS (MAX_THREADS + 10)
+#define PREEMPTED_MAX_THREADS MAX_THREADS
 #endif
 
 static int listener, port, transfers, max_threads;
@@ -163,8 +166,7 @@ static int curl_main(int argc, char **argv)
 	ck_assert_int_eq(listen(listener, transfers), 0);
 	port = ntohs(a.sin_port);
 	struct thread_sampler s = { 0 };
-	goro_wg_add(&s.done, 1);
-	goro_go(sample_threads, &s);
+	sampler_start(&s);
 	goro_go(acceptor, NULL);
 	goro_wg_add(&wg, transfers);
 	int64_t t0 = goro_now();
@@ -172,15 +174,14 @@ static int curl_main(int argc, char **argv)
 		goro_go(fetch, NULL);
 	goro_wg_wait(&wg);
 	int64_t t1 = goro_now();
-	atomic_store(&s.stop, true);
-	goro_wg_wait(&s.done);
+	int max_seen = sampler_stop(&s);
 	fprintf(stderr, "curl: %d transfers of 1 MiB in %.2f s, %d threads "
 		"at most\n", atomic_load(&good), (double)(t1 - t0) / 1e9,
-		atomic_load(&s.max));
+		max_seen);
 	ck_assert_int_eq(atomic_load(&good), transfers);
 	ck_assert_int_eq(atomic_load(&served), transfers);
-	ck_assert_msg(atomic_load(&s.max) <= max_threads, "%d threads",
-		      atomic_load(&s.max));
+	ck_assert_msg(max_seen <= max_threads, "%d threads",
+		      max_seen);
 	close(listener);
 	return 0;
 }

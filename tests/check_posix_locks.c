@@ -294,17 +294,15 @@ static int plain_main(int argc, char **argv)
 {
 	(void)argc, (void)argv;
 	struct thread_sampler s = { 0 };
-	goro_wg_add(&s.done, 1);
-	goro_go(sample_threads, &s);
+	sampler_start(&s);
 	goro_wg_add(&wg, READERS + 1);
 	for (int i = 0; i < READERS; i++)
 		goro_go(plain_reader, &reader_pipe[i]);
 	goro_go(feeder, NULL);
 	goro_wg_wait(&wg);
-	atomic_store(&s.stop, true);
-	goro_wg_wait(&s.done);
-	ck_assert_msg(atomic_load(&s.max) <= 2 + 8, "%d threads for %d readers",
-		      atomic_load(&s.max), READERS);
+	int max_seen = sampler_stop(&s);
+	ck_assert_msg(max_seen <= 2 + 8, "%d threads for %d readers",
+		      max_seen, READERS);
 	return 0;
 }
 

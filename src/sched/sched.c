@@ -547,17 +547,52 @@ bool sched_take_back_parked(struct g *g)
 	return global_runq_take_first(is_goroutine, g) != NULL;
 }
 
+bool sched_threads_over_budget(void)
+{
+	int32_t budget = atomic_load_explicit(&sched.gomaxprocs, RELAXED);
+	if (budget < PARKED_THREADS_MIN)
+		budget = PARKED_THREADS_MIN;
+	return atomic_load_explicit(&sched.threads_parked, RELAXED) >= budget;
+}
+
+/*
+ * Over the thread budget the P goes to the earliest goroutine parked
+ * with its thread even when p's own queue holds work: each thread that
+ * parks then lets one go, where otherwise the goroutines queued on p
+ * started one after another, each stopped in its first slice inside
+ * libc, and their threads piled up (check_posix_curl under load: the
+ * count of parked threads climbed one by one to 7-9, 13-16 threads in
+ * all).  Not two slices running (budget_handoff_tick): goroutines that
+ * keep being stopped inside libc would otherwise pass the P among
+ * themselves while p's queue starved.  Nor ahead of a goroutine readied
+ * to run next, or of a timer due.
+ */
+static bool over_budget_handoff(struct p *p)
+{
+	uint32_t tick = atomic_load_explicit(&p->schedtick, RELAXED);
+	return tick - p->budget_handoff_tick > 1 &&
+	       !atomic_load_explicit(&p->runnext, RELAXED) &&
+	       sched_threads_over_budget();
+}
+
 static bool handoff_p_to_parked(struct m *m)
 {
 	struct p *p = m->p;
-	if (!runq_empty(p) || timers_due(p))
+	if (timers_due(p))
+		return false;
+	bool over = over_budget_handoff(p);
+	if (!over && !runq_empty(p))
 		return false;
 	rlock_lock(&sched.lock);
 	struct m *owner = NULL;
 	if (!atomic_load_explicit(&sched.stw_waiting, RELAXED) &&
 	    !atomic_load_explicit(&sched.exiting, RELAXED) &&
-	    (owner = sched_give_p_to_parked(p, true)))
+	    (owner = sched_give_p_to_parked(p, !over))) {
+		if (over)
+			p->budget_handoff_tick =
+				atomic_load_explicit(&p->schedtick, RELAXED);
 		owner->nextp = p_release(m, true);  /* p, unless a swap raced */
+	}
 	rlock_unlock(&sched.lock);
 	if (!owner)
 		return false;

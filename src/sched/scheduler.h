@@ -119,6 +119,12 @@ struct m *sched_give_p_to_parked(struct p *p, bool only_first);
 /* With sched.lock held: take g off the global queue (its own thread runs
  * it after all).  False if it is not there. */
 bool sched_take_back_parked(struct g *g);
+/* The thread budget: true once GOMAXPROCS goroutines (at least
+ * PARKED_THREADS_MIN) are parked with their threads.  sysmon then holds
+ * back the signals of goroutines that do I/O (src/sysmon/sysmon.c), and
+ * a thread that parks hands its P to an earlier one (stop_locked_m). */
+#define PARKED_THREADS_MIN 2
+bool sched_threads_over_budget(void);
 
 /* Start an M spinning on an idle P if there is idle capacity and no M is
  * already looking for work. */

@@ -235,17 +235,13 @@ static bool first_slice_waits(struct round *r, struct sysmon_p *s,
  * its p999 from 10.5 to 17 ms over 6 runs.  True while it holds the
  * goroutine's signal back.
  */
-#define PARKED_THREADS_MIN 2
 #define PARKED_STRETCH 4
 
 static bool thread_budget_spent(struct round *r, struct sysmon_p *s,
 				struct g *g, int64_t cpu)
 {
 	int64_t quantum = config.quantum_ns;
-	int32_t budget = atomic_load_explicit(&sched.gomaxprocs, RELAXED);
-	if (budget < PARKED_THREADS_MIN)
-		budget = PARKED_THREADS_MIN;
-	if (atomic_load_explicit(&sched.threads_parked, RELAXED) < budget)
+	if (!sched_threads_over_budget())
 		return false;
 	if (atomic_load_explicit(&g->io_calls, RELAXED) == 0)
 		return false;
