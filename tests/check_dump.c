@@ -516,6 +516,16 @@ START_TEST(crash_report_when_the_copy_is_slow)
 }
 END_TEST
 
+/* A copy whose work needs more stack than the handler's (libdw under ASan,
+ * in about 1 SIGQUIT in 10 on a loaded machine: the CI's sanitized stage)
+ * runs it on a stack of its own and keeps its file:line.  Here the copy
+ * uses 1 MiB, four times an M's signal stack. */
+START_TEST(crash_report_when_the_copy_needs_a_deep_stack)
+{
+	crash_report_with_lines("deep");
+}
+END_TEST
+
 /* GORO_DEBUG=tracebacklines=0: the handler's report, without forking. */
 START_TEST(crash_report_with_tracebacklines_off)
 {
@@ -588,6 +598,7 @@ static Suite *dump_suite(void)
 	tcase_add_test(tc, crash_report_when_fork_is_refused);
 	tcase_add_test(tc, crash_report_when_the_copy_stalls);
 	tcase_add_test(tc, crash_report_when_the_copy_is_slow);
+	tcase_add_test(tc, crash_report_when_the_copy_needs_a_deep_stack);
 	tcase_add_test(tc, crash_report_with_tracebacklines_off);
 	tcase_add_test(tc, application_handlers_chain);
 	suite_add_tcase(s, tc);

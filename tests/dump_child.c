@@ -12,7 +12,7 @@
  *   dump_child wedge   every M stuck: goroutines spinning with preemption
  *                      disabled, main blocked on a pthread mutex; "ready"
  *   dump_child dump    the park set, then goro_dump(1) from main
- *   dump_child segv [nofork|stall|slow|nostdin]  goroutine "crasher"
+ *   dump_child segv [nofork|stall|slow|deep|nostdin]  goroutine "crasher"
  *                      dereferences NULL; with "nostdin", after closing
  *                      its standard input; with "nofork", under a seccomp filter that
  *                      refuses to create processes (threads are still
@@ -22,7 +22,10 @@
  *                      calls it first, and stalls there); with "slow",
  *                      the forked copy computes for SLOW_COPY_CPU_NS
  *                      before it writes anything (as one starved of CPU
- *                      on a loaded machine does: see dup2 below)
+ *                      on a loaded machine does: see dup2 below); with
+ *                      "deep", the copy's work uses DEEP_COPY_STACK of
+ *                      stack (as libdw's deepest frames under ASan do:
+ *                      see getpid below)
  *   dump_child trap [own]  goroutine "trapper" executes ud2 (SIGILL); with
  *                      "own", after installing its own SIGILL handler
  *                      (which says so and exits 9) before goro_main
@@ -487,6 +490,31 @@ int dup2(int oldfd, int newfd)
 	return (int)syscall(SYS_dup2, oldfd, newfd);
 }
 
+/* "segv deep": the first thing the copy's work does is getpid(), for the
+ * symbolizer; there, and only in the copy, it first uses DEEP_COPY_STACK
+ * of stack, one probe a page from the top (past the end of a signal
+ * stack, the probes fault on its guard page instead of skipping it). */
+#define DEEP_COPY_STACK (1 << 20)
+static pid_t deep_copy_parent;
+
+static __attribute__((noinline)) char use_deep_stack(void)
+{
+	volatile char buf[DEEP_COPY_STACK];
+	for (long i = DEEP_COPY_STACK - 1; i >= 0; i -= 4096)
+		buf[i] = (char)i;
+	buf[0] = 1;
+	return buf[0];
+}
+
+pid_t getpid(void)
+{
+	pid_t self = (pid_t)syscall(SYS_getpid);
+	if (deep_copy_parent && self != deep_copy_parent &&
+	    use_deep_stack() != 1)
+		abort();
+	return self;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 2 && !strcmp(argv[1], "segv") && !strcmp(argv[2], "nofork"))
@@ -495,6 +523,8 @@ int main(int argc, char **argv)
 		block_close_range();
 	if (argc > 2 && !strcmp(argv[1], "segv") && !strcmp(argv[2], "slow"))
 		slow_copy_parent = getpid();
+	if (argc > 2 && !strcmp(argv[1], "segv") && !strcmp(argv[2], "deep"))
+		deep_copy_parent = getpid();
 	if (argc > 1 && !strcmp(argv[1], "ownquit"))
 		signal(SIGQUIT, own_handler);
 	if (argc > 2 && !strcmp(argv[1], "trap") && !strcmp(argv[2], "own"))

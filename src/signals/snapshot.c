@@ -18,7 +18,9 @@
  *    killed, and the caller prints its report the signal-safe way
  *    instead (a child starved of CPU by a loaded machine still computes
  *    now and then, so it is waited for);
- *  - only then is the memfd copied to the real output.
+ *  - only then is the memfd copied to the real output;
+ *  - the work runs on a stack of its own (run_on_own_stack), not on the
+ *    handler's.
  * The child's fatal signals are set back to their defaults, so that its
  * own crash ends it at once, and it dies with the reporting thread.
  * Under ThreadSanitizer, whose runtime a forked copy of a multithreaded
@@ -35,6 +37,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -68,6 +71,55 @@ static void close_all_but(int a, int b)
 	syscall(SYS_close_range, (unsigned)b + 1, ~0u, 0u);
 }
 
+/*
+ * The copy's work runs on a stack of its own.  It starts on whatever stack
+ * the reporting thread's handler runs on, most often an M's 256 KiB
+ * sigaltstack (src/signals/signal_stack.c), and libdw has a function with
+ * a 150 KiB frame: under ASan, whose frames are larger, the copy
+ * overflowed that stack and died of SIGSEGV in about 1 SIGQUIT in 10 on a
+ * loaded machine, and the report lost its file:line (check_dump in the
+ * CI's sanitized stage).  The copy is single-threaded, so one static
+ * context suffices.
+ */
+#define COPY_STACK_SIZE (8u << 20)
+
+static struct {
+	bool (*work)(void *, int);
+	void *arg;
+	int fd;
+	bool ok;
+	ucontext_t caller, worker;
+} copy_run;
+
+static void copy_work(void)
+{
+	copy_run.ok = copy_run.work(copy_run.arg, copy_run.fd);
+}
+
+/* work(arg, fd) on COPY_STACK_SIZE of fresh stack, or on this one if no
+ * such stack can be had. */
+static bool run_on_own_stack(bool (*work)(void *, int), void *arg, int fd)
+{
+	void *stack = mmap(NULL, COPY_STACK_SIZE, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+			   MAP_STACK, -1, 0);
+	if (stack == MAP_FAILED)
+		return work(arg, fd);
+	copy_run.work = work;
+	copy_run.arg = arg;
+	copy_run.fd = fd;
+	copy_run.ok = false;
+	if (getcontext(&copy_run.worker) != 0)
+		return work(arg, fd);
+	copy_run.worker.uc_stack.ss_sp = stack;
+	copy_run.worker.uc_stack.ss_size = COPY_STACK_SIZE;
+	copy_run.worker.uc_link = &copy_run.caller;
+	makecontext(&copy_run.worker, copy_work, 0);
+	if (swapcontext(&copy_run.caller, &copy_run.worker) != 0)
+		return work(arg, fd);
+	return copy_run.ok;
+}
+
 static _Noreturn void child(bool (*work)(void *, int), void *arg, int fd,
 			    int done_fd, pid_t parent)
 {
@@ -91,7 +143,7 @@ static _Noreturn void child(bool (*work)(void *, int), void *arg, int fd,
 		dup2(null, STDERR_FILENO);
 	}
 	close_all_but(fd, done_fd);
-	if (!work(arg, fd))
+	if (!run_on_own_stack(work, arg, fd))
 		_exit(1);
 	(void)!write(done_fd, "D", 1);
 	_exit(0);
