@@ -292,11 +292,25 @@ static bool retake_silent(struct p *p, struct m *m, struct g *g)
  * preempt_spares stops it within about a quantum if it keeps computing.
  * GOMAXPROCS threads then run application code only if the sleeper wakes
  * meanwhile, as with every spare.
+ *
+ * What retake_running saw (asleep holding p, running g) may be stale by
+ * now, as in retake_silent: the thread may have been only held off the
+ * CPU, then stopped its goroutine and gone to sleep in the scheduler,
+ * having let p go.  A spare lent then ran the goroutine it had just
+ * stopped beside p's next one: on one P, a hog counted on while the
+ * sleeper it had made way for ran (about one sleep in 6,000 beside four
+ * busy test suites on 2 CPUs), or during a goro_preempt_disable region.
+ * So the thread must be seen holding p in g between two looks that find
+ * it asleep with the same count of context switches: it then slept in
+ * g's slice all along, and nothing it wrote has changed.
  */
-static bool lend_spare_to_parked(struct m *asleep)
+static bool lend_spare_to_parked(struct p *p, struct m *asleep, struct g *g)
 {
-	long nvcsw;
-	if (!thread_asleep(asleep->tid, &nvcsw))
+	long before, after;
+	if (!thread_asleep(asleep->tid, &before) ||
+	    atomic_load_explicit(&asleep->p, ACQUIRE) != p ||
+	    atomic_load_explicit(&asleep->curg, ACQUIRE) != g ||
+	    !thread_asleep(asleep->tid, &after) || after != before)
 		return false;
 	struct p *spare = p_spare_get();
 	if (!spare)
@@ -362,7 +376,7 @@ static bool retake_running(struct p *p, struct retake_p *s, int64_t now,
 		s->g = NULL;
 		return true;
 	}
-	return lend_spare_to_parked(m);
+	return lend_spare_to_parked(p, m, g);
 }
 
 /*
