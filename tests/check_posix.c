@@ -365,8 +365,7 @@ static int pollers_main(int argc, char **argv)
 	goro_wg_wait(&wg);
 	int max_seen = sampler_stop(&s);
 	ck_assert_int_eq(atomic_load(&good), N);
-	ck_assert_msg(max_seen <= 1 + 8, "%d threads",
-		      max_seen);
+	ck_assert_msg(max_seen <= 1 + 8, "%d threads", max_seen);
 	return 0;
 }
 
@@ -429,8 +428,7 @@ static int sleeps_main(int argc, char **argv)
 	goro_wg_wait(&wg);
 	int max_seen = sampler_stop(&s);
 	ck_assert_int_eq(atomic_load(&good), N);
-	ck_assert_msg(max_seen <= 1 + 8, "%d threads",
-		      max_seen);
+	ck_assert_msg(max_seen <= 1 + 8, "%d threads", max_seen);
 	/* Invalid arguments fail as libc's. */
 	struct timespec bad = { 0, 2000000000 };
 	errno = 0;
@@ -1020,8 +1018,7 @@ static int dns_main(int argc, char **argv)
 	ck_assert_int_eq(atomic_load(&good), DNS_G);
 	/* The usual bound, plus the resolver pool's own threads (at most
 	 * four, src/io/resolver.h): a lookup never takes a thread of its own. */
-	ck_assert_msg(max_seen <= 2 + 8 + 4, "%d threads",
-		      max_seen);
+	ck_assert_msg(max_seen <= 2 + 8 + 4, "%d threads", max_seen);
 	return 0;
 }
 

@@ -180,8 +180,7 @@ static int curl_main(int argc, char **argv)
 		max_seen);
 	ck_assert_int_eq(atomic_load(&good), transfers);
 	ck_assert_int_eq(atomic_load(&served), transfers);
-	ck_assert_msg(max_seen <= max_threads, "%d threads",
-		      max_seen);
+	ck_assert_msg(max_seen <= max_threads, "%d threads", max_seen);
 	close(listener);
 	return 0;
 }

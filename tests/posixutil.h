@@ -52,13 +52,13 @@ static inline int free_port(void)
 
 /* The highest thread count seen between sampler_start and sampler_stop,
  * sampled every 10 ms by a plain thread outside the runtime, which is not
- * counted.  (Sampling every 2 ms, it once counted 15 in check_posix's
- * DNS run under ASan in CI, above that test's bound of 14, where the
- * goroutine sampler it replaced, also every 10 ms, had passed; what that
- * brief peak was is not known.)  Not a goroutine: one that reads /proc is inside libc most of
+ * counted.  Not a goroutine: one that reads /proc is inside libc most of
  * its slice, and on a loaded machine it was itself stopped there with its
  * thread (check_posix_curl: up to 5 of a run's 11 threads parked so),
- * adding to the count it measures. */
+ * adding to the count it measures.  (Sampling every 2 ms, it once counted
+ * 15 in check_posix's DNS run under ASan in CI, above that test's bound
+ * of 14, where the goroutine sampler it replaced, also every 10 ms, had
+ * passed; what that brief peak was is not known.) */
 struct thread_sampler {
 	_Atomic int max;
 	_Atomic bool stop;
