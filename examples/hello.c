@@ -7,7 +7,9 @@
  *
  * goro_yield() stands where the tour sleeps.  Run with GORO_MAXPROCS=1 it
  * prints exactly what Go prints; main returning ends the program, so
- * "world" is printed only four times.
+ * "world" is printed only four times.  (Unless a time slice runs out in
+ * the middle of a printf: preemption can then change the order of the
+ * lines, as in Go.  GORO_ASYNCPREEMPT=0 rules that out.)
  */
 #include <stdio.h>
 
