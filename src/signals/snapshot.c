@@ -79,7 +79,9 @@ static void close_all_but(int a, int b)
  * overflowed that stack and died of SIGSEGV in about 1 SIGQUIT in 10 on a
  * loaded machine, and the report lost its file:line (check_dump in the
  * CI's sanitized stage).  The copy is single-threaded, so one static
- * context suffices.
+ * context suffices.  makecontext, not the goroutine switch: arch_ctx_init
+ * starts every context through goro_start and the scheduler, which the
+ * copy must not enter, and ASan knows swapcontext's stack change.
  */
 #define COPY_STACK_SIZE (8u << 20)
 
@@ -103,14 +105,12 @@ static bool run_on_own_stack(bool (*work)(void *, int), void *arg, int fd)
 	void *stack = mmap(NULL, COPY_STACK_SIZE, PROT_READ | PROT_WRITE,
 			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
 			   MAP_STACK, -1, 0);
-	if (stack == MAP_FAILED)
+	if (stack == MAP_FAILED || getcontext(&copy_run.worker) != 0)
 		return work(arg, fd);
 	copy_run.work = work;
 	copy_run.arg = arg;
 	copy_run.fd = fd;
 	copy_run.ok = false;
-	if (getcontext(&copy_run.worker) != 0)
-		return work(arg, fd);
 	copy_run.worker.uc_stack.ss_sp = stack;
 	copy_run.worker.uc_stack.ss_size = COPY_STACK_SIZE;
 	copy_run.worker.uc_link = &copy_run.caller;
